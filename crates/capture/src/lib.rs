@@ -1,0 +1,20 @@
+//! Everything needed to land a capture (heap snapshot, CPU profile, report) on disk safely, shared by
+//! the Node addon (which streams from the dying process) and the off-process helper (which writes).
+//!
+//! - [`atomic_file`]: temporary name in the target folder, mode 0600, fsync, rename; never a partial
+//!   file under the final name, and a sweep for leftovers of captures that were killed.
+//! - [`protocol`]: the framed byte stream on the pipe between the addon and the helper.
+//! - [`check`]: a streaming check that a heap snapshot is complete (counts match its header).
+//! - [`snapshot_writer`]: an atomic file fed through the check, as both writers use it.
+#![deny(clippy::all)]
+
+pub mod atomic_file;
+pub mod check;
+pub mod error;
+pub mod protocol;
+pub mod snapshot_writer;
+
+pub use atomic_file::{partial_path, sweep_stale_partials, AtomicFile, Landing};
+pub use check::{SnapshotCheck, SnapshotSummary};
+pub use error::{CaptureError, CheckError, ProtocolError};
+pub use snapshot_writer::SnapshotWriter;

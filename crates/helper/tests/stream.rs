@@ -1,0 +1,146 @@
+//! The helper binary end to end: a real process fed through a real pipe, as the addon feeds it.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use oom_heapdump_capture::protocol::{write_chunk, write_end, write_request, Ack, Request};
+use oom_heapdump_capture::Landing;
+
+const SNAPSHOT: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name"],"edge_fields":["type","name_or_index","to_node"]},"node_count":2,"edge_count":1},"nodes":[0,1,1,2],"edges":[0,0,2],"strings":["a","b","c"]}"#;
+
+fn dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ohd-helper-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn() -> Child {
+    Command::new(env!("CARGO_BIN_EXE_oom-heapdump-helper"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn request(target: &Path) -> Request {
+    Request {
+        final_path: target.to_owned(),
+        landing: Landing::Replace,
+    }
+}
+
+fn entries(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn complete_stream_lands_checked_file_and_helper_waits_for_more() {
+    let d = dir("complete");
+    let mut child = spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for name in ["one.heapsnapshot", "two.heapsnapshot"] {
+        let target = d.join(name);
+        write_request(&mut stdin, &request(&target)).unwrap();
+        for part in SNAPSHOT.as_bytes().chunks(7) {
+            write_chunk(&mut stdin, part).unwrap();
+        }
+        write_end(&mut stdin, SNAPSHOT.len() as u64).unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(
+            Ack::parse(&line).unwrap(),
+            Ack::Written {
+                path: target.clone(),
+                bytes: SNAPSHOT.len() as u64,
+                node_count: 2,
+                edge_count: 1
+            }
+        );
+        assert_eq!(fs::read_to_string(&target).unwrap(), SNAPSHOT);
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "exits cleanly on EOF");
+    assert_eq!(entries(&d), ["one.heapsnapshot", "two.heapsnapshot"]);
+}
+
+#[test]
+fn truncated_stream_leaves_nothing() {
+    let d = dir("truncated");
+    let target = d.join("cut.heapsnapshot");
+    let mut child = spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    write_request(&mut stdin, &request(&target)).unwrap();
+    write_chunk(&mut stdin, &SNAPSHOT.as_bytes()[..50]).unwrap();
+    stdin.flush().unwrap();
+    drop(stdin); // the sender dies mid-stream
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stream ended before the capture was complete (50 bytes received)"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nobody to answer");
+    assert!(entries(&d).is_empty(), "left: {:?}", entries(&d));
+}
+
+#[test]
+fn empty_or_incomplete_snapshot_is_refused_with_an_answer() {
+    let d = dir("empty");
+    for (name, body) in [
+        ("empty.heapsnapshot", ""),
+        ("half.heapsnapshot", &SNAPSHOT[..60]),
+    ] {
+        let target = d.join(name);
+        let mut child = spawn();
+        let mut stdin = child.stdin.take().unwrap();
+        write_request(&mut stdin, &request(&target)).unwrap();
+        write_chunk(&mut stdin, body.as_bytes()).unwrap();
+        write_end(&mut stdin, body.len() as u64).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        let ack = Ack::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        let expected = if body.is_empty() {
+            "snapshot is empty".to_owned()
+        } else {
+            format!("snapshot is truncated after {} bytes", body.len())
+        };
+        assert_eq!(ack, Ack::Failed(expected));
+    }
+    assert!(entries(&d).is_empty(), "left: {:?}", entries(&d));
+}
+
+#[test]
+fn missing_folder_is_answered() {
+    let d = dir("nofolder");
+    let target = d.join("gone").join("x.heapsnapshot");
+    let mut child = spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    write_request(&mut stdin, &request(&target)).unwrap();
+    let _ = write_chunk(&mut stdin, SNAPSHOT.as_bytes());
+    let _ = write_end(&mut stdin, SNAPSHOT.len() as u64);
+    let out = child.wait_with_output().unwrap();
+    let ack = Ack::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    match ack {
+        Ack::Failed(msg) => assert!(
+            msg.contains("cannot create temporary file") && msg.contains("gone"),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -59,11 +59,8 @@ fn receive<R: io::BufRead>(
     buf: &mut [u8],
 ) -> Result<Ack, CaptureError> {
     let mut writer = SnapshotWriter::create(&req.final_path)?;
-    loop {
-        match rx.next_chunk(buf)? {
-            Chunk::Data(n) => writer.write(&buf[..n])?,
-            Chunk::End => break,
-        }
+    while let Chunk::Data(n) = rx.next_chunk(buf)? {
+        writer.write(&buf[..n])?;
     }
     let (path, summary) = writer.finish(req.landing)?;
     Ok(Ack::Written {

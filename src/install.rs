@@ -1,0 +1,118 @@
+//! The napi boundary of the factory: reads the JS options object, and maps our typed errors to JS
+//! errors in one place (`InvalidArg` for bad options, naming the option and the value).
+
+use std::path::PathBuf;
+
+use napi::bindgen_prelude::Object;
+use napi::Unknown;
+use napi::{Error, Result, Status, ValueType};
+use napi_derive::napi;
+
+use crate::oom::{self, InstallError};
+use crate::options::{Defaults, OptionError, Options, Prop, RawOptions};
+
+/// What the process provides to `install`, filled in by index.js.
+#[napi(object)]
+pub struct InstallContext {
+    /// Folder for the default file name: `--diagnostic-dir` when given, else the working directory.
+    pub default_dir: String,
+    /// True when `default_dir` came from `--diagnostic-dir`.
+    pub default_dir_is_diagnostic_dir: bool,
+    /// Absolute path of the helper executable.
+    pub helper_path: String,
+}
+
+/// The options in force after `install`.
+#[napi(object)]
+pub struct Installed {
+    pub heapdump_on_oom: bool,
+    pub oom_implementation: String,
+    /// Absolute path of the OOM snapshot, without the timestamp `addTimestamp` adds.
+    pub path: String,
+    pub add_timestamp: bool,
+    pub port: u32,
+    /// Pid of the helper process that will write the OOM snapshot, when it is running.
+    pub helper_pid: Option<u32>,
+    /// Why there is no helper (snapshots are then written from the process itself).
+    pub helper_error: Option<String>,
+}
+
+/// Checks `options` and installs the OOM hook on the calling thread's isolate.
+#[napi]
+pub fn install(options: Option<Object>, context: InstallContext) -> Result<Installed> {
+    let raw = read_options(options.as_ref())?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::from_reason(format!("no working directory: {e}")))?;
+    let defaults = Defaults {
+        dir: cwd.join(&context.default_dir),
+        dir_source: if context.default_dir_is_diagnostic_dir {
+            "--diagnostic-dir"
+        } else {
+            "path"
+        },
+        pid: std::process::id(),
+        cwd,
+    };
+    let opts = Options::parse(&raw, &defaults).map_err(invalid_arg)?;
+    let path = opts.target.dir.join(format!(
+        "{}{}",
+        opts.target.stem,
+        crate::options::SNAPSHOT_EXT
+    ));
+    let report = if opts.heapdump_on_oom {
+        oom::install(
+            Some(opts.target.clone()),
+            &PathBuf::from(&context.helper_path),
+        )
+    } else {
+        oom::install(None, &PathBuf::from(&context.helper_path))
+    }
+    .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
+    Ok(Installed {
+        heapdump_on_oom: opts.heapdump_on_oom,
+        oom_implementation: "NATIVE_HOOK".into(),
+        path: path.to_string_lossy().into_owned(),
+        add_timestamp: opts.target.add_timestamp,
+        port: u32::from(opts.port),
+        helper_pid: report.helper_pid,
+        helper_error: report.helper_error,
+    })
+}
+
+fn invalid_arg(e: OptionError) -> Error {
+    Error::new(Status::InvalidArg, e.to_string())
+}
+
+fn read_options(options: Option<&Object>) -> Result<RawOptions> {
+    let get = |name: &str| -> Result<Prop> {
+        match options {
+            Some(o) => match o.get::<Unknown>(name)? {
+                Some(v) => to_prop(&v),
+                None => Ok(Prop::Undefined),
+            },
+            None => Ok(Prop::Undefined),
+        }
+    };
+    Ok(RawOptions {
+        heapdump_on_oom: get("heapdumpOnOOM")?,
+        oom_implementation: get("OOMImplementation")?,
+        path: get("path")?,
+        add_timestamp: get("addTimestamp")?,
+        port: get("port")?,
+    })
+}
+
+fn to_prop(v: &Unknown) -> Result<Prop> {
+    Ok(match v.get_type()? {
+        ValueType::Undefined => Prop::Undefined,
+        ValueType::Null => Prop::Null,
+        ValueType::Boolean => Prop::Bool(unsafe { v.cast::<bool>() }?),
+        ValueType::Number => Prop::Number(unsafe { v.cast::<f64>() }?),
+        ValueType::String => Prop::String(unsafe { v.cast::<String>() }?),
+        ValueType::Object => Prop::Other("object"),
+        ValueType::Function => Prop::Other("function"),
+        ValueType::Symbol => Prop::Other("symbol"),
+        ValueType::BigInt => Prop::Other("bigint"),
+        _ => Prop::Other("unknown"),
+    })
+}

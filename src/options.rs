@@ -1,0 +1,363 @@
+//! The factory's options: checked here, once, into typed values. Pure Rust, so it is unit-tested
+//! without Node; `install.rs` reads the JS object into [`Prop`]s and maps [`OptionError`] to JS.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const SNAPSHOT_EXT: &str = ".heapsnapshot";
+pub const DEFAULT_PORT: u16 = 9229;
+
+/// A property of the JS options object, as far as validation cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prop {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    /// Any other JS type, by its `typeof` name.
+    Other(&'static str),
+}
+
+impl Prop {
+    /// How the value reads in an error message.
+    fn describe(&self) -> String {
+        match self {
+            Prop::Undefined => "undefined".into(),
+            Prop::Null => "null".into(),
+            Prop::Bool(b) => b.to_string(),
+            Prop::Number(n) => format_number(*n),
+            Prop::String(s) => format!("{s:?}"),
+            Prop::Other(kind) => format!("a value of type {kind}"),
+        }
+    }
+}
+
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// The options as the user gave them (missing ones are `Undefined`).
+#[derive(Debug, Clone)]
+pub struct RawOptions {
+    pub heapdump_on_oom: Prop,
+    pub oom_implementation: Prop,
+    pub path: Prop,
+    pub add_timestamp: Prop,
+    pub port: Prop,
+}
+
+/// What the process provides: where a default file goes, and which flag chose that folder.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub dir: PathBuf,
+    /// "--diagnostic-dir" when `dir` came from it; the working directory otherwise.
+    pub dir_source: &'static str,
+    pub pid: u32,
+    pub cwd: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub heapdump_on_oom: bool,
+    pub target: SnapshotTarget,
+    pub port: u16,
+}
+
+/// Where OOM snapshots land: `<dir>/<stem>[-<timestamp>].heapsnapshot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotTarget {
+    pub dir: PathBuf,
+    pub stem: String,
+    pub add_timestamp: bool,
+}
+
+impl SnapshotTarget {
+    /// The file name for a capture taken at `now`.
+    pub fn final_path(&self, now: SystemTime) -> PathBuf {
+        let name = if self.add_timestamp {
+            format!("{}-{}{SNAPSHOT_EXT}", self.stem, utc_stamp(now))
+        } else {
+            format!("{}{SNAPSHOT_EXT}", self.stem)
+        };
+        self.dir.join(name)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OptionError {
+    #[error("option `{name}` must be {expected}, got {got}")]
+    Type {
+        name: &'static str,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("option `OOMImplementation` must be \"NATIVE_HOOK\", got {0}")]
+    UnknownImplementation(String),
+    #[error("option `OOMImplementation` \"GC_MONITORING\" is not available in this version yet; use \"NATIVE_HOOK\"")]
+    GcMonitoringUnavailable,
+    #[error("option `port` must be an integer from 1 to 65535, got {0}")]
+    Port(String),
+    #[error("option `path` must name a file, got {0}")]
+    NotAFile(String),
+    #[error("option `{name}`: folder {dir:?} does not exist")]
+    NoFolder { name: &'static str, dir: PathBuf },
+    #[error("option `{name}`: {dir:?} is not a folder")]
+    NotAFolder { name: &'static str, dir: PathBuf },
+    #[error("option `{name}`: folder {dir:?} is not writable")]
+    NotWritable { name: &'static str, dir: PathBuf },
+}
+
+impl Options {
+    pub fn parse(raw: &RawOptions, defaults: &Defaults) -> Result<Options, OptionError> {
+        let heapdump_on_oom = boolean("heapdumpOnOOM", &raw.heapdump_on_oom, true)?;
+        let add_timestamp = boolean("addTimestamp", &raw.add_timestamp, false)?;
+        match &raw.oom_implementation {
+            Prop::Undefined => {}
+            Prop::String(s) if s == "NATIVE_HOOK" => {}
+            Prop::String(s) if s == "GC_MONITORING" => {
+                return Err(OptionError::GcMonitoringUnavailable)
+            }
+            other => return Err(OptionError::UnknownImplementation(other.describe())),
+        }
+        let port = match &raw.port {
+            Prop::Undefined => DEFAULT_PORT,
+            Prop::Number(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(n) => *n as u16,
+            other => return Err(OptionError::Port(other.describe())),
+        };
+        let (file, folder_option) = match &raw.path {
+            Prop::Undefined => (
+                defaults.dir.join(format!("OoM-pid-{}", defaults.pid)),
+                defaults.dir_source,
+            ),
+            Prop::String(s) if s.is_empty() || s.ends_with('/') || s.ends_with("/.") => {
+                return Err(OptionError::NotAFile(raw.path.describe()))
+            }
+            Prop::String(s) => (defaults.cwd.join(s), "path"),
+            other => {
+                return Err(OptionError::Type {
+                    name: "path",
+                    expected: "a string",
+                    got: other.describe(),
+                })
+            }
+        };
+        let target = snapshot_target(&file, add_timestamp, folder_option, &raw.path)?;
+        Ok(Options {
+            heapdump_on_oom,
+            target,
+            port,
+        })
+    }
+}
+
+fn boolean(name: &'static str, prop: &Prop, default: bool) -> Result<bool, OptionError> {
+    match prop {
+        Prop::Undefined => Ok(default),
+        Prop::Bool(b) => Ok(*b),
+        other => Err(OptionError::Type {
+            name,
+            expected: "a boolean",
+            got: other.describe(),
+        }),
+    }
+}
+
+fn snapshot_target(
+    file: &Path,
+    add_timestamp: bool,
+    name: &'static str,
+    given: &Prop,
+) -> Result<SnapshotTarget, OptionError> {
+    let (Some(dir), Some(file_name)) = (file.parent(), file.file_name()) else {
+        return Err(OptionError::NotAFile(given.describe()));
+    };
+    let file_name = file_name.to_string_lossy();
+    let stem = file_name
+        .strip_suffix(SNAPSHOT_EXT)
+        .unwrap_or(&file_name)
+        .to_owned();
+    if stem.is_empty() || stem == "." || stem == ".." {
+        return Err(OptionError::NotAFile(given.describe()));
+    }
+    let dir = writable_folder(dir, name)?;
+    if dir.join(&*file_name).is_dir() {
+        return Err(OptionError::NotAFile(given.describe()));
+    }
+    Ok(SnapshotTarget {
+        dir,
+        stem,
+        add_timestamp,
+    })
+}
+
+/// The folder, made absolute and normalised, if it exists and this process may create files in it.
+fn writable_folder(dir: &Path, name: &'static str) -> Result<PathBuf, OptionError> {
+    let meta = std::fs::metadata(dir).map_err(|_| OptionError::NoFolder {
+        name,
+        dir: dir.to_owned(),
+    })?;
+    if !meta.is_dir() {
+        return Err(OptionError::NotAFolder {
+            name,
+            dir: dir.to_owned(),
+        });
+    }
+    let c = CString::new(dir.as_os_str().as_bytes()).map_err(|_| OptionError::NoFolder {
+        name,
+        dir: dir.to_owned(),
+    })?;
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        return Err(OptionError::NotWritable {
+            name,
+            dir: dir.to_owned(),
+        });
+    }
+    Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_owned()))
+}
+
+/// `YYYYMMDDTHHMMSS.mmmZ` in UTC: sortable, and unique per millisecond.
+pub fn utc_stamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn raw() -> RawOptions {
+        RawOptions {
+            heapdump_on_oom: Prop::Undefined,
+            oom_implementation: Prop::Undefined,
+            path: Prop::Undefined,
+            add_timestamp: Prop::Undefined,
+            port: Prop::Undefined,
+        }
+    }
+
+    fn defaults() -> Defaults {
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        Defaults {
+            dir: tmp.clone(),
+            dir_source: "--diagnostic-dir",
+            pid: 42,
+            cwd: tmp,
+        }
+    }
+
+    fn err(raw: RawOptions) -> String {
+        Options::parse(&raw, &defaults()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_originals() {
+        let o = Options::parse(&raw(), &defaults()).unwrap();
+        assert!(o.heapdump_on_oom);
+        assert_eq!(o.port, 9229);
+        assert!(!o.target.add_timestamp);
+        assert_eq!(
+            o.target.final_path(SystemTime::now()),
+            defaults().dir.join("OoM-pid-42.heapsnapshot")
+        );
+    }
+
+    #[test]
+    fn path_gets_extension_once_and_timestamp_when_asked() {
+        let mut r = raw();
+        r.path = Prop::String("crash.heapsnapshot".into());
+        r.add_timestamp = Prop::Bool(true);
+        let o = Options::parse(&r, &defaults()).unwrap();
+        let t = UNIX_EPOCH + Duration::from_millis(1_763_740_800_123);
+        assert_eq!(
+            o.target.final_path(t),
+            defaults()
+                .cwd
+                .join("crash-20251121T160000.123Z.heapsnapshot")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_option_and_the_value() {
+        let mut r = raw();
+        r.oom_implementation = Prop::String("FOO".into());
+        assert_eq!(
+            err(r),
+            "option `OOMImplementation` must be \"NATIVE_HOOK\", got \"FOO\""
+        );
+        let mut r = raw();
+        r.path = Prop::Number(12.0);
+        assert_eq!(err(r), "option `path` must be a string, got 12");
+        let mut r = raw();
+        r.heapdump_on_oom = Prop::String("yes".into());
+        assert_eq!(
+            err(r),
+            "option `heapdumpOnOOM` must be a boolean, got \"yes\""
+        );
+        let mut r = raw();
+        r.add_timestamp = Prop::Number(1.0);
+        assert_eq!(err(r), "option `addTimestamp` must be a boolean, got 1");
+        for bad in [Prop::Number(0.0), Prop::Number(65536.0), Prop::Number(80.5)] {
+            let mut r = raw();
+            r.port = bad.clone();
+            assert_eq!(
+                err(r),
+                format!(
+                    "option `port` must be an integer from 1 to 65535, got {}",
+                    bad.describe()
+                )
+            );
+        }
+        let mut r = raw();
+        r.port = Prop::String("9229".into());
+        assert!(err(r).contains("got \"9229\""));
+    }
+
+    #[test]
+    fn missing_or_unusable_folders_are_rejected() {
+        let mut r = raw();
+        r.path = Prop::String("/no/such/folder/x".into());
+        assert_eq!(
+            err(r),
+            "option `path`: folder \"/no/such/folder\" does not exist"
+        );
+        let mut r = raw();
+        r.path = Prop::String("/etc/hostname/x".into());
+        assert_eq!(err(r), "option `path`: \"/etc/hostname\" is not a folder");
+        let mut r = raw();
+        r.path = Prop::String("".into());
+        assert_eq!(err(r), "option `path` must name a file, got \"\"");
+    }
+
+    #[test]
+    fn stamp_is_utc_civil_time() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000.000Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_723); // 2000-02-29 01:02:03
+        assert_eq!(utc_stamp(leap), "20000229T010203.000Z");
+    }
+}

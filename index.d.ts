@@ -31,7 +31,7 @@ export interface Options {
 /** The options in force, as the addon resolved them. */
 export interface InstalledOptions {
   heapdumpOnOOM: boolean
-  oomImplementation: 'NATIVE_HOOK'
+  OOMImplementation: 'NATIVE_HOOK'
   /** Absolute path of the OOM snapshot (before `addTimestamp` adds its timestamp). */
   path: string
   addTimestamp: boolean

@@ -25,7 +25,9 @@ pub struct InstallContext {
 /// The options in force after `install`.
 #[napi(object)]
 pub struct Installed {
+    #[napi(js_name = "heapdumpOnOOM")]
     pub heapdump_on_oom: bool,
+    #[napi(js_name = "OOMImplementation")]
     pub oom_implementation: String,
     /// Absolute path of the OOM snapshot, without the timestamp `addTimestamp` adds.
     pub path: String,

@@ -40,13 +40,21 @@ pub struct InstallReport {
 }
 
 /// Installs the hook (first call) or retargets it (later calls: the JS module registry may be reset,
-/// as test runners do). `target` None leaves the handler in place but disables snapshots.
+/// as test runners do). `target` None installs nothing, or, once installed (V8 has no way to
+/// uninstall), turns snapshots off.
 pub fn install(
     target: Option<SnapshotTarget>,
     helper_exe: &Path,
 ) -> Result<InstallReport, InstallError> {
-    if let Some(t) = &target {
-        report_stale_partials(&t.dir);
+    match &target {
+        Some(t) => report_stale_partials(&t.dir),
+        None if INSTALLED.get().is_none() => {
+            return Ok(InstallReport {
+                helper_pid: None,
+                helper_error: None,
+            })
+        }
+        None => {}
     }
     let first = INSTALLED.get().is_none();
     let installed = INSTALLED.get_or_init(|| Installed {

@@ -1,0 +1,79 @@
+// OOM captures through the native hook: a leaking child process on every supported Node major.
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { test } from 'node:test'
+import { MAJORS, nodeBinary, runLeak, readSnapshot, countObjectsOfClass, tmpdir, ls, mode, skipOrFail } from './helpers.mjs'
+
+for (const major of MAJORS) {
+  test(`Node ${major}: OOM leaves one complete snapshot holding the leak, mode 0600`, async (t) => {
+    const node = nodeBinary(major)
+    if (!node) return skipOrFail(t, `no Node.js ${major} (run scripts/other-nodes.js)`)
+    const dir = tmpdir(`oom${major}`)
+    const target = path.join(dir, 'crash')
+    const r = await runLeak({ node, heapMb: 50, options: { path: target } })
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /FATAL ERROR: .* JavaScript heap out of memory/)
+    const final = `${target}.heapsnapshot`
+    assert.match(r.stderr, new RegExp(`generating heap snapshot to ${final} now`))
+    assert.match(r.stderr, /wrote .*crash\.heapsnapshot \(\d+\.\d MB, \d+ nodes, \d+ edges\) in \d+\.\d s .*via helper process/)
+    assert.deepEqual(ls(dir), ['crash.heapsnapshot'], 'no temporary file beside it')
+    assert.equal(mode(final), 0o600)
+    const snap = readSnapshot(final)
+    assert.ok(countObjectsOfClass(snap, 'LeakyRequestRecord') > 10000, 'the leaking class is in the snapshot')
+  })
+}
+
+test('the path shorthand and the .heapsnapshot extension', async () => {
+  const dir = tmpdir('short')
+  const r = await runLeak({ options: path.join(dir, 'short.heapsnapshot') })
+  assert.equal(r.code, 1, r.stderr)
+  assert.deepEqual(ls(dir), ['short.heapsnapshot'])
+  readSnapshot(path.join(dir, 'short.heapsnapshot'))
+})
+
+test('addTimestamp gives two crashes two complete snapshots', async () => {
+  const dir = tmpdir('stamp')
+  const options = { path: path.join(dir, 'crash'), addTimestamp: true }
+  const first = await runLeak({ options })
+  const second = await runLeak({ options })
+  assert.equal(first.code, 1, first.stderr)
+  assert.equal(second.code, 1, second.stderr)
+  const files = ls(dir)
+  assert.equal(files.length, 2, `files: ${files}`)
+  for (const f of files) {
+    assert.match(f, /^crash-\d{8}T\d{6}\.\d{3}Z(-\d+)?\.heapsnapshot$/)
+    readSnapshot(path.join(dir, f))
+  }
+})
+
+test('without a path, the snapshot goes to --diagnostic-dir', async () => {
+  const diag = tmpdir('diag')
+  const cwd = tmpdir('cwd')
+  const r = await runLeak({ nodeArgs: [`--diagnostic-dir=${diag}`], cwd })
+  assert.equal(r.code, 1, r.stderr)
+  const files = ls(diag)
+  assert.equal(files.length, 1)
+  assert.match(files[0], /^OoM-pid-\d+\.heapsnapshot$/)
+  assert.deepEqual(ls(cwd), [])
+  readSnapshot(path.join(diag, files[0]))
+})
+
+test('without a path or --diagnostic-dir, the snapshot goes to the working directory', async () => {
+  const cwd = tmpdir('cwd')
+  const r = await runLeak({ cwd })
+  assert.equal(r.code, 1, r.stderr)
+  const files = ls(cwd)
+  assert.equal(files.length, 1)
+  assert.match(files[0], /^OoM-pid-\d+\.heapsnapshot$/)
+})
+
+test('heapdumpOnOOM: false installs nothing: Node handles the OOM as usual', async () => {
+  const cwd = tmpdir('off')
+  const r = await runLeak({ cwd, options: { heapdumpOnOOM: false } })
+  const installed = JSON.parse(r.stdout.split('\n')[0])
+  assert.equal(installed.heapdumpOnOOM, false)
+  assert.equal(installed.helperPid, undefined, 'no helper started')
+  assert.equal(r.signal, 'SIGABRT', `Node's own OOM abort, got code ${r.code}`)
+  assert.doesNotMatch(r.stderr, /node-oom-heapdump/)
+  assert.deepEqual(ls(cwd), [])
+})

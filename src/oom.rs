@@ -83,9 +83,13 @@ pub fn install(
 
 /// Removes temporaries that captures killed mid-write left in `dir`, and says so.
 fn report_stale_partials(dir: &Path) {
-    let alive = |pid: u32| {
-        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    // A zombie is dead: in containers PID 1 often never reaps, and a killed writer stays a zombie.
+    let alive = |pid: u32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(") ").map(|(_, rest)| rest.as_bytes()[0]),
+            Some(b'Z' | b'X')
+        ),
+        Err(_) => false,
     };
     if let Ok(removed) = sweep_stale_partials(dir, alive) {
         for p in removed {

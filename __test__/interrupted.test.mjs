@@ -1,0 +1,85 @@
+// Captures that are cut short never leave a file under the final name: the process or the helper
+// killed mid-write, the helper gone before the OOM, the disk full.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { start, fixture, tmpdir, ls, waitFor, readSnapshot, skipOrFail, runLeak } from './helpers.mjs'
+
+const partialOf = (dir) => ls(dir).find((f) => /^crash\.heapsnapshot\.partial-\d+$/.test(f))
+
+/** Starts a leak with a heap big enough that writing its snapshot takes a while; waits for the write. */
+async function leakUntilWriting(dir) {
+  const child = start(['--max-old-space-size=150', fixture('leak.js')], {
+    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }) },
+  })
+  const partial = await waitFor(() => {
+    const p = partialOf(dir)
+    return p && fs.statSync(path.join(dir, p)).size > 0 ? p : null
+  }, 120_000, 'the snapshot write to start')
+  return { child, partial, helperPid: Number(partial.split('-').pop()) }
+}
+
+test('SIGKILL of the process mid-write: the helper removes its temporary, nothing under the final name', async () => {
+  const dir = tmpdir('kill')
+  const { child, partial } = await leakUntilWriting(dir)
+  child.kill('SIGKILL')
+  const r = await child.done
+  assert.equal(r.signal, 'SIGKILL')
+  assert.ok(!ls(dir).includes('crash.heapsnapshot'), 'killed before the write finished')
+  await waitFor(() => ls(dir).length === 0, 10_000, `${partial} to be removed`)
+  assert.match(r.stderr, /generating heap snapshot/)
+})
+
+test('SIGKILL of process and helper mid-write: the temporary stays until the next start removes it', async () => {
+  const dir = tmpdir('killboth')
+  const { child, partial, helperPid } = await leakUntilWriting(dir)
+  process.kill(helperPid, 'SIGKILL')
+  child.kill('SIGKILL')
+  await child.done
+  assert.deepEqual(ls(dir), [partial], 'only the clearly named temporary is left')
+  const next = await start([fixture('leak.js')], {
+    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
+  })
+  await next.firstLine
+  next.kill('SIGTERM')
+  const r = await next.done
+  assert.match(r.stderr, new RegExp(`removed ${path.join(dir, partial)} \\(\\d.*\\), an incomplete capture left by pid ${helperPid}`))
+  assert.deepEqual(ls(dir), [])
+})
+
+test('helper gone before the OOM: the process writes the snapshot itself and says so', async () => {
+  const dir = tmpdir('nohelper')
+  const child = start([`--max-old-space-size=32`, fixture('leak.js')], {
+    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
+  })
+  const { helperPid } = JSON.parse(await child.firstLine)
+  process.kill(helperPid, 'SIGKILL')
+  await waitFor(() => !fs.existsSync(`/proc/${helperPid}/status`) || /State:\s+Z/.test(fs.readFileSync(`/proc/${helperPid}/status`, 'utf8')), 5000, 'the helper to die')
+  child.stdin.write('go\n')
+  const r = await child.done
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, new RegExp(`the helper could not write the snapshot \\(helper process \\(pid ${helperPid}\\) is not running\\); writing it from this process instead`))
+  assert.match(r.stderr, /wrote .*crash\.heapsnapshot .* via this process/)
+  assert.deepEqual(ls(dir), ['crash.heapsnapshot'])
+  readSnapshot(path.join(dir, 'crash.heapsnapshot'))
+})
+
+test('disk full: no file under the final name, no temporary, and stderr says why', async (t) => {
+  const dir = tmpdir('full')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    return skipOrFail(t, `cannot mount a small tmpfs (needs root): ${err.message.split('\n')[0]}`)
+  }
+  try {
+    const r = await runLeak({ options: { path: path.join(dir, 'crash') } })
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
+    assert.match(r.stderr, /no heap snapshot written: cannot write .*No space left on device/)
+    assert.deepEqual(ls(dir), [])
+  } finally {
+    execFileSync('umount', [dir])
+  }
+})

@@ -1,0 +1,99 @@
+// Bad options: a synchronous error naming the option and the value, and nothing installed.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { createRequire } from 'node:module'
+import { tmpdir, skipOrFail } from './helpers.mjs'
+
+const require = createRequire(import.meta.url)
+const factory = require('../index.js')
+
+function childPids() {
+  const pids = []
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const kids = fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim()
+    if (kids) pids.push(...kids.split(' '))
+  }
+  return pids
+}
+
+const bad = [
+  [{ OOMImplementation: 'FOO' }, /^option `OOMImplementation` must be "NATIVE_HOOK", got "FOO"$/],
+  [{ OOMImplementation: 3 }, /^option `OOMImplementation` must be "NATIVE_HOOK", got 3$/],
+  [{ path: 42 }, /^option `path` must be a string, got 42$/],
+  [{ path: { dir: '/tmp' } }, /^option `path` must be a string, got a value of type object$/],
+  [{ path: '/no/such/folder/crash' }, /^option `path`: folder "\/no\/such\/folder" does not exist$/],
+  [{ path: '' }, /^option `path` must name a file, got ""$/],
+  [{ heapdumpOnOOM: 'yes' }, /^option `heapdumpOnOOM` must be a boolean, got "yes"$/],
+  [{ addTimestamp: 1 }, /^option `addTimestamp` must be a boolean, got 1$/],
+  [{ port: 0 }, /^option `port` must be an integer from 1 to 65535, got 0$/],
+  [{ port: 65536 }, /^option `port` must be an integer from 1 to 65535, got 65536$/],
+  [{ port: 92.5 }, /^option `port` must be an integer from 1 to 65535, got 92.5$/],
+  [{ port: '9229' }, /^option `port` must be an integer from 1 to 65535, got "9229"$/],
+  [{ port: null }, /^option `port` must be an integer from 1 to 65535, got null$/],
+]
+
+for (const [options, message] of bad) {
+  test(`rejects ${JSON.stringify(options)}`, () => {
+    assert.throws(() => factory(options), (err) => {
+      assert.match(err.message, message)
+      assert.equal(err.code, 'InvalidArg')
+      return true
+    })
+    assert.deepEqual(childPids(), [], 'no helper was started')
+  })
+}
+
+test('rejects a path in a folder that is a file', () => {
+  assert.throws(() => factory({ path: '/etc/hostname/crash' }), /^Error: option `path`: "\/etc\/hostname" is not a folder$/)
+})
+
+test('rejects options that are neither an object nor a string', () => {
+  assert.throws(() => factory(42), { name: 'TypeError', message: 'node-oom-heapdump: options must be an object or a path string, got 42' })
+  assert.throws(() => factory([]), { name: 'TypeError', message: /got an array/ })
+})
+
+test('rejects a path in a folder it cannot write', (t) => {
+  const dir = tmpdir('ro')
+  let cleanup = () => {}
+  if (process.getuid() === 0) {
+    // Permission bits do not stop root; a read-only mount does.
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir], { stdio: 'pipe' })
+      cleanup = () => execFileSync('umount', [dir])
+    } catch (err) {
+      return skipOrFail(t, `cannot mount a read-only tmpfs as root: ${err.message.split('\n')[0]}`)
+    }
+  } else {
+    fs.chmodSync(dir, 0o500)
+  }
+  try {
+    assert.throws(() => factory({ path: path.join(dir, 'crash') }), {
+      message: `option \`path\`: folder ${JSON.stringify(dir)} is not writable`,
+    })
+  } finally {
+    cleanup()
+  }
+})
+
+test('after bad options, good ones still install, and the API object is a singleton', () => {
+  const dir = tmpdir('good')
+  const api = factory({ path: path.join(dir, 'crash'), port: 9333, addTimestamp: true })
+  assert.equal(factory(), api)
+  assert.equal(factory({ port: 1 }), api, 'later options are ignored, as in the original')
+  assert.deepEqual(
+    { ...api.options, helperPid: typeof api.options.helperPid },
+    {
+      heapdumpOnOOM: true,
+      OOMImplementation: 'NATIVE_HOOK',
+      path: path.join(fs.realpathSync(dir), 'crash.heapsnapshot'),
+      addTimestamp: true,
+      port: 9333,
+      helperPid: 'number',
+    },
+  )
+  assert.deepEqual(childPids(), [String(api.options.helperPid)], 'one helper, ours')
+  assert.ok(Object.isFrozen(api.options))
+})

@@ -1,14 +1,20 @@
 // node-oom-heapdump: the thin JS layer over the Rust addon. It turns the factory's arguments into
-// an options object, finds the native build for the running Node.js, and keeps the API object a
-// singleton, as the original package did. Options are checked, and the OOM hook is installed, in
-// Rust (src/install.rs).
+// an options object, finds the native build for the running Node.js, keeps the API object a
+// singleton (as the original package did), picks the transport of on-request captures and keeps
+// the list of files this instance created. Options and arguments are checked, the OOM hook is
+// installed and captures are written in Rust (src/).
 'use strict'
 
+const fs = require('node:fs')
+const inspector = require('node:inspector')
 const path = require('node:path')
+const { debuglog } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
 
+const debug = debuglog('node-oom-heapdump')
 const nativeFile = path.join(__dirname, 'native', `node_oom_heapdump-abi${process.versions.modules}.node`)
 const helperFile = path.join(__dirname, 'native', 'oom-heapdump-helper')
+const TRANSPORTS = ['auto', 'devtools', 'in-process']
 
 let instance = null
 
@@ -24,14 +30,164 @@ function nodeOomHeapdump(options) {
 
 class NodeOomHeapdumpAPI {
   constructor(options) {
+    this._native = loadNative()
+    this._files = new Set()
+    this._busy = null
+    /** What the last on-request capture did: { kind, path, transport, bytes, ... }. */
+    this.lastCapture = null
     if (isMainThread) {
-      this.options = Object.freeze(loadNative().install(options, context()))
+      this.options = Object.freeze(this._native.install(options, context()))
+      this._port = this.options.port
+      this._checkInspector()
     } else {
       // A worker's heap is not the process's: Node turns a worker's OOM into an error event on the
-      // Worker object, so the hook lives on the main thread only.
+      // Worker object, so the hook lives on the main thread only. Captures here are the worker's.
       this.options = null
+      this._port = typeof options.port === 'number' ? options.port : 9229
     }
   }
+
+  /** See index.d.ts. */
+  createHeapSnapshot(snapshotPath, captureOptions) {
+    if (isPlainObject(snapshotPath) && captureOptions === undefined) [snapshotPath, captureOptions] = [undefined, snapshotPath]
+    return this._capture('heapsnapshot', snapshotPath, undefined, captureOptions)
+  }
+
+  /** See index.d.ts. */
+  createCpuProfile(...args) {
+    const captureOptions = isPlainObject(args[args.length - 1]) ? args.pop() : undefined
+    const [cpuProfilePath, durationMs] = args
+    return this._capture('cpuprofile', cpuProfilePath, durationMs, captureOptions)
+  }
+
+  /** See index.d.ts. */
+  deleteHeapSnapshot(snapshotPath) {
+    return this._delete(snapshotPath, '.heapsnapshot')
+  }
+
+  /** See index.d.ts. */
+  deleteCpuProfile(cpuProfilePath) {
+    return this._delete(cpuProfilePath, '.cpuprofile')
+  }
+
+  /** See index.d.ts. */
+  deleteAllHeapSnapshots() {
+    this._deleteAll('.heapsnapshot')
+  }
+
+  /** See index.d.ts. */
+  deleteAllCpuProfiles() {
+    this._deleteAll('.cpuprofile')
+  }
+
+  async _capture(kind, filePath, durationMs, captureOptions = {}) {
+    const { onProgress, samplingIntervalUs, transport = 'auto' } = captureOptions
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`option \`onProgress\` must be a function, got ${describe(onProgress)}`)
+    if (!TRANSPORTS.includes(transport)) throw new TypeError(`option \`transport\` must be one of ${TRANSPORTS.map((t) => `"${t}"`).join(', ')}, got ${describe(transport)}`)
+    if (this._busy) throw new Error(`a ${this._busy} is already being captured; one capture at a time, retry when it is done`)
+    const prepared = this._native.prepareCapture(kind, filePath ?? undefined, durationMs, samplingIntervalUs, context())
+    this._busy = kind === 'heapsnapshot' ? 'heap snapshot' : 'CPU profile'
+    try {
+      const via = this._transport(transport)
+      debug(`${this._busy} to ${prepared.path} via ${via ? `the DevTools inspector on 127.0.0.1:${via.port}` : 'the in-process V8 API'}`)
+      const started = Date.now()
+      const result = await (kind === 'heapsnapshot' ? this._heapSnapshot(prepared, via, onProgress) : this._cpuProfile(prepared, via))
+      this._files.add(result.path)
+      this.lastCapture = Object.freeze({ kind, ...result, ms: Date.now() - started })
+      debug(`wrote ${result.path} (${result.bytes} bytes) via ${result.transport} in ${this.lastCapture.ms} ms`)
+      return result.path
+    } finally {
+      this._busy = null
+    }
+  }
+
+  _heapSnapshot(prepared, via, onProgress) {
+    if (via) return this._native.devtoolsHeapSnapshot(via.port, via.id, prepared.path, onProgress)
+    return this._native.inProcessHeapSnapshot(prepared.path, onProgress)
+  }
+
+  async _cpuProfile({ path: file, durationMs, samplingIntervalUs }, via) {
+    if (via) return this._native.devtoolsCpuProfile(via.port, via.id, file, durationMs, samplingIntervalUs)
+    const session = new inspector.Session()
+    session.connect()
+    const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))))
+    try {
+      await post('Profiler.enable')
+      await post('Profiler.setSamplingInterval', { interval: samplingIntervalUs })
+      await post('Profiler.start')
+      await new Promise((resolve) => setTimeout(resolve, durationMs))
+      const { profile } = await post('Profiler.stop')
+      return await this._native.writeCpuProfile(file, JSON.stringify(profile))
+    } finally {
+      session.disconnect()
+    }
+  }
+
+  // The inspector to capture through, or null for in-process. "auto" uses this process's own
+  // inspector when it has one that loopback reaches; "devtools" insists (and fails clearly if there
+  // is none); "in-process" never uses it.
+  _transport(requested) {
+    const own = ownInspector()
+    if (requested === 'in-process') return null
+    if (requested === 'devtools') return own ?? { port: this._port, id: null }
+    return own && own.loopback ? own : null
+  }
+
+  // Once, at load: does an inspector of this process answer on loopback? (The original checked the
+  // configured port too, and warned once.) With --inspect, its own port is the one captures use.
+  _checkInspector() {
+    const own = ownInspector()
+    const port = own?.port ?? this._port
+    this._native.probeInspector(port, own?.id ?? null).then(
+      (who) => {
+        if (who === 'ours') return debug(`this process's DevTools inspector answers on 127.0.0.1:${port}`)
+        const why = who === 'other' ? `the inspector on 127.0.0.1:${port} belongs to another process` : `no DevTools inspector answers on 127.0.0.1:${port}`
+        console.warn(`node-oom-heapdump: ${why}; the process may not have been started with --inspect=${port}. On-request captures will run in-process.`)
+      },
+      (err) => debug(`inspector check failed: ${err.message}`),
+    )
+  }
+
+  async _delete(filePath, ext) {
+    const file = typeof filePath === 'string' ? this._created(filePath) : undefined
+    if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(filePath)} is not a ${ext} file created by this instance`)
+    await fs.promises.unlink(file)
+    this._files.delete(file)
+    return file
+  }
+
+  _deleteAll(ext) {
+    for (const file of this._files) {
+      if (!file.endsWith(ext)) continue
+      try {
+        fs.unlinkSync(file)
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw err
+      }
+      this._files.delete(file)
+    }
+  }
+
+  // The created file that `p` names (relative to the working directory, through symlinked folders).
+  _created(p) {
+    const abs = path.resolve(p)
+    if (this._files.has(abs)) return abs
+    try {
+      const real = path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs))
+      return this._files.has(real) ? real : undefined
+    } catch {
+      return undefined
+    }
+  }
+}
+
+// This process's inspector, from inspector.url(): its port, target id, and whether 127.0.0.1 reaches it.
+function ownInspector() {
+  const url = inspector.url()
+  if (!url) return null
+  const u = new URL(url)
+  const loopback = ['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]'].includes(u.hostname)
+  return { port: Number(u.port), id: u.pathname.slice(1), loopback }
 }
 
 function normalize(options) {
@@ -41,6 +197,10 @@ function normalize(options) {
     throw new TypeError(`node-oom-heapdump: options must be an object or a path string, got ${describe(options)}`)
   }
   return options
+}
+
+function isPlainObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function describe(value) {
@@ -59,6 +219,7 @@ function loadNative() {
   }
 }
 
+// Where default file names go: --diagnostic-dir when given, else the working directory.
 function context() {
   const diagnosticDir = lastFlagValue('--diagnostic-dir')
   return {

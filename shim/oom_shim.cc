@@ -11,7 +11,8 @@
 //   not added earlier because V8 only calls the most recently added callback, which would shadow
 //   Node's own (--heapsnapshot-near-heap-limit, worker resource limits).
 // - v8::HeapProfiler::TakeHeapSnapshot(): only V8 can walk its heap, so the snapshot is taken in the
-//   dying process.
+//   dying process (and, for on-request captures without an inspector, in the running one), with a
+//   v8::ActivityControl that forwards V8's progress (done, total) to Rust.
 // - v8::HeapSnapshot::Serialize() with a v8::OutputStream: V8 produces the JSON in chunks of the size
 //   we ask for and hands each to a Rust callback (to the helper's pipe, or a file) before producing
 //   the next, so the serialized snapshot is never held in memory.
@@ -44,6 +45,8 @@ struct ohd_oom_event {
 typedef void (*ohd_oom_callback)(const ohd_oom_event* event);
 // Returns 0 to continue, anything else to abort serialization.
 typedef int32_t (*ohd_chunk_sink)(void* ctx, const char* data, size_t len);
+// Receives V8's snapshot progress; returns 0 to continue, anything else to abort the snapshot.
+typedef int32_t (*ohd_progress_sink)(void* ctx, uint32_t done, uint32_t total);
 
 }  // extern "C"
 
@@ -67,6 +70,18 @@ size_t RaiseHeapLimit(void* /*data*/, size_t current_heap_limit, size_t /*initia
   // Half again plus 64 MiB: room for the allocations of the snapshot generator itself.
   return current_heap_limit + current_heap_limit / 2 + (size_t{64} << 20);
 }
+
+class ProgressControl final : public v8::ActivityControl {
+ public:
+  ProgressControl(ohd_progress_sink sink, void* ctx) : sink_(sink), ctx_(ctx) {}
+  ControlOption ReportProgressValue(uint32_t done, uint32_t total) override {
+    return sink_(ctx_, done, total) == 0 ? kContinue : kAbort;
+  }
+
+ private:
+  ohd_progress_sink sink_;
+  void* ctx_;
+};
 
 class ChunkStream final : public v8::OutputStream {
  public:
@@ -100,15 +115,18 @@ int32_t ohd_install_oom_handler(ohd_oom_callback on_oom) {
   return 0;
 }
 
-// Takes a heap snapshot of the watched isolate, with the heap limit raised meanwhile.
-// Call only on the watched thread. Returns null if V8 gave none.
-const void* ohd_take_heap_snapshot(void) {
-  v8::Isolate* isolate = g_isolate;
+// Takes a heap snapshot of the current thread's isolate. With `raise_limit` (the OOM path), the heap
+// limit is raised meanwhile. `progress` may be null. Returns null if V8 gave none.
+const void* ohd_take_heap_snapshot(int32_t raise_limit, ohd_progress_sink progress, void* ctx) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
   if (isolate == nullptr) return nullptr;
   v8::HandleScope scope(isolate);
-  isolate->AddNearHeapLimitCallback(RaiseHeapLimit, nullptr);
-  const v8::HeapSnapshot* snapshot = isolate->GetHeapProfiler()->TakeHeapSnapshot();
-  isolate->RemoveNearHeapLimitCallback(RaiseHeapLimit, 0);
+  if (raise_limit) isolate->AddNearHeapLimitCallback(RaiseHeapLimit, nullptr);
+  ProgressControl control(progress, ctx);
+  v8::HeapProfiler::HeapSnapshotOptions options;
+  if (progress != nullptr) options.control = &control;
+  const v8::HeapSnapshot* snapshot = isolate->GetHeapProfiler()->TakeHeapSnapshot(options);
+  if (raise_limit) isolate->RemoveNearHeapLimitCallback(RaiseHeapLimit, 0);
   return snapshot;
 }
 

@@ -50,7 +50,7 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
         dir_source: if context.default_dir_is_diagnostic_dir {
             "--diagnostic-dir"
         } else {
-            "path"
+            "the working directory"
         },
         pid: std::process::id(),
         cwd,
@@ -81,6 +81,22 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
     })
 }
 
+/// Where default file names go, from what index.js found out about the process.
+pub(crate) fn defaults(context: &InstallContext) -> Result<Defaults> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::from_reason(format!("no working directory: {e}")))?;
+    Ok(Defaults {
+        dir: cwd.join(&context.default_dir),
+        dir_source: if context.default_dir_is_diagnostic_dir {
+            "--diagnostic-dir"
+        } else {
+            "the working directory"
+        },
+        pid: std::process::id(),
+        cwd,
+    })
+}
+
 fn invalid_arg(e: OptionError) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
 }
@@ -104,7 +120,7 @@ fn read_options(options: Option<&Object>) -> Result<RawOptions> {
     })
 }
 
-fn to_prop(v: &Unknown) -> Result<Prop> {
+pub(crate) fn to_prop(v: &Unknown) -> Result<Prop> {
     Ok(match v.get_type()? {
         ValueType::Undefined => Prop::Undefined,
         ValueType::Null => Prop::Null,

@@ -152,7 +152,7 @@ fn handle(event: &OomEvent) {
         final_path.display()
     );
     let started = Instant::now();
-    let Some(snapshot) = HeapSnapshot::take() else {
+    let Some(snapshot) = HeapSnapshot::take_at_oom() else {
         eprintln!("node-oom-heapdump: V8 returned no heap snapshot");
         return;
     };

@@ -36,6 +36,9 @@ impl Prop {
 }
 
 fn format_number(n: f64) -> String {
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {
@@ -92,7 +95,7 @@ impl SnapshotTarget {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OptionError {
-    #[error("option `{name}` must be {expected}, got {got}")]
+    #[error("{name} must be {expected}, got {got}")]
     Type {
         name: &'static str,
         expected: &'static str,
@@ -104,20 +107,24 @@ pub enum OptionError {
     GcMonitoringUnavailable,
     #[error("option `port` must be an integer from 1 to 65535, got {0}")]
     Port(String),
-    #[error("option `path` must name a file, got {0}")]
-    NotAFile(String),
-    #[error("option `{name}`: folder {dir:?} does not exist")]
+    #[error("{name} must name a file, got {got}")]
+    NotAFile { name: &'static str, got: String },
+    #[error("{name}: folder {dir:?} does not exist")]
     NoFolder { name: &'static str, dir: PathBuf },
-    #[error("option `{name}`: {dir:?} is not a folder")]
+    #[error("{name}: {dir:?} is not a folder")]
     NotAFolder { name: &'static str, dir: PathBuf },
-    #[error("option `{name}`: folder {dir:?} is not writable")]
+    #[error("{name}: folder {dir:?} is not writable")]
     NotWritable { name: &'static str, dir: PathBuf },
+    #[error("argument `durationMs` must be a finite number of milliseconds greater than 0 and at most 3600000 (1 hour), got {0}")]
+    Duration(String),
+    #[error("option `samplingIntervalUs` must be an integer from 1 to 1000000, got {0}")]
+    SamplingInterval(String),
 }
 
 impl Options {
     pub fn parse(raw: &RawOptions, defaults: &Defaults) -> Result<Options, OptionError> {
-        let heapdump_on_oom = boolean("heapdumpOnOOM", &raw.heapdump_on_oom, true)?;
-        let add_timestamp = boolean("addTimestamp", &raw.add_timestamp, false)?;
+        let heapdump_on_oom = boolean("option `heapdumpOnOOM`", &raw.heapdump_on_oom, true)?;
+        let add_timestamp = boolean("option `addTimestamp`", &raw.add_timestamp, false)?;
         match &raw.oom_implementation {
             Prop::Undefined => {}
             Prop::String(s) if s == "NATIVE_HOOK" => {}
@@ -131,30 +138,133 @@ impl Options {
             Prop::Number(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(n) => *n as u16,
             other => return Err(OptionError::Port(other.describe())),
         };
-        let (file, folder_option) = match &raw.path {
-            Prop::Undefined => (
-                defaults.dir.join(format!("OoM-pid-{}", defaults.pid)),
-                defaults.dir_source,
-            ),
-            Prop::String(s) if s.is_empty() || s.ends_with('/') || s.ends_with("/.") => {
-                return Err(OptionError::NotAFile(raw.path.describe()))
-            }
-            Prop::String(s) => (defaults.cwd.join(s), "path"),
-            other => {
-                return Err(OptionError::Type {
-                    name: "path",
-                    expected: "a string",
-                    got: other.describe(),
-                })
-            }
+        let default_name = format!("OoM-pid-{}", defaults.pid);
+        let file = file_path(&raw.path, "option `path`", &default_name, defaults)?;
+        let target = SnapshotTarget {
+            dir: file.dir,
+            stem: file.stem,
+            add_timestamp,
         };
-        let target = snapshot_target(&file, add_timestamp, folder_option, &raw.path)?;
         Ok(Options {
             heapdump_on_oom,
             target,
             port,
         })
     }
+}
+
+/// What an on-request capture writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureKind {
+    HeapSnapshot,
+    CpuProfile,
+}
+
+impl CaptureKind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            CaptureKind::HeapSnapshot => SNAPSHOT_EXT,
+            CaptureKind::CpuProfile => ".cpuprofile",
+        }
+    }
+}
+
+/// The file an on-request capture goes to: `path` with the kind's extension appended when missing,
+/// or `<heapsnapshot|cpuprofile>-<ms since epoch>` in the default folder.
+pub fn capture_path(
+    path: &Prop,
+    kind: CaptureKind,
+    defaults: &Defaults,
+    now: SystemTime,
+) -> Result<PathBuf, OptionError> {
+    let ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let default_name = format!("{}-{ms}", &kind.extension()[1..]);
+    let file = file_path_with_ext(
+        path,
+        "argument `path`",
+        &default_name,
+        defaults,
+        kind.extension(),
+    )?;
+    Ok(file.dir.join(format!("{}{}", file.stem, kind.extension())))
+}
+
+/// A CPU profile's duration: finite, above 0, at most an hour.
+pub fn cpu_profile_duration(ms: &Prop) -> Result<std::time::Duration, OptionError> {
+    match ms {
+        Prop::Undefined => Ok(std::time::Duration::from_millis(30_000)),
+        Prop::Number(n) if n.is_finite() && *n > 0.0 && *n <= 3_600_000.0 => {
+            Ok(std::time::Duration::from_secs_f64(n / 1000.0))
+        }
+        other => Err(OptionError::Duration(other.describe())),
+    }
+}
+
+/// A CPU profile's sampling interval in microseconds (V8's default is 1000).
+pub fn sampling_interval_us(us: &Prop) -> Result<u32, OptionError> {
+    match us {
+        Prop::Undefined => Ok(1000),
+        Prop::Number(n) if n.fract() == 0.0 && (1.0..=1_000_000.0).contains(n) => Ok(*n as u32),
+        other => Err(OptionError::SamplingInterval(other.describe())),
+    }
+}
+
+/// A checked file location: an existing, writable folder and a file name without extension.
+struct FilePath {
+    dir: PathBuf,
+    stem: String,
+}
+
+fn file_path(
+    given: &Prop,
+    name: &'static str,
+    default_name: &str,
+    defaults: &Defaults,
+) -> Result<FilePath, OptionError> {
+    file_path_with_ext(given, name, default_name, defaults, SNAPSHOT_EXT)
+}
+
+fn file_path_with_ext(
+    given: &Prop,
+    name: &'static str,
+    default_name: &str,
+    defaults: &Defaults,
+    ext: &str,
+) -> Result<FilePath, OptionError> {
+    let not_a_file = || OptionError::NotAFile {
+        name,
+        got: given.describe(),
+    };
+    let (file, folder_name) = match given {
+        Prop::Undefined => (defaults.dir.join(default_name), defaults.dir_source),
+        Prop::String(s) if s.is_empty() || s.ends_with('/') || s.ends_with("/.") => {
+            return Err(not_a_file())
+        }
+        Prop::String(s) => (defaults.cwd.join(s), name),
+        other => {
+            return Err(OptionError::Type {
+                name,
+                expected: "a string",
+                got: other.describe(),
+            })
+        }
+    };
+    let (Some(dir), Some(file_name)) = (file.parent(), file.file_name()) else {
+        return Err(not_a_file());
+    };
+    let file_name = file_name.to_string_lossy();
+    let stem = file_name.strip_suffix(ext).unwrap_or(&file_name).to_owned();
+    if stem.is_empty() || stem == "." || stem == ".." {
+        return Err(not_a_file());
+    }
+    let dir = writable_folder(dir, folder_name)?;
+    if dir.join(format!("{stem}{ext}")).is_dir() {
+        return Err(not_a_file());
+    }
+    Ok(FilePath { dir, stem })
 }
 
 fn boolean(name: &'static str, prop: &Prop, default: bool) -> Result<bool, OptionError> {
@@ -167,34 +277,6 @@ fn boolean(name: &'static str, prop: &Prop, default: bool) -> Result<bool, Optio
             got: other.describe(),
         }),
     }
-}
-
-fn snapshot_target(
-    file: &Path,
-    add_timestamp: bool,
-    name: &'static str,
-    given: &Prop,
-) -> Result<SnapshotTarget, OptionError> {
-    let (Some(dir), Some(file_name)) = (file.parent(), file.file_name()) else {
-        return Err(OptionError::NotAFile(given.describe()));
-    };
-    let file_name = file_name.to_string_lossy();
-    let stem = file_name
-        .strip_suffix(SNAPSHOT_EXT)
-        .unwrap_or(&file_name)
-        .to_owned();
-    if stem.is_empty() || stem == "." || stem == ".." {
-        return Err(OptionError::NotAFile(given.describe()));
-    }
-    let dir = writable_folder(dir, name)?;
-    if dir.join(&*file_name).is_dir() {
-        return Err(OptionError::NotAFile(given.describe()));
-    }
-    Ok(SnapshotTarget {
-        dir,
-        stem,
-        add_timestamp,
-    })
 }
 
 /// The folder, made absolute and normalised, if it exists and this process may create files in it.

@@ -41,10 +41,15 @@ fn cstr(p: *const c_char) -> Option<String> {
 
 pub type OomCallback = extern "C" fn(event: *const OomEvent);
 type ChunkSink = extern "C" fn(ctx: *mut c_void, data: *const c_char, len: usize) -> i32;
+type ProgressSink = extern "C" fn(ctx: *mut c_void, done: u32, total: u32) -> i32;
 
 extern "C" {
     fn ohd_install_oom_handler(on_oom: OomCallback) -> i32;
-    fn ohd_take_heap_snapshot() -> *const c_void;
+    fn ohd_take_heap_snapshot(
+        raise_limit: i32,
+        progress: Option<ProgressSink>,
+        ctx: *mut c_void,
+    ) -> *const c_void;
     fn ohd_serialize_heap_snapshot(
         snapshot: *const c_void,
         sink: ChunkSink,
@@ -63,9 +68,20 @@ pub fn install_oom_handler(on_oom: OomCallback) -> bool {
 pub struct HeapSnapshot(NonNull<c_void>);
 
 impl HeapSnapshot {
-    /// Takes a snapshot of the watched isolate. Only on the thread that installed the handler.
-    pub fn take() -> Option<HeapSnapshot> {
-        NonNull::new(unsafe { ohd_take_heap_snapshot() }.cast_mut()).map(HeapSnapshot)
+    /// Takes a snapshot of the current thread's isolate, at OOM time: the heap limit is raised
+    /// while V8 builds it, so that its own allocations do not re-enter the OOM path.
+    pub fn take_at_oom() -> Option<HeapSnapshot> {
+        let p = unsafe { ohd_take_heap_snapshot(1, None, std::ptr::null_mut()) };
+        NonNull::new(p.cast_mut()).map(HeapSnapshot)
+    }
+
+    /// Takes a snapshot of the current thread's isolate (a thread that runs JS), reporting V8's
+    /// progress (done, total) to `progress` as it goes.
+    pub fn take(progress: &mut dyn FnMut(u32, u32)) -> Option<HeapSnapshot> {
+        let mut progress = progress;
+        let ctx = &mut progress as *mut &mut dyn FnMut(u32, u32) as *mut c_void;
+        let p = unsafe { ohd_take_heap_snapshot(0, Some(forward_progress), ctx) };
+        NonNull::new(p.cast_mut()).map(HeapSnapshot)
     }
 
     /// Streams the snapshot's JSON to `sink` in chunks of about `chunk_size` bytes. `sink` returns
@@ -90,5 +106,13 @@ extern "C" fn forward_chunk(ctx: *mut c_void, data: *const c_char, len: usize) -
     match catch_unwind(AssertUnwindSafe(|| sink(chunk))) {
         Ok(true) => 0,
         _ => 1,
+    }
+}
+
+extern "C" fn forward_progress(ctx: *mut c_void, done: u32, total: u32) -> i32 {
+    let progress = unsafe { &mut *(ctx as *mut &mut dyn FnMut(u32, u32)) };
+    match catch_unwind(AssertUnwindSafe(|| progress(done, total))) {
+        Ok(()) => 0,
+        Err(_) => 1,
     }
 }

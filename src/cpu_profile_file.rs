@@ -1,0 +1,89 @@
+//! Writing a `.cpuprofile`: checked to be a complete profile (the shape Chrome DevTools loads), then
+//! written with the atomic-file rules. Used by both the DevTools and the in-process path.
+
+use std::path::{Path, PathBuf};
+
+use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    nodes: Vec<IgnoredAny>,
+    start_time: f64,
+    end_time: f64,
+    samples: Vec<u64>,
+    time_deltas: Vec<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CpuProfileError {
+    #[error("CPU profile is not complete: {0}")]
+    Incomplete(String),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+}
+
+/// Checks `json` is a complete CPU profile, writes it to `final_path`; returns where and how big.
+pub fn write(final_path: &Path, json: &[u8]) -> Result<(PathBuf, u64), CpuProfileError> {
+    let p: Profile =
+        serde_json::from_slice(json).map_err(|e| CpuProfileError::Incomplete(e.to_string()))?;
+    if p.nodes.is_empty() {
+        return Err(CpuProfileError::Incomplete("no nodes".into()));
+    }
+    if p.samples.len() != p.time_deltas.len() {
+        return Err(CpuProfileError::Incomplete(format!(
+            "{} samples but {} timeDeltas",
+            p.samples.len(),
+            p.time_deltas.len()
+        )));
+    }
+    if p.start_time > p.end_time {
+        return Err(CpuProfileError::Incomplete(
+            "startTime is after endTime".into(),
+        ));
+    }
+    let mut file = AtomicFile::create(final_path)?;
+    file.write_all(json)?;
+    let len = file.len();
+    Ok((file.commit(Landing::Replace)?, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_profiles_are_refused_and_leave_nothing() {
+        let dir = std::env::temp_dir().join(format!("ohd-cpu-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("p.cpuprofile");
+        for (bad, why) in [
+            (
+                &br#"{"nodes":[],"startTime":1,"endTime":2,"samples":[],"timeDeltas":[]}"#[..],
+                "no nodes",
+            ),
+            (
+                br#"{"nodes":[{}],"startTime":1,"endTime":2,"samples":[1],"timeDeltas":[]}"#,
+                "1 samples but 0 timeDeltas",
+            ),
+            (
+                br#"{"nodes":[{}],"startTime":3,"endTime":2,"samples":[],"timeDeltas":[]}"#,
+                "startTime is after endTime",
+            ),
+            (br#"{"nodes":[{}],"startTime":1"#, "EOF"),
+        ] {
+            let err = write(&target, bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        let good =
+            br#"{"nodes":[{"id":1}],"startTime":1,"endTime":2,"samples":[1],"timeDeltas":[5]}"#;
+        assert_eq!(
+            write(&target, good).unwrap(),
+            (target.clone(), good.len() as u64)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

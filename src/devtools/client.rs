@@ -1,0 +1,192 @@
+//! A minimal DevTools protocol client: discovery over HTTP, commands and events over the websocket.
+//! Only 127.0.0.1 is ever contacted, whatever address the inspector itself was bound to.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::DevtoolsError;
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+struct Target {
+    id: String,
+}
+
+/// Who answers on a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// This process's inspector (its target id was listed).
+    Ours,
+    /// An inspector that does not list this process's target.
+    Other,
+    /// Nothing answered.
+    Nothing(String),
+}
+
+async fn list_targets(port: u16) -> Result<Vec<Target>, DevtoolsError> {
+    let url = format!("http://127.0.0.1:{port}/json/list");
+    let discovery = |reason: String| DevtoolsError::Discovery { port, reason };
+    let client = reqwest::Client::builder()
+        .timeout(HTTP_TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(|e| discovery(e.to_string()))?;
+    let response = client.get(&url).send().await.map_err(|e| {
+        if e.is_connect() {
+            DevtoolsError::NothingListening { port }
+        } else {
+            discovery(e.to_string())
+        }
+    })?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| discovery(e.to_string()))?;
+    serde_json::from_str(&body).map_err(|e| discovery(format!("not a target list: {e}")))
+}
+
+/// Checks whether this process's inspector (target `own_id`, if it has one) answers on `port`.
+pub async fn probe(port: u16, own_id: Option<&str>) -> Probe {
+    match list_targets(port).await {
+        Ok(targets) if own_id.is_some_and(|id| targets.iter().any(|t| t.id == id)) => Probe::Ours,
+        Ok(_) => Probe::Other,
+        Err(e) => Probe::Nothing(e.to_string()),
+    }
+}
+
+/// An open protocol session with this process's inspector.
+pub struct Session {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    url: String,
+    next_id: u64,
+}
+
+/// One incoming message, borrowed from its text.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    id: Option<u64>,
+    #[serde(borrow)]
+    method: Option<&'a str>,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+impl Session {
+    /// Connects to the target `own_id` on `port`, after checking that the inspector listening there
+    /// lists it (so that we never capture another process).
+    pub async fn connect(port: u16, own_id: Option<&str>) -> Result<Session, DevtoolsError> {
+        let targets = list_targets(port).await?;
+        let Some(id) = own_id.filter(|id| targets.iter().any(|t| t.id == *id)) else {
+            return Err(DevtoolsError::NotThisProcess {
+                port,
+                pid: std::process::id(),
+            });
+        };
+        let url = format!("ws://127.0.0.1:{port}/{id}");
+        let mut config = WebSocketConfig::default();
+        config.max_message_size = Some(1 << 30);
+        config.max_frame_size = Some(1 << 30);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+            .await
+            .map_err(|e| DevtoolsError::WebSocket {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Session {
+            ws,
+            url,
+            next_id: 1,
+        })
+    }
+
+    /// Sends `method` and returns its id without waiting for the answer.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<u64, DevtoolsError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = serde_json::json!({ "id": id, "method": method, "params": params }).to_string();
+        self.ws
+            .send(Message::text(text))
+            .await
+            .map_err(|e| DevtoolsError::WebSocket {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(id)
+    }
+
+    /// Sends `method` and waits for its answer, handing every event that arrives meanwhile to
+    /// `on_event(method, params)`. `received` counts bytes for the error message if the socket closes.
+    pub async fn call(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+        on_event: &mut (dyn FnMut(&str, &RawValue) -> Result<(), DevtoolsError> + Send),
+        received: &(dyn Fn() -> u64 + Sync),
+    ) -> Result<Box<RawValue>, DevtoolsError> {
+        let id = self.send(method, params).await?;
+        loop {
+            let text = self.next_text(received).await?;
+            let msg: Incoming = serde_json::from_str(&text)
+                .map_err(|e| DevtoolsError::BadMessage(e.to_string()))?;
+            match (msg.id, msg.method) {
+                (Some(got), _) if got == id => {
+                    if let Some(err) = msg.error {
+                        return Err(DevtoolsError::Protocol {
+                            method: method.to_owned(),
+                            message: err.get().to_owned(),
+                        });
+                    }
+                    let result = msg.result.map(|r| r.get()).unwrap_or("{}");
+                    return RawValue::from_string(result.to_owned())
+                        .map_err(|e| DevtoolsError::BadMessage(e.to_string()));
+                }
+                (None, Some(event)) => {
+                    let empty = RawValue::NULL;
+                    on_event(event, msg.params.unwrap_or(empty))?;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for the next text message; any other close is [`DevtoolsError::Closed`].
+    pub async fn next_text(
+        &mut self,
+        received: &(dyn Fn() -> u64 + Sync),
+    ) -> Result<String, DevtoolsError> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
+                Some(Ok(
+                    Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_),
+                )) => {}
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    return Err(DevtoolsError::Closed {
+                        url: self.url.clone(),
+                        bytes: received(),
+                    })
+                }
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

@@ -1,0 +1,67 @@
+//! A CPU profile over the websocket: `Profiler.enable`, `setSamplingInterval`, `start`, then after
+//! the duration `stop`, whose answer carries the profile; it is checked and written atomically.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::client::Session;
+use super::DevtoolsError;
+use crate::cpu_profile_file;
+
+#[derive(Deserialize)]
+struct Stopped<'a> {
+    #[serde(borrow)]
+    profile: &'a RawValue,
+}
+
+pub async fn record(
+    port: u16,
+    own_id: Option<&str>,
+    final_path: &Path,
+    duration: Duration,
+    sampling_interval_us: u32,
+) -> Result<(PathBuf, u64), DevtoolsError> {
+    let mut session = Session::connect(port, own_id).await?;
+    let mut ignore = |_: &str, _: &RawValue| Ok(());
+    let none = || 0;
+    session
+        .call("Profiler.enable", json!({}), &mut ignore, &none)
+        .await?;
+    session
+        .call(
+            "Profiler.setSamplingInterval",
+            json!({ "interval": sampling_interval_us }),
+            &mut ignore,
+            &none,
+        )
+        .await?;
+    session
+        .call("Profiler.start", json!({}), &mut ignore, &none)
+        .await?;
+    // While the profile runs, a closed connection must fail the capture at once, not after the wait.
+    let sleep = tokio::time::sleep(duration);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = &mut sleep => break,
+            msg = session.next_text(&none) => { msg?; }
+        }
+    }
+    let stopped = session
+        .call("Profiler.stop", json!({}), &mut ignore, &none)
+        .await?;
+    let _ = session
+        .call("Profiler.disable", json!({}), &mut ignore, &none)
+        .await;
+    session.close().await;
+    let stopped: Stopped = serde_json::from_str(stopped.get())
+        .map_err(|e| DevtoolsError::BadMessage(format!("Profiler.stop: {e}")))?;
+    Ok(cpu_profile_file::write(
+        final_path,
+        stopped.profile.get().as_bytes(),
+    )?)
+}

@@ -1,0 +1,71 @@
+//! `HeapProfiler.takeHeapSnapshot` over the websocket: each `addHeapSnapshotChunk` event is written
+//! to the temporary file as it arrives (never gathered in memory) and fed through the completeness
+//! check; `reportHeapSnapshotProgress` events go to the progress callback.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oom_heapdump_capture::{Landing, SnapshotSummary, SnapshotWriter};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::Session;
+use super::DevtoolsError;
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow)]
+    chunk: std::borrow::Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Progress {
+    done: u32,
+    total: u32,
+}
+
+pub async fn take(
+    port: u16,
+    own_id: Option<&str>,
+    final_path: &Path,
+    progress: &(dyn Fn(u32, u32) + Sync),
+) -> Result<(PathBuf, SnapshotSummary), DevtoolsError> {
+    let mut session = Session::connect(port, own_id).await?;
+    let mut writer = SnapshotWriter::create(final_path)?;
+    let bytes = AtomicU64::new(0);
+    let mut on_event =
+        |method: &str, params: &serde_json::value::RawValue| -> Result<(), DevtoolsError> {
+            match method {
+                "HeapProfiler.addHeapSnapshotChunk" => {
+                    let c: Chunk = serde_json::from_str(params.get())
+                        .map_err(|e| DevtoolsError::BadMessage(e.to_string()))?;
+                    writer.write(c.chunk.as_bytes())?;
+                    bytes.fetch_add(c.chunk.len() as u64, Ordering::Relaxed);
+                }
+                "HeapProfiler.reportHeapSnapshotProgress" => {
+                    if let Ok(p) = serde_json::from_str::<Progress>(params.get()) {
+                        progress(p.done, p.total);
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        };
+    let received = || bytes.load(Ordering::Relaxed);
+    session
+        .call("HeapProfiler.enable", json!({}), &mut on_event, &received)
+        .await?;
+    session
+        .call(
+            "HeapProfiler.takeHeapSnapshot",
+            json!({ "reportProgress": true, "captureNumericValue": false }),
+            &mut on_event,
+            &received,
+        )
+        .await?;
+    session
+        .call("HeapProfiler.disable", json!({}), &mut on_event, &received)
+        .await?;
+    session.close().await;
+    Ok(writer.finish(Landing::Replace)?)
+}

@@ -24,7 +24,12 @@ export interface Options {
    * existing file, so that several crashes each leave their own snapshot. Default `false`.
    */
   addTimestamp?: boolean
-  /** The DevTools (`--inspect`) port for on-request captures, 1-65535. Default `9229`. */
+  /**
+   * The DevTools (`--inspect`) port, 1-65535. Default `9229`. At load the module checks once that
+   * this process's inspector answers (on its own port when it has one) and warns once if not.
+   * Captures use this process's own inspector, found through `inspector.url()`; only 127.0.0.1 is
+   * ever contacted.
+   */
   port?: number
 }
 
@@ -42,14 +47,94 @@ export interface InstalledOptions {
   helperError?: string
 }
 
-/** The object the factory returns; one per process. */
+/** Heap snapshot progress, as V8 reports it (objects walked so far, and in all). */
+export interface Progress {
+  done: number
+  total: number
+}
+
+/** Options of a capture; pass as the last argument. */
+export interface CaptureOptions {
+  /**
+   * Called with V8's progress while a heap snapshot is built. Over DevTools the calls arrive while
+   * V8 works; in-process no JS can run meanwhile, so they arrive right after V8 built the snapshot.
+   */
+  onProgress?: (progress: Progress) => void
+  /** CPU profiles: the sampling interval in microseconds, 1-1000000. Default 1000. */
+  samplingIntervalUs?: number
+  /**
+   * `"auto"` (default): over this process's own DevTools inspector when it runs with `--inspect`
+   * (reachable on 127.0.0.1), else in-process. `"devtools"`: only over the inspector (rejects when
+   * this process has none). `"in-process"`: V8's API directly (heap snapshots) or Node's in-process
+   * inspector session (CPU profiles); no inspector port needed.
+   */
+  transport?: 'auto' | 'devtools' | 'in-process'
+}
+
+/** What the last on-request capture did. */
+export interface CaptureInfo {
+  kind: 'heapsnapshot' | 'cpuprofile'
+  /** Absolute path of the file written. */
+  path: string
+  /** How it was captured. */
+  transport: 'devtools' | 'in-process'
+  /** Size of the file. */
+  bytes: number
+  /** Heap snapshots: node and edge counts, checked against the file's header. */
+  nodeCount?: number
+  edgeCount?: number
+  /** Wall time of the capture. */
+  ms: number
+}
+
+/**
+ * The object the factory returns; one per process.
+ *
+ * Captures write to a temporary name in the target folder (mode 0600), check the capture is
+ * complete, fsync and rename; a failed capture leaves nothing under the final name. One capture
+ * runs at a time: another one requested meanwhile rejects at once. While V8 builds a heap snapshot
+ * it pauses JavaScript in this process (unavoidable, whatever the tool); in-process, V8 also
+ * serializes it on the JS thread, as `v8.writeHeapSnapshot()` does, while the file is written and
+ * fsynced on another thread.
+ */
 export interface NodeOomHeapdumpAPI {
   /**
    * The options in force. `null` in a worker thread: there the factory installs nothing, because a
    * worker's OOM does not kill the process (Node reports it as an error on the `Worker`); the hook
-   * installed from the main thread covers the process.
+   * installed from the main thread covers the process. Captures requested in a worker capture the
+   * worker's heap, in-process.
    */
   readonly options: Readonly<InstalledOptions> | null
+
+  /** What the last successful on-request capture did (also logged with NODE_DEBUG=node-oom-heapdump). */
+  readonly lastCapture: Readonly<CaptureInfo> | null
+
+  /**
+   * Writes a heap snapshot of this process and resolves to its absolute path. `.heapsnapshot` is
+   * appended when missing; without a path, `heapsnapshot-<ms since epoch>.heapsnapshot` in the
+   * working directory (or `--diagnostic-dir`). Rejects if the folder does not exist, if another
+   * capture runs, or if the capture fails (nothing is left under the final name).
+   */
+  createHeapSnapshot(path?: string, options?: CaptureOptions): Promise<string>
+  createHeapSnapshot(options: CaptureOptions): Promise<string>
+
+  /**
+   * Records a CPU profile of this process for `durationMs` (default 30000, at most 3600000) and
+   * resolves to its absolute path. `.cpuprofile` is appended when missing; without a path,
+   * `cpuprofile-<ms since epoch>.cpuprofile` in the working directory (or `--diagnostic-dir`).
+   */
+  createCpuProfile(path?: string, durationMs?: number, options?: CaptureOptions): Promise<string>
+  createCpuProfile(path: string | undefined, options: CaptureOptions): Promise<string>
+  createCpuProfile(options: CaptureOptions): Promise<string>
+
+  /** Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found") for any other path. */
+  deleteHeapSnapshot(path: string): Promise<string>
+  /** Deletes a CPU profile this instance created; resolves to its path. Rejects ("File not found") for any other path. */
+  deleteCpuProfile(path: string): Promise<string>
+  /** Deletes every heap snapshot this instance created (files already gone are skipped). */
+  deleteAllHeapSnapshots(): void
+  /** Deletes every CPU profile this instance created (files already gone are skipped). */
+  deleteAllCpuProfiles(): void
 }
 
 /**

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Benchmark of on-request heap snapshots on a heap of about 85 MB of small objects, in one run:
+// in-process v8.writeHeapSnapshot() (the floor), ours over DevTools and in-process, and the original
+// package node-oom-heapdump 3.8 (installed from npm into bench/.original, built by its own install
+// script). Each capture runs in a fresh process; we report the capture's wall time and the target
+// process's peak RSS (VmHWM). Methods alternate, medians of --runs.
+//
+//   node bench/on-request.js [--runs 3]
+'use strict'
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3
+const app = path.join(__dirname, 'fixtures', 'heap-app.js')
+const originalDir = path.join(__dirname, '.original')
+const original = path.join(originalDir, 'node_modules', 'node-oom-heapdump')
+
+function installOriginal() {
+  if (fs.existsSync(path.join(original, 'package.json'))) return
+  console.log('installing node-oom-heapdump@3.8 into bench/.original ...')
+  fs.mkdirSync(originalDir, { recursive: true })
+  fs.writeFileSync(path.join(originalDir, 'package.json'), '{"private":true}')
+  const r = spawnSync('npm', ['install', '--no-save', '--foreground-scripts', 'node-oom-heapdump@3.8'], { cwd: originalDir, stdio: 'inherit' })
+  if (r.status !== 0) throw new Error('cannot install node-oom-heapdump@3.8')
+}
+
+function once(method, port) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ohd-bench-'))
+  const file = path.join(dir, `${method}.heapsnapshot`)
+  const inspect = method === 'original' || method === 'ours-devtools' ? [`--inspect=127.0.0.1:${port}`] : []
+  const env = { ...process.env, BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original }
+  const child = spawn(process.execPath, [...inspect, app], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  return new Promise((resolve, reject) => {
+    child.on('close', (code) => {
+      fs.rmSync(dir, { recursive: true, force: true })
+      if (code !== 0) return reject(new Error(`${method} exited ${code}: ${err}`))
+      resolve(JSON.parse(out.trim().split('\n').pop()))
+    })
+  })
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function main() {
+  installOriginal()
+  const methods = ['writeHeapSnapshot', 'ours-devtools', 'ours-in-process', 'original']
+  const results = Object.fromEntries(methods.map((m) => [m, []]))
+  let port = 9400
+  console.log(`Node ${process.version}, ${runs} runs each, alternating`)
+  for (let i = 0; i < runs; i++) {
+    for (const m of methods) {
+      const r = await once(m, port++)
+      results[m].push(r)
+      console.log(`  ${m.padEnd(17)} ${r.seconds.toFixed(2)} s, peak RSS ${(r.peakRss / 1e6).toFixed(0)} MB, heap ${(r.heapUsed / 1e6).toFixed(0)} MB, file ${(r.bytes / 1e6).toFixed(0)} MB`)
+    }
+  }
+  const floor = { s: median(results.writeHeapSnapshot.map((r) => r.seconds)), rss: median(results.writeHeapSnapshot.map((r) => r.peakRss)) }
+  console.log('\n| method | wall time | peak RSS | time / floor | RSS / floor |')
+  console.log('|---|---|---|---|---|')
+  for (const m of methods) {
+    const s = median(results[m].map((r) => r.seconds))
+    const rss = median(results[m].map((r) => r.peakRss))
+    console.log(`| ${m} | ${s.toFixed(2)} s | ${(rss / 1e6).toFixed(0)} MB | ${(s / floor.s).toFixed(2)}x | ${(rss / floor.rss).toFixed(2)}x |`)
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::DevtoolsError;
@@ -131,17 +131,23 @@ impl Session {
     }
 
     /// Sends `method` and waits for its answer, handing every event that arrives meanwhile to
-    /// `on_event(method, params)`. `received` counts bytes for the error message if the socket closes.
+    /// `on_event(method, params)` (params as JSON text). `received` counts bytes for the error
+    /// message if the socket closes.
     pub async fn call(
         &mut self,
         method: &str,
         params: serde_json::Value,
-        on_event: &mut (dyn FnMut(&str, &RawValue) -> Result<(), DevtoolsError> + Send),
+        on_event: &mut (dyn FnMut(&str, &str) -> Result<(), DevtoolsError> + Send),
         received: &(dyn Fn() -> u64 + Sync),
     ) -> Result<Box<RawValue>, DevtoolsError> {
         let id = self.send(method, params).await?;
         loop {
             let text = self.next_text(received).await?;
+            // Events are most of the traffic (snapshot chunks): split them without parsing them.
+            if let Some((event, params)) = split_event(&text) {
+                on_event(event, params)?;
+                continue;
+            }
             let msg: Incoming = serde_json::from_str(&text)
                 .map_err(|e| DevtoolsError::BadMessage(e.to_string()))?;
             match (msg.id, msg.method) {
@@ -156,10 +162,7 @@ impl Session {
                     return RawValue::from_string(result.to_owned())
                         .map_err(|e| DevtoolsError::BadMessage(e.to_string()));
                 }
-                (None, Some(event)) => {
-                    let empty = RawValue::NULL;
-                    on_event(event, msg.params.unwrap_or(empty))?;
-                }
+                (None, Some(event)) => on_event(event, msg.params.map_or("null", |p| p.get()))?,
                 _ => {}
             }
         }
@@ -169,10 +172,10 @@ impl Session {
     pub async fn next_text(
         &mut self,
         received: &(dyn Fn() -> u64 + Sync),
-    ) -> Result<String, DevtoolsError> {
+    ) -> Result<Utf8Bytes, DevtoolsError> {
         loop {
             match self.ws.next().await {
-                Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
+                Some(Ok(Message::Text(t))) => return Ok(t),
                 Some(Ok(
                     Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_),
                 )) => {}
@@ -188,5 +191,35 @@ impl Session {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// `(method, params)` of a message shaped as V8 writes events, `{"method":"..","params":{..}}`;
+/// None for anything else (answers, or another layout), which then takes the general path.
+fn split_event(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix("{\"method\":\"")?;
+    let end = rest.find('"')?;
+    let (method, rest) = rest.split_at(end);
+    let params = rest.strip_prefix("\",\"params\":")?.strip_suffix('}')?;
+    Some((method, params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_event;
+
+    #[test]
+    fn events_split_without_parsing() {
+        assert_eq!(
+            split_event(
+                r#"{"method":"HeapProfiler.addHeapSnapshotChunk","params":{"chunk":"{\"a\":1}"}}"#
+            ),
+            Some((
+                "HeapProfiler.addHeapSnapshotChunk",
+                r#"{"chunk":"{\"a\":1}"}"#
+            ))
+        );
+        assert_eq!(split_event(r#"{"id":3,"result":{}}"#), None);
+        assert_eq!(split_event(r#"{"method":"X"}"#), None);
     }
 }

@@ -26,7 +26,7 @@ pub async fn record(
     sampling_interval_us: u32,
 ) -> Result<(PathBuf, u64), DevtoolsError> {
     let mut session = Session::connect(port, own_id).await?;
-    let mut ignore = |_: &str, _: &RawValue| Ok(());
+    let mut ignore = |_: &str, _: &str| Ok(());
     let none = || 0;
     session
         .call("Profiler.enable", json!({}), &mut ignore, &none)

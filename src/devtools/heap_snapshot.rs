@@ -1,6 +1,6 @@
-//! `HeapProfiler.takeHeapSnapshot` over the websocket: each `addHeapSnapshotChunk` event is written
-//! to the temporary file as it arrives (never gathered in memory) and fed through the completeness
-//! check; `reportHeapSnapshotProgress` events go to the progress callback.
+//! `HeapProfiler.takeHeapSnapshot` over the websocket: each `addHeapSnapshotChunk` event is decoded
+//! and written to the temporary file as it arrives (never gathered in memory) and fed through the
+//! completeness check; `reportHeapSnapshotProgress` events go to the progress callback.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,13 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::client::Session;
+use super::json_string;
 use super::DevtoolsError;
-
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(borrow)]
-    chunk: std::borrow::Cow<'a, str>,
-}
 
 #[derive(Deserialize)]
 struct Progress {
@@ -33,24 +28,31 @@ pub async fn take(
     let mut session = Session::connect(port, own_id).await?;
     let mut writer = SnapshotWriter::create(final_path)?;
     let bytes = AtomicU64::new(0);
-    let mut on_event =
-        |method: &str, params: &serde_json::value::RawValue| -> Result<(), DevtoolsError> {
-            match method {
-                "HeapProfiler.addHeapSnapshotChunk" => {
-                    let c: Chunk = serde_json::from_str(params.get())
-                        .map_err(|e| DevtoolsError::BadMessage(e.to_string()))?;
-                    writer.write(c.chunk.as_bytes())?;
-                    bytes.fetch_add(c.chunk.len() as u64, Ordering::Relaxed);
-                }
-                "HeapProfiler.reportHeapSnapshotProgress" => {
-                    if let Ok(p) = serde_json::from_str::<Progress>(params.get()) {
-                        progress(p.done, p.total);
-                    }
-                }
-                _ => {}
+    let mut decoded = Vec::with_capacity(1 << 20);
+    let mut on_event = |method: &str, params: &str| -> Result<(), DevtoolsError> {
+        match method {
+            "HeapProfiler.addHeapSnapshotChunk" => {
+                let body = params
+                    .strip_prefix("{\"chunk\":\"")
+                    .and_then(|p| p.strip_suffix("\"}"))
+                    .ok_or_else(|| {
+                        DevtoolsError::BadMessage(format!("unexpected chunk event {params:.80}"))
+                    })?;
+                decoded.clear();
+                json_string::unescape_into(body.as_bytes(), &mut decoded)
+                    .map_err(|e| DevtoolsError::BadMessage(format!("snapshot chunk: {e}")))?;
+                writer.write(&decoded)?;
+                bytes.fetch_add(decoded.len() as u64, Ordering::Relaxed);
             }
-            Ok(())
-        };
+            "HeapProfiler.reportHeapSnapshotProgress" => {
+                if let Ok(p) = serde_json::from_str::<Progress>(params) {
+                    progress(p.done, p.total);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    };
     let received = || bytes.load(Ordering::Relaxed);
     session
         .call("HeapProfiler.enable", json!({}), &mut on_event, &received)

@@ -5,6 +5,7 @@ mod client;
 pub mod cpu_profile;
 mod error;
 pub mod heap_snapshot;
+mod json_string;
 
 pub use client::{probe, Probe};
 pub use error::DevtoolsError;

@@ -8,10 +8,13 @@ export interface Options {
   /** Write a heap snapshot when V8 runs out of heap. Default `true`. */
   heapdumpOnOOM?: boolean
   /**
-   * How the OOM is caught. `"NATIVE_HOOK"` (the default): V8's OOM error handler, snapshot at the
-   * moment of OOM. `"GC_MONITORING"` is not available in this version yet and is rejected.
+   * How the OOM is caught. `"NATIVE_HOOK"` (the default): V8's OOM error handler; at OOM it writes
+   * `<path>.heapprofile` and `<path>.oom.json` first, then the snapshot if it fits in the memory
+   * left. `"GC_MONITORING"`: in addition, after garbage collections, take a snapshot while the
+   * process keeps running when the used heap passes `threshold` percent of the heap limit or, in a
+   * container, while the snapshot still fits in the memory left; at most `limit` times.
    */
-  OOMImplementation?: 'NATIVE_HOOK'
+  OOMImplementation?: 'NATIVE_HOOK' | 'GC_MONITORING'
   /**
    * Where the OOM snapshot goes; `.heapsnapshot` is appended when missing. Relative paths are
    * resolved against the working directory at the time of the call. Default: `OoM-pid-<pid>` in the
@@ -31,16 +34,47 @@ export interface Options {
    * ever contacted.
    */
   port?: number
+  /** GC_MONITORING: percent (0-100) of the heap limit at which a snapshot is taken. Default `70`. */
+  threshold?: number
+  /** GC_MONITORING: at most this many snapshots (a positive integer). Default `3`. */
+  limit?: number
+  /**
+   * Run V8's sampling heap profiler from start-up, so that an OOM leaves `<path>.heapprofile` (opens in
+   * Chrome DevTools' Memory tab) and the report names the allocation sites that filled the heap.
+   * Default `true`.
+   */
+  heapProfile?: boolean
+  /** Average bytes allocated between two samples of the sampling heap profiler. Default `524288`. */
+  heapProfileInterval?: number
+  /**
+   * Take the OOM snapshot even when its estimated cost (20x the used heap) exceeds the memory left
+   * under the container's (or machine's) limit. Default `false`: such a snapshot would get the
+   * process killed mid-write, so it is skipped, and the report says so.
+   */
+  forceSnapshot?: boolean
+  /**
+   * In a memory cgroup: when the container's working set passes this percent (0-100) of its limit,
+   * write the heap profile and a report with `process.memoryUsage()` before the kernel kills the
+   * process (memory outside the V8 heap, such as Buffers, causes no V8 OOM). Once per episode.
+   * Default `90`.
+   */
+  rssThreshold?: number
 }
 
 /** The options in force, as the addon resolved them. */
 export interface InstalledOptions {
   heapdumpOnOOM: boolean
-  OOMImplementation: 'NATIVE_HOOK'
+  OOMImplementation: 'NATIVE_HOOK' | 'GC_MONITORING'
   /** Absolute path of the OOM snapshot (before `addTimestamp` adds its timestamp). */
   path: string
   addTimestamp: boolean
   port: number
+  threshold: number
+  limit: number
+  /** Absent when the sampling heap profiler is off. */
+  heapProfileInterval?: number
+  forceSnapshot: boolean
+  rssThreshold: number
   /** Pid of the helper process waiting to write the OOM snapshot. */
   helperPid?: number
   /** Why no helper runs; the snapshot is then written from the dying process itself. */

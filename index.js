@@ -8,6 +8,7 @@
 const fs = require('node:fs')
 const inspector = require('node:inspector')
 const path = require('node:path')
+const { PerformanceObserver } = require('node:perf_hooks')
 const { debuglog } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
 
@@ -39,6 +40,10 @@ class NodeOomHeapdumpAPI {
       this.options = Object.freeze(this._native.install(options, context()))
       this._port = this.options.port
       this._checkInspector()
+      if (this.options.heapdumpOnOOM) {
+        this._native.watchContainerMemory(this.options.rssThreshold, (near) => this._memoryNearLimit(near))
+        if (this.options.OOMImplementation === 'GC_MONITORING') this._monitorGc()
+      }
     } else {
       // A worker's heap is not the process's: Node turns a worker's OOM into an error event on the
       // Worker object, so the hook lives on the main thread only. Captures here are the worker's.
@@ -120,6 +125,40 @@ class NodeOomHeapdumpAPI {
       return await this._native.writeCpuProfile(file, JSON.stringify(profile))
     } finally {
       session.disconnect()
+    }
+  }
+
+  // GC_MONITORING: after garbage collections, Rust decides (src/gc_monitor.rs) whether to take a
+  // snapshot while the process keeps running; it is taken in-process, no inspector needed.
+  _monitorGc() {
+    let snapshotting = false
+    const observer = new PerformanceObserver(async (list) => {
+      if (snapshotting || list.getEntries().length === 0) return
+      const check = this._native.gcMonitorCheck()
+      if (!check) return
+      console.error(`node-oom-heapdump: ${check.message}`)
+      if (check.action !== 'take') return
+      snapshotting = true
+      try {
+        const started = Date.now()
+        const r = await this._native.inProcessHeapSnapshot(check.path)
+        console.error(`node-oom-heapdump: wrote ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodeCount} nodes) in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      } catch (err) {
+        console.error(`node-oom-heapdump: GC_MONITORING snapshot failed: ${err.message}`)
+      } finally {
+        snapshotting = false
+      }
+    })
+    observer.observe({ entryTypes: ['gc'] })
+    this._gcObserver = observer
+  }
+
+  // The container's memory passed rssThreshold: the full report, with this process's figures.
+  _memoryNearLimit(near) {
+    try {
+      this._native.writeMemoryReport(near, JSON.stringify(process.memoryUsage()))
+    } catch (err) {
+      console.error(`node-oom-heapdump: cannot write the memory report: ${err.message}`)
     }
   }
 
@@ -226,6 +265,7 @@ function context() {
     defaultDir: diagnosticDir ?? process.cwd(),
     defaultDirIsDiagnosticDir: diagnosticDir !== undefined,
     helperPath: helperFile,
+    nodeVersion: process.version,
   }
 }
 

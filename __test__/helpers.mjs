@@ -28,8 +28,9 @@ export function ls(dir) {
 }
 
 /** Starts `node args...`; the result has `done`, a promise of { code, signal, stdout, stderr }. */
-export function start(args, { node = process.execPath, env = {}, cwd = root } = {}) {
-  const child = spawn(node, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+export function start(args, { node = process.execPath, env = {}, cwd = root, command } = {}) {
+  const [exe, argv] = command ? [command[0], [...command.slice(1), node, ...args]] : [node, args]
+  const child = spawn(exe, argv, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
@@ -51,10 +52,10 @@ export function start(args, { node = process.execPath, env = {}, cwd = root } = 
 }
 
 /** Runs the leaking fixture to its OOM. */
-export function runLeak({ heapMb = 32, options, node, nodeArgs = [], env = {}, cwd } = {}) {
+export function runLeak({ heapMb = 32, options, node, nodeArgs = [], env = {}, cwd, command } = {}) {
   const e = { ...env }
   if (options !== undefined) e.OHD_OPTIONS = typeof options === 'string' ? options : JSON.stringify(options)
-  return start([`--max-old-space-size=${heapMb}`, ...nodeArgs, fixture('leak.js')], { node, env: e, cwd }).done
+  return start([`--max-old-space-size=${heapMb}`, ...nodeArgs, fixture('leak.js')], { node, env: e, cwd, command }).done
 }
 
 /**

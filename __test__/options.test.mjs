@@ -20,8 +20,16 @@ function childPids() {
 }
 
 const bad = [
-  [{ OOMImplementation: 'FOO' }, /^option `OOMImplementation` must be "NATIVE_HOOK", got "FOO"$/],
-  [{ OOMImplementation: 3 }, /^option `OOMImplementation` must be "NATIVE_HOOK", got 3$/],
+  [{ OOMImplementation: 'FOO' }, /^option `OOMImplementation` must be "NATIVE_HOOK" or "GC_MONITORING", got "FOO"$/],
+  [{ OOMImplementation: 3 }, /^option `OOMImplementation` must be "NATIVE_HOOK" or "GC_MONITORING", got 3$/],
+  [{ threshold: 101 }, /^option `threshold` must be a number from 0 to 100, got 101$/],
+  [{ threshold: '70' }, /^option `threshold` must be a number from 0 to 100, got "70"$/],
+  [{ limit: 0 }, /^option `limit` must be a positive integer, got 0$/],
+  [{ limit: 2.5 }, /^option `limit` must be a positive integer, got 2.5$/],
+  [{ heapProfileInterval: 0 }, /^option `heapProfileInterval` must be a positive integer, got 0$/],
+  [{ heapProfileInterval: 1024.5 }, /^option `heapProfileInterval` must be a positive integer, got 1024.5$/],
+  [{ rssThreshold: -1 }, /^option `rssThreshold` must be a number from 0 to 100, got -1$/],
+  [{ forceSnapshot: 'yes' }, /^option `forceSnapshot` must be a boolean, got "yes"$/],
   [{ path: 42 }, /^option `path` must be a string, got 42$/],
   [{ path: { dir: '/tmp' } }, /^option `path` must be a string, got a value of type object$/],
   [{ path: '/no/such/folder/crash' }, /^option `path`: folder "\/no\/such\/folder" does not exist$/],
@@ -91,6 +99,11 @@ test('after bad options, good ones still install, and the API object is a single
       path: path.join(fs.realpathSync(dir), 'crash.heapsnapshot'),
       addTimestamp: true,
       port: 9333,
+      threshold: 70,
+      limit: 3,
+      heapProfileInterval: 524288,
+      forceSnapshot: false,
+      rssThreshold: 90,
       helperPid: 'number',
     },
   )

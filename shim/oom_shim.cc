@@ -17,6 +17,13 @@
 //   we ask for and hands each to a Rust callback (to the helper's pipe, or a file) before producing
 //   the next, so the serialized snapshot is never held in memory.
 // - v8::HeapSnapshot::Delete(): the snapshot graph lives in malloc memory; freed after writing.
+// - v8::HeapProfiler::StartSamplingHeapProfiler() / GetAllocationProfile(): a sampling heap
+//   profiler runs from start-up (one sample per N allocated bytes, a few percent of overhead); at
+//   OOM its profile of live sampled allocations is cheap to read and tells where the heap went,
+//   even when a full snapshot would not fit in memory. The tree is walked here and handed to Rust
+//   node by node (`ohd_profile_node`), so no V8 type crosses the boundary.
+// - v8::Isolate::GetHeapStatistics() / GetHeapSpaceStatistics(): the figures of the OOM report,
+//   and the used heap from which a snapshot's cost is estimated.
 //
 // Everything else (paths, the helper process, files, messages) is Rust: see src/shim.rs, which
 // declares these functions in its one extern "C" block.
@@ -47,6 +54,46 @@ typedef void (*ohd_oom_callback)(const ohd_oom_event* event);
 typedef int32_t (*ohd_chunk_sink)(void* ctx, const char* data, size_t len);
 // Receives V8's snapshot progress; returns 0 to continue, anything else to abort the snapshot.
 typedef int32_t (*ohd_progress_sink)(void* ctx, uint32_t done, uint32_t total);
+
+// One node of the sampling heap profile. Must match `ProfileNode` in src/shim.rs.
+struct ohd_profile_node {
+  uint32_t id;
+  uint32_t parent_id;  // 0 for the root
+  const char* function_name;
+  size_t function_name_len;
+  const char* url;
+  size_t url_len;
+  int32_t script_id;
+  int32_t line_number;    // 1-based, 0 when unknown (V8's kNoLineNumberInfo)
+  int32_t column_number;  // 1-based, 0 when unknown
+  uint64_t self_size;     // bytes of live sampled allocations made right here
+};
+typedef void (*ohd_profile_node_sink)(void* ctx, const ohd_profile_node* node);
+// One sample: `size` bytes allocated `count` times at node `node_id`.
+typedef void (*ohd_profile_sample_sink)(void* ctx, uint32_t node_id, uint64_t size, uint32_t count,
+                                        uint64_t ordinal);
+
+// V8 heap figures. Must match `HeapStats` in src/shim.rs.
+struct ohd_heap_stats {
+  uint64_t total_heap_size;
+  uint64_t total_physical_size;
+  uint64_t total_available_size;
+  uint64_t used_heap_size;
+  uint64_t heap_size_limit;
+  uint64_t malloced_memory;
+  uint64_t external_memory;
+  uint64_t number_of_native_contexts;
+  uint64_t number_of_detached_contexts;
+};
+
+// One heap space. Must match `HeapSpace` in src/shim.rs.
+struct ohd_heap_space {
+  const char* name;
+  uint64_t size;
+  uint64_t used_size;
+  uint64_t available_size;
+  uint64_t physical_size;
+};
 
 }  // extern "C"
 
@@ -101,9 +148,96 @@ class ChunkStream final : public v8::OutputStream {
   bool ended_ = false;
 };
 
+// Depth-first walk of the allocation profile; parents are reported before their children.
+void WalkProfileNode(v8::Isolate* isolate, const v8::AllocationProfile::Node* node, uint32_t parent,
+                     ohd_profile_node_sink sink, void* ctx) {
+  v8::String::Utf8Value name(isolate, node->name);
+  v8::String::Utf8Value url(isolate, node->script_name);
+  ohd_profile_node out;
+  out.id = node->node_id;
+  out.parent_id = parent;
+  out.function_name = *name != nullptr ? *name : "";
+  out.function_name_len = *name != nullptr ? static_cast<size_t>(name.length()) : 0;
+  out.url = *url != nullptr ? *url : "";
+  out.url_len = *url != nullptr ? static_cast<size_t>(url.length()) : 0;
+  out.script_id = node->script_id;
+  out.line_number = node->line_number > 0 ? node->line_number : 0;
+  out.column_number = node->column_number > 0 ? node->column_number : 0;
+  out.self_size = 0;
+  for (const auto& a : node->allocations) out.self_size += static_cast<uint64_t>(a.size) * a.count;
+  sink(ctx, &out);
+  for (const v8::AllocationProfile::Node* child : node->children) {
+    WalkProfileNode(isolate, child, node->node_id, sink, ctx);
+  }
+}
+
 }  // namespace
 
 extern "C" {
+
+// Starts V8's sampling heap profiler on the current thread's isolate: one sample per
+// `interval_bytes` allocated (on average), stacks up to 64 frames deep. Returns 1 if it runs.
+int32_t ohd_start_sampling_heap_profiler(uint64_t interval_bytes) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr) return 0;
+  return isolate->GetHeapProfiler()->StartSamplingHeapProfiler(interval_bytes, 64) ? 1 : 0;
+}
+
+// Walks the current sampling heap profile: every node, then every sample. With `raise_limit` (the
+// OOM path), the heap limit is raised meanwhile. Returns 0 when no sampling profiler runs.
+int32_t ohd_read_allocation_profile(int32_t raise_limit, ohd_profile_node_sink on_node,
+                                    ohd_profile_sample_sink on_sample, void* ctx) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr) return 0;
+  v8::HandleScope scope(isolate);
+  if (raise_limit) isolate->AddNearHeapLimitCallback(RaiseHeapLimit, nullptr);
+  v8::AllocationProfile* profile = isolate->GetHeapProfiler()->GetAllocationProfile();
+  if (profile != nullptr) {
+    WalkProfileNode(isolate, profile->GetRootNode(), 0, on_node, ctx);
+    for (const v8::AllocationProfile::Sample& s : profile->GetSamples()) {
+      on_sample(ctx, s.node_id, static_cast<uint64_t>(s.size), s.count, s.sample_id);
+    }
+    delete profile;
+  }
+  if (raise_limit) isolate->RemoveNearHeapLimitCallback(RaiseHeapLimit, 0);
+  return profile != nullptr ? 1 : 0;
+}
+
+// Fills `out` with the current thread's isolate's heap statistics. Returns 0 without an isolate.
+int32_t ohd_heap_statistics(ohd_heap_stats* out) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr) return 0;
+  v8::HeapStatistics h;
+  isolate->GetHeapStatistics(&h);
+  out->total_heap_size = h.total_heap_size();
+  out->total_physical_size = h.total_physical_size();
+  out->total_available_size = h.total_available_size();
+  out->used_heap_size = h.used_heap_size();
+  out->heap_size_limit = h.heap_size_limit();
+  out->malloced_memory = h.malloced_memory();
+  out->external_memory = h.external_memory();
+  out->number_of_native_contexts = h.number_of_native_contexts();
+  out->number_of_detached_contexts = h.number_of_detached_contexts();
+  return 1;
+}
+
+// Number of heap spaces, and space `index` into `out` (names are static strings of V8's).
+size_t ohd_heap_space_count(void) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  return isolate == nullptr ? 0 : isolate->NumberOfHeapSpaces();
+}
+
+int32_t ohd_heap_space(size_t index, ohd_heap_space* out) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::HeapSpaceStatistics s;
+  if (isolate == nullptr || !isolate->GetHeapSpaceStatistics(&s, index)) return 0;
+  out->name = s.space_name();
+  out->size = s.space_size();
+  out->used_size = s.space_used_size();
+  out->available_size = s.space_available_size();
+  out->physical_size = s.physical_space_size();
+  return 1;
+}
 
 // Installs the OOM handler on the current thread's isolate. Returns 0, or -1 without an isolate.
 int32_t ohd_install_oom_handler(ohd_oom_callback on_oom) {

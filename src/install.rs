@@ -8,8 +8,9 @@ use napi::Unknown;
 use napi::{Error, Result, Status, ValueType};
 use napi_derive::napi;
 
-use crate::oom::{self, InstallError};
-use crate::options::{Defaults, OptionError, Options, Prop, RawOptions};
+use crate::gc_monitor::{self, GcMonitor};
+use crate::oom::{self, InstallError, OomConfig};
+use crate::options::{Defaults, Implementation, OptionError, Options, Prop, RawOptions};
 
 /// What the process provides to `install`, filled in by index.js.
 #[napi(object)]
@@ -20,6 +21,8 @@ pub struct InstallContext {
     pub default_dir_is_diagnostic_dir: bool,
     /// Absolute path of the helper executable.
     pub helper_path: String,
+    /// `process.version`, for reports.
+    pub node_version: String,
 }
 
 /// The options in force after `install`.
@@ -33,6 +36,15 @@ pub struct Installed {
     pub path: String,
     pub add_timestamp: bool,
     pub port: u32,
+    /// GC_MONITORING: percent of the heap limit that triggers a snapshot.
+    pub threshold: f64,
+    /// GC_MONITORING: at most this many snapshots.
+    pub limit: u32,
+    /// Bytes between samples of the sampling heap profiler; absent when it is off.
+    pub heap_profile_interval: Option<f64>,
+    pub force_snapshot: bool,
+    /// Percent of the container memory limit at which a report is written.
+    pub rss_threshold: f64,
     /// Pid of the helper process that will write the OOM snapshot, when it is running.
     pub helper_pid: Option<u32>,
     /// Why there is no helper (snapshots are then written from the process itself).
@@ -61,18 +73,29 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
         opts.target.stem,
         crate::options::SNAPSHOT_EXT
     ));
-    let report = if opts.heapdump_on_oom {
-        oom::install(
-            Some(opts.target.clone()),
-            &PathBuf::from(&context.helper_path),
-        )
-    } else {
-        oom::install(None, &PathBuf::from(&context.helper_path))
+    let config = opts.heapdump_on_oom.then(|| OomConfig {
+        target: opts.target.clone(),
+        force_snapshot: opts.force_snapshot,
+        heap_profile_interval: opts.heap_profile_interval,
+        node_version: context.node_version.clone(),
+    });
+    let report = oom::install(config, &PathBuf::from(&context.helper_path))
+        .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
+    if opts.heapdump_on_oom && opts.implementation == Implementation::GcMonitoring {
+        gc_monitor::start(GcMonitor::new(
+            opts.target.clone(),
+            opts.threshold,
+            opts.limit,
+        ));
     }
-    .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
     Ok(Installed {
         heapdump_on_oom: opts.heapdump_on_oom,
-        oom_implementation: "NATIVE_HOOK".into(),
+        oom_implementation: opts.implementation.name().into(),
+        threshold: opts.threshold,
+        limit: opts.limit,
+        heap_profile_interval: opts.heap_profile_interval.map(|i| i as f64),
+        force_snapshot: opts.force_snapshot,
+        rss_threshold: opts.rss_threshold,
         path: path.to_string_lossy().into_owned(),
         add_timestamp: opts.target.add_timestamp,
         port: u32::from(opts.port),
@@ -117,6 +140,12 @@ fn read_options(options: Option<&Object>) -> Result<RawOptions> {
         path: get("path")?,
         add_timestamp: get("addTimestamp")?,
         port: get("port")?,
+        threshold: get("threshold")?,
+        limit: get("limit")?,
+        heap_profile: get("heapProfile")?,
+        heap_profile_interval: get("heapProfileInterval")?,
+        force_snapshot: get("forceSnapshot")?,
+        rss_threshold: get("rssThreshold")?,
     })
 }
 

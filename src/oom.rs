@@ -1,7 +1,9 @@
 //! What happens when V8 runs out of heap: V8 calls the shim's handler, which calls [`on_oom`] on the
-//! dying thread. We take the snapshot there (only V8 can walk its heap), stream it to the helper
-//! process, or, if the helper cannot take it, write it from this process with the same atomic rules.
-//! Then the process exits with status 1, as the original package's did.
+//! dying thread. First the cheap artifacts (`diagnosis.rs`: the sampling heap profile and the
+//! report), then, if the estimated cost fits in the memory left (or `forceSnapshot`), the snapshot:
+//! taken here (only V8 can walk its heap), streamed to the helper process, or, if the helper cannot
+//! take it, written from this process with the same atomic rules. Then the process exits with
+//! status 1, as the original package's did.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,10 @@ use oom_heapdump_capture::protocol::{Ack, Request};
 use oom_heapdump_capture::{
     partial_path, sweep_stale_partials, CaptureError, Landing, SnapshotWriter,
 };
+use serde_json::json;
 
+use crate::container;
+use crate::diagnosis::{self, Estimate, Report};
 use crate::helper_process::{Helper, HelperError};
 use crate::options::SnapshotTarget;
 use crate::shim::{self, HeapSnapshot, OomEvent};
@@ -20,8 +25,17 @@ use crate::shim::{self, HeapSnapshot, OomEvent};
 /// Bytes V8 hands over at a time.
 const CHUNK_BYTES: usize = 256 * 1024;
 
+/// What the OOM handler needs to know, set (and reset) by `install`.
+#[derive(Debug, Clone)]
+pub struct OomConfig {
+    pub target: SnapshotTarget,
+    pub force_snapshot: bool,
+    pub heap_profile_interval: Option<u64>,
+    pub node_version: String,
+}
+
 struct Installed {
-    target: Mutex<Option<SnapshotTarget>>,
+    config: Mutex<Option<OomConfig>>,
     helper: Mutex<Result<Helper, String>>,
 }
 
@@ -40,14 +54,14 @@ pub struct InstallReport {
 }
 
 /// Installs the hook (first call) or retargets it (later calls: the JS module registry may be reset,
-/// as test runners do). `target` None installs nothing, or, once installed (V8 has no way to
+/// as test runners do). `config` None installs nothing, or, once installed (V8 has no way to
 /// uninstall), turns snapshots off.
 pub fn install(
-    target: Option<SnapshotTarget>,
+    config: Option<OomConfig>,
     helper_exe: &Path,
 ) -> Result<InstallReport, InstallError> {
-    match &target {
-        Some(t) => report_stale_partials(&t.dir),
+    match &config {
+        Some(c) => report_stale_partials(&c.target.dir),
         None if INSTALLED.get().is_none() => {
             return Ok(InstallReport {
                 helper_pid: None,
@@ -58,16 +72,21 @@ pub fn install(
     }
     let first = INSTALLED.get().is_none();
     let installed = INSTALLED.get_or_init(|| Installed {
-        target: Mutex::new(None),
+        config: Mutex::new(None),
         helper: Mutex::new(
             Helper::spawn(helper_exe)
                 .map_err(|e| format!("cannot start {}: {e}", helper_exe.display())),
         ),
     });
-    if first && !shim::install_oom_handler(on_oom) {
-        return Err(InstallError::NoIsolate);
+    if first {
+        if !shim::install_oom_handler(on_oom) {
+            return Err(InstallError::NoIsolate);
+        }
+        if let Some(interval) = config.as_ref().and_then(|c| c.heap_profile_interval) {
+            shim::start_sampling_heap_profiler(interval);
+        }
     }
-    *installed.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    *installed.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
     let helper = installed.helper.lock().unwrap_or_else(|e| e.into_inner());
     Ok(match &*helper {
         Ok(h) => InstallReport {
@@ -79,6 +98,16 @@ pub fn install(
             helper_error: Some(e.clone()),
         },
     })
+}
+
+/// The configuration in force, if the hook is installed and on.
+pub fn config() -> Option<OomConfig> {
+    INSTALLED
+        .get()?
+        .config
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 /// Removes temporaries that captures killed mid-write left in `dir`, and says so.
@@ -123,11 +152,11 @@ fn handle(event: &OomEvent) {
     let Some(installed) = INSTALLED.get() else {
         return;
     };
-    let target = match installed.target.try_lock() {
-        Ok(t) => t.clone(),
+    let config = match installed.config.try_lock() {
+        Ok(c) => c.clone(),
         Err(_) => None,
     };
-    let Some(target) = target else {
+    let Some(config) = config else {
         eprintln!("node-oom-heapdump: heapdumpOnOOM is off; no heap snapshot");
         return;
     };
@@ -137,12 +166,128 @@ fn handle(event: &OomEvent) {
         );
         return;
     }
-    if !event.is_heap_oom() {
-        eprintln!("node-oom-heapdump: V8 could not allocate native memory; a heap snapshot needs more of it, so none is taken");
+    let started = Instant::now();
+    let final_path = config.target.final_path(SystemTime::now());
+    let (profile_path, report_path) = diagnosis::artifact_paths(&final_path);
+
+    // The cheap artifacts first: they survive even if what follows gets the process killed.
+    let memory = container::read();
+    let stats = shim::heap_statistics();
+    let mut report = Report::new(
+        report_path,
+        "v8-heap-oom",
+        &config.node_version,
+        &memory,
+        stats,
+    );
+    report.set(
+        "trigger",
+        json!({ "location": event.location(), "detail": event.detail(), "isHeapOom": event.is_heap_oom() }),
+    );
+    let profile = diagnosis::write_heap_profile(&profile_path, true, config.heap_profile_interval);
+    report
+        .set("heapProfile", profile.json.clone())
+        .set_sites(&profile.top_sites);
+    if !profile.top_sites.is_empty() {
+        eprintln!(
+            "node-oom-heapdump: what filled the heap (live sampled bytes by allocation site):{}",
+            diagnosis::describe_sites(&profile.top_sites, 5)
+        );
+    }
+
+    let estimate = Estimate::new(stats.map_or(0, |s| s.used_heap_size), &memory);
+    let skip = if !event.is_heap_oom() {
+        Some("V8 could not allocate native memory; a heap snapshot needs more of it".to_owned())
+    } else if !estimate.fits && !config.force_snapshot {
+        Some(format!(
+            "a heap snapshot would need about {} ({}x the {} used heap) but only {} is left under the {} limit of {} (set forceSnapshot to take it anyway)",
+            Size(estimate.needed),
+            diagnosis::SNAPSHOT_COST_RATIO,
+            Size(estimate.used_heap),
+            Size(estimate.headroom),
+            Size(memory.limit),
+            memory.source,
+        ))
+    } else {
+        None
+    };
+    let mut snapshot_json = estimate.to_json();
+    if let Some(reason) = &skip {
+        snapshot_json["attempted"] = json!(false);
+        snapshot_json["reason"] = json!(reason);
+        report.set("snapshot", snapshot_json);
+        let written = report.write();
+        eprintln!("node-oom-heapdump: no heap snapshot: {reason}");
+        say_written(&written, profile.json.get("path"));
         return;
     }
-    let final_path = target.final_path(SystemTime::now());
-    let landing = if target.add_timestamp {
+    snapshot_json["attempted"] = json!(true);
+    snapshot_json["path"] = json!(final_path);
+    snapshot_json["outcome"] =
+        json!("in progress (if this stays, the process was killed while writing it)");
+    report.set("snapshot", snapshot_json.clone());
+    let _ = report.write();
+
+    let outcome = write_snapshot(installed, &final_path, config.target.add_timestamp);
+    match &outcome {
+        Ok((
+            Ack::Written {
+                path,
+                bytes,
+                node_count,
+                edge_count,
+            },
+            via,
+            taken,
+        )) => {
+            eprintln!(
+                "node-oom-heapdump: wrote {} ({}, {node_count} nodes, {edge_count} edges) in {} (snapshot {}, writing {}) via {via}",
+                path.display(),
+                Size(*bytes),
+                Secs(started.elapsed()),
+                Secs(*taken),
+                Secs(started.elapsed().saturating_sub(*taken)),
+            );
+            snapshot_json["outcome"] = json!("written");
+            snapshot_json["path"] = json!(path);
+            snapshot_json["bytes"] = json!(bytes);
+        }
+        Ok((Ack::Failed(msg), _, _)) => {
+            eprintln!("node-oom-heapdump: no heap snapshot written: {msg}");
+            snapshot_json["outcome"] = json!(format!("failed: {msg}"));
+        }
+        Err(err) => {
+            eprintln!("node-oom-heapdump: no heap snapshot written: {err}");
+            snapshot_json["outcome"] = json!(format!("failed: {err}"));
+        }
+    }
+    snapshot_json["seconds"] = json!(started.elapsed().as_secs_f64());
+    report.set("snapshot", snapshot_json);
+    say_written(&report.write(), profile.json.get("path"));
+}
+
+fn say_written(report: &Result<PathBuf, CaptureError>, profile: Option<&serde_json::Value>) {
+    match report {
+        Ok(p) => eprintln!(
+            "node-oom-heapdump: report {}{}",
+            p.display(),
+            profile
+                .and_then(|p| p.as_str())
+                .map(|p| format!("; heap profile {p} (opens in Chrome DevTools' Memory tab)"))
+                .unwrap_or_default()
+        ),
+        Err(e) => eprintln!("node-oom-heapdump: cannot write the report: {e}"),
+    }
+}
+
+/// Takes the snapshot and lands it through the helper, or from this process if the helper cannot.
+/// Returns the answer, who wrote it, and how long V8 took to build the snapshot.
+fn write_snapshot(
+    installed: &Installed,
+    final_path: &Path,
+    add_timestamp: bool,
+) -> Result<(Ack, &'static str, Duration), CaptureError> {
+    let landing = if add_timestamp {
         Landing::KeepExisting
     } else {
         Landing::Replace
@@ -153,12 +298,15 @@ fn handle(event: &OomEvent) {
     );
     let started = Instant::now();
     let Some(snapshot) = HeapSnapshot::take_at_oom() else {
-        eprintln!("node-oom-heapdump: V8 returned no heap snapshot");
-        return;
+        return Ok((
+            Ack::Failed("V8 returned no heap snapshot".into()),
+            "nobody",
+            started.elapsed(),
+        ));
     };
     let taken = started.elapsed();
     let request = Request {
-        final_path: final_path.clone(),
+        final_path: final_path.to_owned(),
         landing,
     };
     let mut helper = installed.helper.try_lock();
@@ -168,40 +316,19 @@ fn handle(event: &OomEvent) {
             let r = h.capture(&request, |sink| snapshot.serialize(CHUNK_BYTES, sink));
             if r.is_err() {
                 // A helper that was killed leaves its temporary behind; it was for this capture.
-                let _ = std::fs::remove_file(partial_path(&final_path, pid));
+                let _ = std::fs::remove_file(partial_path(final_path, pid));
             }
             r
         }
         Ok(Err(spawn_error)) => Err(HelperError::Failed(spawn_error.clone())),
         Err(_) => Err(HelperError::Failed("helper is busy".into())),
     };
-    let outcome = match via_helper {
-        Ok(ack) => Ok((ack, "helper process")),
+    match via_helper {
+        Ok(ack) => Ok((ack, "helper process", taken)),
         Err(err) => {
             eprintln!("node-oom-heapdump: the helper could not write the snapshot ({err}); writing it from this process instead");
-            write_in_process(&snapshot, &request).map(|ack| (ack, "this process"))
+            write_in_process(&snapshot, &request).map(|ack| (ack, "this process", taken))
         }
-    };
-    drop(snapshot);
-    match outcome {
-        Ok((
-            Ack::Written {
-                path,
-                bytes,
-                node_count,
-                edge_count,
-            },
-            via,
-        )) => eprintln!(
-            "node-oom-heapdump: wrote {} ({}, {node_count} nodes, {edge_count} edges) in {} (snapshot {}, writing {}) via {via}",
-            path.display(),
-            Size(bytes),
-            Secs(started.elapsed()),
-            Secs(taken),
-            Secs(started.elapsed() - taken),
-        ),
-        Ok((Ack::Failed(msg), _)) => eprintln!("node-oom-heapdump: no heap snapshot written: {msg}"),
-        Err(err) => eprintln!("node-oom-heapdump: no heap snapshot written: {err}"),
     }
 }
 

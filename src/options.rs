@@ -54,6 +54,12 @@ pub struct RawOptions {
     pub path: Prop,
     pub add_timestamp: Prop,
     pub port: Prop,
+    pub threshold: Prop,
+    pub limit: Prop,
+    pub heap_profile: Prop,
+    pub heap_profile_interval: Prop,
+    pub force_snapshot: Prop,
+    pub rss_threshold: Prop,
 }
 
 /// What the process provides: where a default file goes, and which flag chose that folder.
@@ -66,11 +72,37 @@ pub struct Defaults {
     pub cwd: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     pub heapdump_on_oom: bool,
+    pub implementation: Implementation,
     pub target: SnapshotTarget,
     pub port: u16,
+    /// GC_MONITORING: percent of the heap limit at which a snapshot is taken.
+    pub threshold: f64,
+    /// GC_MONITORING: at most this many snapshots.
+    pub limit: u32,
+    /// Bytes between samples of the sampling heap profiler; None when it is off.
+    pub heap_profile_interval: Option<u64>,
+    /// Take the OOM snapshot even when it is estimated not to fit in memory.
+    pub force_snapshot: bool,
+    /// Percent of the container's memory limit at which a report is written.
+    pub rss_threshold: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implementation {
+    NativeHook,
+    GcMonitoring,
+}
+
+impl Implementation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::NativeHook => "NATIVE_HOOK",
+            Implementation::GcMonitoring => "GC_MONITORING",
+        }
+    }
 }
 
 /// Where OOM snapshots land: `<dir>/<stem>[-<timestamp>].heapsnapshot`.
@@ -101,10 +133,12 @@ pub enum OptionError {
         expected: &'static str,
         got: String,
     },
-    #[error("option `OOMImplementation` must be \"NATIVE_HOOK\", got {0}")]
+    #[error("option `OOMImplementation` must be \"NATIVE_HOOK\" or \"GC_MONITORING\", got {0}")]
     UnknownImplementation(String),
-    #[error("option `OOMImplementation` \"GC_MONITORING\" is not available in this version yet; use \"NATIVE_HOOK\"")]
-    GcMonitoringUnavailable,
+    #[error("{name} must be a number from 0 to 100, got {got}")]
+    Percent { name: &'static str, got: String },
+    #[error("{name} must be a positive integer, got {got}")]
+    PositiveInteger { name: &'static str, got: String },
     #[error("option `port` must be an integer from 1 to 65535, got {0}")]
     Port(String),
     #[error("{name} must name a file, got {got}")]
@@ -125,14 +159,22 @@ impl Options {
     pub fn parse(raw: &RawOptions, defaults: &Defaults) -> Result<Options, OptionError> {
         let heapdump_on_oom = boolean("option `heapdumpOnOOM`", &raw.heapdump_on_oom, true)?;
         let add_timestamp = boolean("option `addTimestamp`", &raw.add_timestamp, false)?;
-        match &raw.oom_implementation {
-            Prop::Undefined => {}
-            Prop::String(s) if s == "NATIVE_HOOK" => {}
-            Prop::String(s) if s == "GC_MONITORING" => {
-                return Err(OptionError::GcMonitoringUnavailable)
-            }
+        let implementation = match &raw.oom_implementation {
+            Prop::Undefined => Implementation::NativeHook,
+            Prop::String(s) if s == "NATIVE_HOOK" => Implementation::NativeHook,
+            Prop::String(s) if s == "GC_MONITORING" => Implementation::GcMonitoring,
             other => return Err(OptionError::UnknownImplementation(other.describe())),
-        }
+        };
+        let threshold = percent("option `threshold`", &raw.threshold, 70.0)?;
+        let rss_threshold = percent("option `rssThreshold`", &raw.rss_threshold, 90.0)?;
+        let limit = positive_integer("option `limit`", &raw.limit, 3)?;
+        let heap_profile = boolean("option `heapProfile`", &raw.heap_profile, true)?;
+        let interval = positive_integer(
+            "option `heapProfileInterval`",
+            &raw.heap_profile_interval,
+            512 * 1024,
+        )?;
+        let force_snapshot = boolean("option `forceSnapshot`", &raw.force_snapshot, false)?;
         let port = match &raw.port {
             Prop::Undefined => DEFAULT_PORT,
             Prop::Number(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(n) => *n as u16,
@@ -147,8 +189,14 @@ impl Options {
         };
         Ok(Options {
             heapdump_on_oom,
+            implementation,
             target,
             port,
+            threshold,
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
+            heap_profile_interval: heap_profile.then_some(interval),
+            force_snapshot,
+            rss_threshold,
         })
     }
 }
@@ -267,6 +315,30 @@ fn file_path_with_ext(
     Ok(FilePath { dir, stem })
 }
 
+fn percent(name: &'static str, prop: &Prop, default: f64) -> Result<f64, OptionError> {
+    match prop {
+        Prop::Undefined => Ok(default),
+        Prop::Number(n) if (0.0..=100.0).contains(n) => Ok(*n),
+        other => Err(OptionError::Percent {
+            name,
+            got: other.describe(),
+        }),
+    }
+}
+
+fn positive_integer(name: &'static str, prop: &Prop, default: u64) -> Result<u64, OptionError> {
+    match prop {
+        Prop::Undefined => Ok(default),
+        Prop::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 9_007_199_254_740_991.0 => {
+            Ok(*n as u64)
+        }
+        other => Err(OptionError::PositiveInteger {
+            name,
+            got: other.describe(),
+        }),
+    }
+}
+
 fn boolean(name: &'static str, prop: &Prop, default: bool) -> Result<bool, OptionError> {
     match prop {
         Prop::Undefined => Ok(default),
@@ -306,6 +378,18 @@ fn writable_folder(dir: &Path, name: &'static str) -> Result<PathBuf, OptionErro
 
 /// `YYYYMMDDTHHMMSS.mmmZ` in UTC: sortable, and unique per millisecond.
 pub fn utc_stamp(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s, ms) = civil(t);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{ms:03}Z")
+}
+
+/// ISO 8601 in UTC, as JS's `Date.prototype.toISOString` writes it.
+pub fn iso_time(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s, ms) = civil(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+}
+
+/// Year, month, day, hour, minute, second and millisecond of `t` in UTC.
+fn civil(t: SystemTime) -> (i64, i64, i64, u64, u64, u64, u32) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
@@ -319,12 +403,14 @@ pub fn utc_stamp(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
+    (
+        year,
+        month,
+        day,
         rem / 3600,
         rem / 60 % 60,
         rem % 60,
-        d.subsec_millis()
+        d.subsec_millis(),
     )
 }
 
@@ -340,6 +426,12 @@ mod tests {
             path: Prop::Undefined,
             add_timestamp: Prop::Undefined,
             port: Prop::Undefined,
+            threshold: Prop::Undefined,
+            limit: Prop::Undefined,
+            heap_profile: Prop::Undefined,
+            heap_profile_interval: Prop::Undefined,
+            force_snapshot: Prop::Undefined,
+            rss_threshold: Prop::Undefined,
         }
     }
 
@@ -390,7 +482,7 @@ mod tests {
         r.oom_implementation = Prop::String("FOO".into());
         assert_eq!(
             err(r),
-            "option `OOMImplementation` must be \"NATIVE_HOOK\", got \"FOO\""
+            "option `OOMImplementation` must be \"NATIVE_HOOK\" or \"GC_MONITORING\", got \"FOO\""
         );
         let mut r = raw();
         r.path = Prop::Number(12.0);
@@ -437,9 +529,81 @@ mod tests {
     }
 
     #[test]
+    fn gc_monitoring_options() {
+        let mut r = raw();
+        r.oom_implementation = Prop::String("GC_MONITORING".into());
+        r.threshold = Prop::Number(80.0);
+        r.limit = Prop::Number(2.0);
+        r.heap_profile = Prop::Bool(false);
+        let o = Options::parse(&r, &defaults()).unwrap();
+        assert_eq!(o.implementation, Implementation::GcMonitoring);
+        assert_eq!(
+            (o.threshold, o.limit, o.heap_profile_interval),
+            (80.0, 2, None)
+        );
+        let d = Options::parse(&raw(), &defaults()).unwrap();
+        assert_eq!(
+            (
+                d.threshold,
+                d.limit,
+                d.heap_profile_interval,
+                d.rss_threshold
+            ),
+            (70.0, 3, Some(524_288), 90.0)
+        );
+        for (set, message) in [
+            (
+                ("threshold", Prop::Number(101.0)),
+                "option `threshold` must be a number from 0 to 100, got 101",
+            ),
+            (
+                ("threshold", Prop::Number(-1.0)),
+                "option `threshold` must be a number from 0 to 100, got -1",
+            ),
+            (
+                ("rssThreshold", Prop::String("90".into())),
+                "option `rssThreshold` must be a number from 0 to 100, got \"90\"",
+            ),
+            (
+                ("limit", Prop::Number(0.0)),
+                "option `limit` must be a positive integer, got 0",
+            ),
+            (
+                ("limit", Prop::Number(1.5)),
+                "option `limit` must be a positive integer, got 1.5",
+            ),
+            (
+                ("heapProfileInterval", Prop::Number(-512.0)),
+                "option `heapProfileInterval` must be a positive integer, got -512",
+            ),
+            (
+                ("heapProfile", Prop::Number(1.0)),
+                "option `heapProfile` must be a boolean, got 1",
+            ),
+            (
+                ("forceSnapshot", Prop::Null),
+                "option `forceSnapshot` must be a boolean, got null",
+            ),
+        ] {
+            let mut r = raw();
+            let (name, value) = set;
+            match name {
+                "threshold" => r.threshold = value,
+                "rssThreshold" => r.rss_threshold = value,
+                "limit" => r.limit = value,
+                "heapProfileInterval" => r.heap_profile_interval = value,
+                "heapProfile" => r.heap_profile = value,
+                _ => r.force_snapshot = value,
+            }
+            assert_eq!(err(r), message);
+        }
+    }
+
+    #[test]
     fn stamp_is_utc_civil_time() {
         assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000.000Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_723); // 2000-02-29 01:02:03
         assert_eq!(utc_stamp(leap), "20000229T010203.000Z");
+        assert_eq!(iso_time(leap), "2000-02-29T01:02:03.000Z");
     }
 }

@@ -39,9 +39,81 @@ fn cstr(p: *const c_char) -> Option<String> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
+/// One node of the sampling heap profile. Must match `ohd_profile_node` in shim/oom_shim.cc.
+#[repr(C)]
+pub struct ProfileNode {
+    pub id: u32,
+    pub parent_id: u32,
+    function_name: *const c_char,
+    function_name_len: usize,
+    url: *const c_char,
+    url_len: usize,
+    pub script_id: i32,
+    pub line_number: i32,
+    pub column_number: i32,
+    pub self_size: u64,
+}
+
+impl ProfileNode {
+    pub fn function_name(&self) -> String {
+        lossy(self.function_name, self.function_name_len)
+    }
+
+    pub fn url(&self) -> String {
+        lossy(self.url, self.url_len)
+    }
+}
+
+fn lossy(p: *const c_char, len: usize) -> String {
+    if p.is_null() || len == 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }).into_owned()
+}
+
+/// V8's heap figures. Must match `ohd_heap_stats` in shim/oom_shim.cc.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeapStats {
+    pub total_heap_size: u64,
+    pub total_physical_size: u64,
+    pub total_available_size: u64,
+    pub used_heap_size: u64,
+    pub heap_size_limit: u64,
+    pub malloced_memory: u64,
+    pub external_memory: u64,
+    pub number_of_native_contexts: u64,
+    pub number_of_detached_contexts: u64,
+}
+
+/// One V8 heap space. Must match `ohd_heap_space` in shim/oom_shim.cc.
+#[repr(C)]
+struct RawHeapSpace {
+    name: *const c_char,
+    size: u64,
+    used_size: u64,
+    available_size: u64,
+    physical_size: u64,
+}
+
+/// One V8 heap space, owned.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeapSpace {
+    pub name: String,
+    pub size: u64,
+    pub used_size: u64,
+    pub available_size: u64,
+    pub physical_size: u64,
+}
+
 pub type OomCallback = extern "C" fn(event: *const OomEvent);
 type ChunkSink = extern "C" fn(ctx: *mut c_void, data: *const c_char, len: usize) -> i32;
 type ProgressSink = extern "C" fn(ctx: *mut c_void, done: u32, total: u32) -> i32;
+type ProfileNodeSink = extern "C" fn(ctx: *mut c_void, node: *const ProfileNode);
+type ProfileSampleSink =
+    extern "C" fn(ctx: *mut c_void, node_id: u32, size: u64, count: u32, ordinal: u64);
 
 extern "C" {
     fn ohd_install_oom_handler(on_oom: OomCallback) -> i32;
@@ -57,6 +129,88 @@ extern "C" {
         chunk_size: i32,
     ) -> i32;
     fn ohd_delete_heap_snapshot(snapshot: *const c_void);
+    fn ohd_start_sampling_heap_profiler(interval_bytes: u64) -> i32;
+    fn ohd_read_allocation_profile(
+        raise_limit: i32,
+        on_node: ProfileNodeSink,
+        on_sample: ProfileSampleSink,
+        ctx: *mut c_void,
+    ) -> i32;
+    fn ohd_heap_statistics(out: *mut HeapStats) -> i32;
+    fn ohd_heap_space_count() -> usize;
+    fn ohd_heap_space(index: usize, out: *mut RawHeapSpace) -> i32;
+}
+
+/// Starts V8's sampling heap profiler on the current thread's isolate.
+pub fn start_sampling_heap_profiler(interval_bytes: u64) -> bool {
+    unsafe { ohd_start_sampling_heap_profiler(interval_bytes) == 1 }
+}
+
+/// One sample of the sampling heap profile.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileSample {
+    pub node_id: u32,
+    pub size: u64,
+    pub count: u32,
+    pub ordinal: u64,
+}
+
+/// Receives the sampling heap profile: every node (parents first), then every sample.
+pub trait ProfileVisitor {
+    fn node(&mut self, node: &ProfileNode);
+    fn sample(&mut self, sample: ProfileSample);
+}
+
+/// Reads the current sampling heap profile into `visitor`; false if no sampling profiler runs.
+/// `at_oom` raises the heap limit meanwhile.
+pub fn read_allocation_profile(at_oom: bool, visitor: &mut dyn ProfileVisitor) -> bool {
+    let mut visitor = visitor;
+    let ctx = &mut visitor as *mut &mut dyn ProfileVisitor as *mut c_void;
+    unsafe { ohd_read_allocation_profile(i32::from(at_oom), visit_node, visit_sample, ctx) == 1 }
+}
+
+extern "C" fn visit_node(ctx: *mut c_void, node: *const ProfileNode) {
+    let visitor = unsafe { &mut *(ctx as *mut &mut dyn ProfileVisitor) };
+    let _ = catch_unwind(AssertUnwindSafe(|| visitor.node(unsafe { &*node })));
+}
+
+extern "C" fn visit_sample(ctx: *mut c_void, node_id: u32, size: u64, count: u32, ordinal: u64) {
+    let visitor = unsafe { &mut *(ctx as *mut &mut dyn ProfileVisitor) };
+    let sample = ProfileSample {
+        node_id,
+        size,
+        count,
+        ordinal,
+    };
+    let _ = catch_unwind(AssertUnwindSafe(|| visitor.sample(sample)));
+}
+
+/// The current thread's isolate's heap statistics.
+pub fn heap_statistics() -> Option<HeapStats> {
+    let mut stats = HeapStats::default();
+    (unsafe { ohd_heap_statistics(&mut stats) } == 1).then_some(stats)
+}
+
+/// The current thread's isolate's heap spaces.
+pub fn heap_spaces() -> Vec<HeapSpace> {
+    (0..unsafe { ohd_heap_space_count() })
+        .filter_map(|i| {
+            let mut raw = RawHeapSpace {
+                name: std::ptr::null(),
+                size: 0,
+                used_size: 0,
+                available_size: 0,
+                physical_size: 0,
+            };
+            (unsafe { ohd_heap_space(i, &mut raw) } == 1).then(|| HeapSpace {
+                name: cstr(raw.name).unwrap_or_default(),
+                size: raw.size,
+                used_size: raw.used_size,
+                available_size: raw.available_size,
+                physical_size: raw.physical_size,
+            })
+        })
+        .collect()
 }
 
 /// Sets V8's OOM handler of the current thread's isolate. False if the thread has no isolate.

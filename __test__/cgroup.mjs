@@ -1,0 +1,74 @@
+// Real memory cgroups for the container tests: a child of this process's own memory cgroup (v2 or
+// v1), with a limit, into which a command is started. Where that is not possible, `cgroupOrSkip`
+// says why (and under CI, where NODE_OOM_HEAPDUMP_STRICT_TESTS=1, fails).
+import fs from 'node:fs'
+import path from 'node:path'
+import { skipOrFail } from './helpers.mjs'
+
+let serial = 0
+
+/** This process's memory cgroup folder and version, or a reason why there is none to use. */
+function ownMemoryCgroup() {
+  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n')
+  const mountOf = (fstype, needMemory) => {
+    for (const line of mounts) {
+      const [left, right] = line.split(' - ')
+      const r = right.split(' ')
+      if (r[0] !== fstype || (needMemory && !r[2].split(',').includes('memory'))) continue
+      const f = left.split(' ')
+      return { root: f[3], point: f[4] }
+    }
+    return null
+  }
+  for (const line of lines) {
+    const [, controllers, cgPath] = line.split(':')
+    const v2 = controllers === ''
+    if (!v2 && !controllers.split(',').includes('memory')) continue
+    const m = mountOf(v2 ? 'cgroup2' : 'cgroup', !v2)
+    if (!m) continue
+    const rel = cgPath.startsWith(m.root) ? cgPath.slice(m.root.length) : cgPath
+    const dir = path.join(m.point, rel)
+    if (v2 && !fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')) continue
+    return { dir, version: v2 ? 2 : 1 }
+  }
+  return { reason: 'no memory cgroup controller for this process (neither v1 nor v2)' }
+}
+
+/** Creates a child memory cgroup limited to `limitBytes`, or skips the test with the reason. */
+export function cgroupOrSkip(t, limitBytes) {
+  const own = ownMemoryCgroup()
+  if (own.reason) return skipOrFail(t, own.reason)
+  const dir = path.join(own.dir, `ohd-test-${process.pid}-${serial++}`)
+  try {
+    fs.mkdirSync(dir)
+    if (own.version === 2) {
+      fs.writeFileSync(path.join(dir, 'memory.max'), String(limitBytes))
+      if (fs.existsSync(path.join(dir, 'memory.swap.max'))) fs.writeFileSync(path.join(dir, 'memory.swap.max'), '0')
+    } else {
+      fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(limitBytes))
+      if (fs.existsSync(path.join(dir, 'memory.memsw.limit_in_bytes'))) fs.writeFileSync(path.join(dir, 'memory.memsw.limit_in_bytes'), String(limitBytes))
+    }
+  } catch (err) {
+    try {
+      fs.rmdirSync(dir)
+    } catch {}
+    return skipOrFail(t, `cannot create a memory cgroup under ${own.dir} (cgroup v${own.version}): ${err.message}`)
+  }
+  t.after(async () => {
+    for (let i = 0; i < 100; i++) {
+      try {
+        return fs.rmdirSync(dir)
+      } catch {
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  })
+  return {
+    dir,
+    version: own.version,
+    limitBytes,
+    // A command prefix that moves the shell into the cgroup, then execs the rest.
+    command: ['sh', '-c', 'echo $$ > "$0" && exec "$@"', path.join(dir, 'cgroup.procs')],
+  }
+}

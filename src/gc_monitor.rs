@@ -1,0 +1,226 @@
+//! GC_MONITORING: after garbage collections, decide whether to take a heap snapshot while the process
+//! keeps running. Triggers when the used heap passes `threshold` percent of the heap limit, or, in a
+//! container, when the snapshot's estimated cost passes half the memory left ("snapshot while you
+//! still can"); never takes one that is estimated not to fit; at most `limit` snapshots, each after
+//! the heap grew by a tenth since the last.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use napi_derive::napi;
+
+use crate::container::{self, MemoryLimit};
+use crate::diagnosis::{Estimate, SNAPSHOT_COST_RATIO};
+use crate::oom::Size;
+use crate::options::SnapshotTarget;
+use crate::shim;
+
+#[derive(Debug)]
+pub struct GcMonitor {
+    pub target: SnapshotTarget,
+    pub threshold: f64,
+    pub limit: u32,
+    taken: u32,
+    last_used: u64,
+    told_wont_fit: bool,
+    told_limit: bool,
+}
+
+/// What to do after a GC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Nothing,
+    /// Take a snapshot; the reason is for the log.
+    Take(String),
+    /// Say so once, then stay quiet.
+    Tell(String),
+}
+
+impl GcMonitor {
+    pub fn new(target: SnapshotTarget, threshold: f64, limit: u32) -> GcMonitor {
+        GcMonitor {
+            target,
+            threshold,
+            limit,
+            taken: 0,
+            last_used: 0,
+            told_wont_fit: false,
+            told_limit: false,
+        }
+    }
+
+    pub fn check(&mut self, used: u64, heap_limit: u64, memory: &MemoryLimit) -> Verdict {
+        if self.taken >= self.limit {
+            if self.told_limit {
+                return Verdict::Nothing;
+            }
+            self.told_limit = true;
+            return Verdict::Tell(format!(
+                "GC_MONITORING: limit of {} heap snapshots reached; no more will be taken",
+                self.limit
+            ));
+        }
+        if self.taken > 0 && used < self.last_used + self.last_used / 10 {
+            return Verdict::Nothing;
+        }
+        let estimate = Estimate::new(used, memory);
+        let percent = used as f64 * 100.0 / heap_limit.max(1) as f64;
+        let reason = if percent >= self.threshold {
+            format!(
+                "used heap {} is {percent:.0}% of the {} heap limit (threshold {}%)",
+                Size(used),
+                Size(heap_limit),
+                self.threshold
+            )
+        } else if memory.is_container() && estimate.needed.saturating_mul(2) >= estimate.headroom {
+            format!(
+                "a heap snapshot's estimated cost {} ({SNAPSHOT_COST_RATIO}x the {} used heap) passed half of the {} left under the {} limit of {}",
+                Size(estimate.needed),
+                Size(used),
+                Size(estimate.headroom),
+                Size(memory.limit),
+                memory.source
+            )
+        } else {
+            return Verdict::Nothing;
+        };
+        if !estimate.fits {
+            if self.told_wont_fit {
+                return Verdict::Nothing;
+            }
+            self.told_wont_fit = true;
+            return Verdict::Tell(format!(
+                "GC_MONITORING: {reason}, and it no longer fits; not taking it (the OOM handler still writes the heap profile and the report)"
+            ));
+        }
+        self.taken += 1;
+        self.last_used = used;
+        let when = if percent >= self.threshold {
+            ""
+        } else {
+            "; taking it while it still fits"
+        };
+        Verdict::Take(format!(
+            "GC_MONITORING snapshot {} of {}: {reason}{when}",
+            self.taken, self.limit
+        ))
+    }
+}
+
+static MONITOR: Mutex<Option<GcMonitor>> = Mutex::new(None);
+
+pub fn start(monitor: GcMonitor) {
+    *MONITOR.lock().unwrap_or_else(|e| e.into_inner()) = Some(monitor);
+}
+
+/// A decision after a GC, for index.js.
+#[napi(object)]
+pub struct GcCheck {
+    /// "take": write a snapshot to `path`; "tell": print `message`.
+    pub action: String,
+    pub message: String,
+    pub path: Option<String>,
+}
+
+/// Called by index.js after garbage collections (GC_MONITORING); null when nothing is to be done.
+#[napi]
+pub fn gc_monitor_check() -> Option<GcCheck> {
+    let stats = shim::heap_statistics()?;
+    let memory = container::read();
+    let mut guard = MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let monitor = guard.as_mut()?;
+    match monitor.check(stats.used_heap_size, stats.heap_size_limit, &memory) {
+        Verdict::Nothing => None,
+        Verdict::Tell(message) => Some(GcCheck {
+            action: "tell".into(),
+            message,
+            path: None,
+        }),
+        Verdict::Take(message) => Some(GcCheck {
+            action: "take".into(),
+            message,
+            path: Some(
+                monitor
+                    .target
+                    .final_path(SystemTime::now())
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    const MB: u64 = 1 << 20;
+
+    fn monitor() -> GcMonitor {
+        GcMonitor::new(
+            SnapshotTarget {
+                dir: PathBuf::from("/d"),
+                stem: "s".into(),
+                add_timestamp: false,
+            },
+            70.0,
+            2,
+        )
+    }
+
+    fn mem(source: &str, limit: u64, working_set: u64) -> MemoryLimit {
+        MemoryLimit {
+            source: source.into(),
+            limit,
+            usage: working_set,
+            inactive_file: 0,
+            working_set,
+        }
+    }
+
+    #[test]
+    fn threshold_of_the_heap_limit_triggers_up_to_the_limit() {
+        let mut m = monitor();
+        let machine = mem("machine", 16 << 30, 1 << 30);
+        assert_eq!(m.check(60 * MB, 100 * MB, &machine), Verdict::Nothing);
+        assert!(
+            matches!(m.check(71 * MB, 100 * MB, &machine), Verdict::Take(r) if r.contains("snapshot 1 of 2: used heap 74.4 MB is 71% of the 104.9 MB heap limit (threshold 70%)"))
+        );
+        assert_eq!(
+            m.check(75 * MB, 100 * MB, &machine),
+            Verdict::Nothing,
+            "grew less than a tenth"
+        );
+        assert!(matches!(
+            m.check(80 * MB, 100 * MB, &machine),
+            Verdict::Take(_)
+        ));
+        assert!(
+            matches!(m.check(95 * MB, 100 * MB, &machine), Verdict::Tell(t) if t.contains("limit of 2"))
+        );
+        assert_eq!(m.check(99 * MB, 100 * MB, &machine), Verdict::Nothing);
+    }
+
+    #[test]
+    fn in_a_container_it_triggers_while_the_snapshot_still_fits() {
+        let mut m = monitor();
+        let cg = |ws| mem("cgroup v1 /t", 256 * MB, ws);
+        assert_eq!(
+            m.check(2 * MB, 64 * MB, &cg(60 * MB)),
+            Verdict::Nothing,
+            "40 MB of 196 MB"
+        );
+        assert!(
+            matches!(m.check(5 * MB, 64 * MB, &cg(70 * MB)), Verdict::Take(r) if r.contains("taking it while it still fits"))
+        );
+        assert!(
+            matches!(m.check(40 * MB, 64 * MB, &cg(150 * MB)), Verdict::Tell(t) if t.contains("no longer fits; not taking it"))
+        );
+        assert_eq!(
+            m.check(50 * MB, 64 * MB, &cg(160 * MB)),
+            Verdict::Nothing,
+            "said once"
+        );
+    }
+}

@@ -35,10 +35,14 @@ function ownMemoryCgroup() {
   return { reason: 'no memory cgroup controller for this process (neither v1 nor v2)' }
 }
 
-/** Creates a child memory cgroup limited to `limitBytes`, or skips the test with the reason. */
-export function cgroupOrSkip(t, limitBytes) {
+/**
+ * Creates a child memory cgroup limited to `limitBytes`: { dir, version, command, remove() }, where
+ * `command` is a prefix that moves a shell into the cgroup and execs the rest. Throws with the reason
+ * when it cannot.
+ */
+export function createCgroup(limitBytes) {
   const own = ownMemoryCgroup()
-  if (own.reason) return skipOrFail(t, own.reason)
+  if (own.reason) throw new Error(own.reason)
   const dir = path.join(own.dir, `ohd-test-${process.pid}-${serial++}`)
   try {
     fs.mkdirSync(dir)
@@ -53,22 +57,34 @@ export function cgroupOrSkip(t, limitBytes) {
     try {
       fs.rmdirSync(dir)
     } catch {}
-    return skipOrFail(t, `cannot create a memory cgroup under ${own.dir} (cgroup v${own.version}): ${err.message}`)
+    throw new Error(`cannot create a memory cgroup under ${own.dir} (cgroup v${own.version}): ${err.message}`)
   }
-  t.after(async () => {
-    for (let i = 0; i < 100; i++) {
-      try {
-        return fs.rmdirSync(dir)
-      } catch {
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    }
-  })
   return {
     dir,
     version: own.version,
     limitBytes,
-    // A command prefix that moves the shell into the cgroup, then execs the rest.
     command: ['sh', '-c', 'echo $$ > "$0" && exec "$@"', path.join(dir, 'cgroup.procs')],
+    // Removes the cgroup once its processes (the app's helper may linger a moment) are gone.
+    async remove() {
+      for (let i = 0; i < 100; i++) {
+        try {
+          return fs.rmdirSync(dir)
+        } catch {
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+    },
   }
+}
+
+/** A cgroup from `createCgroup`, removed after the test; or the test skips (fails under CI). */
+export function cgroupOrSkip(t, limitBytes) {
+  let cg
+  try {
+    cg = createCgroup(limitBytes)
+  } catch (err) {
+    return skipOrFail(t, err.message)
+  }
+  t.after(() => cg.remove())
+  return cg
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { runLeak, start, fixture, tmpdir, ls, mode, readSnapshot, countObjectsOfClass } from './helpers.mjs'
+import { runLeak, start, fixture, tmpdir, ls, mode, readSnapshot, countObjectsOfClass, skipOrFail } from './helpers.mjs'
 import { cgroupOrSkip } from './cgroup.mjs'
 
 const MB = 1024 * 1024
@@ -110,4 +110,22 @@ test('Buffers outside the V8 heap: the report is written before the kernel kills
   assert.ok(report.memoryUsage.heapUsed < 50 * MB)
   assert.match(r.stderr, /memory at \d+% of the 268\.4 MB limit of cgroup .*array buffers \d+/)
   assert.ok(!ls(dir).some((f) => f.includes('.partial-')))
+})
+
+test('the hook also catches "Ineffective mark-compacts near heap limit"', async (t) => {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const dir = tmpdir('ineffective')
+    const r = await start(['--max-old-space-size=64', fixture('timer-leak.js')], {
+      env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }) },
+    }).done
+    if (!/FATAL ERROR: Ineffective mark-compacts near heap limit/.test(r.stderr)) continue
+    assert.equal(r.code, 1, r.stderr)
+    assert.deepEqual(ls(dir), ['crash.heapprofile', 'crash.heapsnapshot', 'crash.oom.json'])
+    const snap = readSnapshot(path.join(dir, 'crash.heapsnapshot'))
+    assert.ok(countObjectsOfClass(snap, 'TimerLeakEntry') > 10000)
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'crash.oom.json'), 'utf8'))
+    assert.equal(report.trigger.location, 'Ineffective mark-compacts near heap limit')
+    return
+  }
+  skipOrFail(t, 'V8 ended all three runs through another OOM path')
 })

@@ -61,11 +61,7 @@ fn read_at(cgroup_file: &Path, mountinfo_file: &Path) -> Option<MemoryLimit> {
         let Some(dir) = cgroup_dir(&mounts, fstype, path) else {
             continue;
         };
-        let found = if version == 2 {
-            read_v2(&dir)
-        } else {
-            read_v1(&dir)
-        };
+        let found = read_cgroup(&dir, if version == 2 { &V2 } else { &V1 });
         if let Some(mut m) = found {
             m.source = format!("cgroup v{version} {path}");
             return Some(m);
@@ -142,23 +138,29 @@ fn min_limit(dir: &Path, file: &str) -> Option<u64> {
     limit
 }
 
-fn read_v2(dir: &Path) -> Option<MemoryLimit> {
-    let limit = min_limit(dir, "memory.max")?;
-    let usage = read_u64(&dir.join("memory.current"))?;
-    let inactive_file = stat_field(dir, "inactive_file");
-    Some(MemoryLimit {
-        source: String::new(),
-        limit,
-        usage,
-        inactive_file,
-        working_set: usage.saturating_sub(inactive_file),
-    })
+/// The file names of a cgroup version: limit, usage, and the inactive-file line of memory.stat.
+struct Files {
+    limit: &'static str,
+    usage: &'static str,
+    inactive_file: &'static str,
 }
 
-fn read_v1(dir: &Path) -> Option<MemoryLimit> {
-    let limit = min_limit(dir, "memory.limit_in_bytes")?;
-    let usage = read_u64(&dir.join("memory.usage_in_bytes"))?;
-    let inactive_file = stat_field(dir, "total_inactive_file");
+const V2: Files = Files {
+    limit: "memory.max",
+    usage: "memory.current",
+    inactive_file: "inactive_file",
+};
+
+const V1: Files = Files {
+    limit: "memory.limit_in_bytes",
+    usage: "memory.usage_in_bytes",
+    inactive_file: "total_inactive_file",
+};
+
+fn read_cgroup(dir: &Path, files: &Files) -> Option<MemoryLimit> {
+    let limit = min_limit(dir, files.limit)?;
+    let usage = read_u64(&dir.join(files.usage))?;
+    let inactive_file = stat_field(dir, files.inactive_file);
     Some(MemoryLimit {
         source: String::new(),
         limit,

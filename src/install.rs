@@ -55,18 +55,7 @@ pub struct Installed {
 #[napi]
 pub fn install(options: Option<Object>, context: InstallContext) -> Result<Installed> {
     let raw = read_options(options.as_ref())?;
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::from_reason(format!("no working directory: {e}")))?;
-    let defaults = Defaults {
-        dir: cwd.join(&context.default_dir),
-        dir_source: if context.default_dir_is_diagnostic_dir {
-            "--diagnostic-dir"
-        } else {
-            "the working directory"
-        },
-        pid: std::process::id(),
-        cwd,
-    };
+    let defaults = defaults(&context)?;
     let opts = Options::parse(&raw, &defaults).map_err(invalid_arg)?;
     let path = opts.target.dir.join(format!(
         "{}{}",

@@ -8,6 +8,8 @@ import { test } from 'node:test'
 import { start, fixture, tmpdir, ls, waitFor, readSnapshot, skipOrFail, runLeak } from './helpers.mjs'
 
 const partialOf = (dir) => ls(dir).find((f) => /^crash\.heapsnapshot\.partial-\d+$/.test(f))
+// Written before the snapshot, so they stay whatever happens to it.
+const CHEAP = ['crash.heapprofile', 'crash.oom.json']
 
 /** Starts a leak with a heap big enough that writing its snapshot takes a while; waits for the write. */
 async function leakUntilWriting(dir) {
@@ -28,8 +30,11 @@ test('SIGKILL of the process mid-write: the helper removes its temporary, nothin
   const r = await child.done
   assert.equal(r.signal, 'SIGKILL')
   assert.ok(!ls(dir).includes('crash.heapsnapshot'), 'killed before the write finished')
-  await waitFor(() => ls(dir).length === 0, 10_000, `${partial} to be removed`)
+  await waitFor(() => !partialOf(dir), 10_000, `${partial} to be removed`)
+  assert.deepEqual(ls(dir), CHEAP)
   assert.match(r.stderr, /generating heap snapshot/)
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'crash.oom.json'), 'utf8'))
+  assert.match(report.snapshot.outcome, /the process was killed while writing it/, 'the report explains the missing snapshot')
 })
 
 test('SIGKILL of process and helper mid-write: the temporary stays until the next start removes it', async () => {
@@ -38,7 +43,7 @@ test('SIGKILL of process and helper mid-write: the temporary stays until the nex
   process.kill(helperPid, 'SIGKILL')
   child.kill('SIGKILL')
   await child.done
-  assert.deepEqual(ls(dir), [partial], 'only the clearly named temporary is left')
+  assert.deepEqual(ls(dir), [...CHEAP, partial].sort(), 'only the clearly named temporary is left')
   const next = await start([fixture('leak.js')], {
     env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
   })
@@ -46,7 +51,7 @@ test('SIGKILL of process and helper mid-write: the temporary stays until the nex
   next.kill('SIGTERM')
   const r = await next.done
   assert.match(r.stderr, new RegExp(`removed ${path.join(dir, partial)} \\(\\d.*\\), an incomplete capture left by pid ${helperPid}`))
-  assert.deepEqual(ls(dir), [])
+  assert.deepEqual(ls(dir), CHEAP)
 })
 
 test('helper gone before the OOM: the process writes the snapshot itself and says so', async () => {
@@ -62,7 +67,7 @@ test('helper gone before the OOM: the process writes the snapshot itself and say
   assert.equal(r.code, 1, r.stderr)
   assert.match(r.stderr, new RegExp(`the helper could not write the snapshot \\(helper process \\(pid ${helperPid}\\) is not running\\); writing it from this process instead`))
   assert.match(r.stderr, /wrote .*crash\.heapsnapshot .* via this process/)
-  assert.deepEqual(ls(dir), ['crash.heapsnapshot'])
+  assert.deepEqual(ls(dir), [...CHEAP, 'crash.heapsnapshot'].sort())
   readSnapshot(path.join(dir, 'crash.heapsnapshot'))
 })
 
@@ -78,7 +83,9 @@ test('disk full: no file under the final name, no temporary, and stderr says why
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
     assert.match(r.stderr, /no heap snapshot written: cannot write .*No space left on device/)
-    assert.deepEqual(ls(dir), [])
+    assert.deepEqual(ls(dir), CHEAP, 'the small artifacts fit; no snapshot, no temporary')
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'crash.oom.json'), 'utf8'))
+    assert.match(report.snapshot.outcome, /^failed: cannot write .*No space left on device/)
   } finally {
     execFileSync('umount', [dir])
   }

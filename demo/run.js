@@ -17,9 +17,14 @@ const app = spawn(process.execPath, ['--max-old-space-size=64', path.join(__dirn
   env: { ...process.env, DEMO_SNAPSHOT: snapshot },
   stdio: ['ignore', 'inherit', 'pipe'],
 })
+let pending = ''
 app.stderr.on('data', (d) => {
-  // V8's own GC trace is long; show our lines and Node's FATAL line.
-  for (const line of String(d).split('\n')) if (/node-oom-heapdump|FATAL/.test(line)) console.log(`  ${line}`)
+  // V8's own GC trace and native stack are long; show the rest, line by line.
+  const lines = (pending + d).split('\n')
+  pending = lines.pop()
+  for (const line of lines) {
+    if (line.trim() && !/^\[\d+:|^<---|^\s*\d+: 0x|inspector/.test(line)) console.log(`  ${line}`)
+  }
 })
 app.on('close', (code, signal) => {
   console.log(`\nthe app exited with ${signal ?? `code ${code}`} after ${((Date.now() - started) / 1000).toFixed(1)} s`)
@@ -53,6 +58,9 @@ app.on('close', (code, signal) => {
   for (const [name, { count, size }] of [...byClass].sort((a, b) => b[1].count - a[1].count).slice(0, 5)) {
     console.log(`    ${String(count).padStart(9)}  ${(size / 1e6).toFixed(1).padStart(6)} MB  ${name}`)
   }
-  console.log('\nOpen it in Chrome DevTools: Memory tab > Load profile.')
+  const report = JSON.parse(fs.readFileSync(snapshot.replace(/\.heapsnapshot$/, '.oom.json'), 'utf8'))
+  console.log(`report: ${report.kind}, ${report.trigger.location}; used heap ${(report.heapStatistics.usedHeapSize / 1e6).toFixed(1)} MB of ${(report.heapStatistics.heapSizeLimit / 1e6).toFixed(1)} MB; memory limit from ${report.container.source}`)
+  console.log(`  top allocation site: ${report.topAllocationSites[0].functionName} (${report.topAllocationSites[0].url}:${report.topAllocationSites[0].lineNumber}), ${(report.topAllocationSites[0].bytes / 1e6).toFixed(1)} MB sampled`)
+  console.log('\nOpen the .heapsnapshot and the .heapprofile in Chrome DevTools: Memory tab > Load profile.')
   process.exit(complete ? 0 : 1)
 })

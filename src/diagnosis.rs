@@ -163,7 +163,7 @@ pub fn describe_sites(sites: &[Site], n: usize) -> String {
         .map(|s| {
             format!(
                 "\n  {:>9}  {}",
-                crate::oom::Size(s.bytes).to_string(),
+                crate::units::Size(s.bytes).to_string(),
                 s.describe()
             )
         })

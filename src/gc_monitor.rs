@@ -11,9 +11,9 @@ use napi_derive::napi;
 
 use crate::container::{self, MemoryLimit};
 use crate::diagnosis::{Estimate, SNAPSHOT_COST_RATIO};
-use crate::oom::Size;
 use crate::options::SnapshotTarget;
 use crate::shim;
+use crate::units::Size;
 
 #[derive(Debug)]
 pub struct GcMonitor {

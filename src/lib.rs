@@ -23,3 +23,4 @@ mod oom;
 mod options;
 mod rss_watch;
 mod shim;
+mod units;

@@ -5,7 +5,6 @@
 //! take it, written from this process with the same atomic rules. Then the process exits with
 //! status 1, as the original package's did.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -21,6 +20,7 @@ use crate::diagnosis::{self, Estimate, Report};
 use crate::helper_process::{Helper, HelperError};
 use crate::options::SnapshotTarget;
 use crate::shim::{self, HeapSnapshot, OomEvent};
+use crate::units::{say, Secs, Size};
 
 /// Bytes V8 hands over at a time.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -122,7 +122,7 @@ fn report_stale_partials(dir: &Path) {
     };
     if let Ok(removed) = sweep_stale_partials(dir, alive) {
         for p in removed {
-            eprintln!(
+            say!(
                 "node-oom-heapdump: removed {} ({}), an incomplete capture left by pid {} which was killed while writing it",
                 p.path.display(),
                 Size(p.bytes),
@@ -146,8 +146,8 @@ fn handle(event: &OomEvent) {
     };
     // Node's own wording, so that log alerts written for it keep matching.
     match event.detail() {
-        Some(detail) => eprintln!("FATAL ERROR: {} {what} ({detail})", event.location()),
-        None => eprintln!("FATAL ERROR: {} {what}", event.location()),
+        Some(detail) => say!("FATAL ERROR: {} {what} ({detail})", event.location()),
+        None => say!("FATAL ERROR: {} {what}", event.location()),
     }
     let Some(installed) = INSTALLED.get() else {
         return;
@@ -157,13 +157,11 @@ fn handle(event: &OomEvent) {
         Err(_) => None,
     };
     let Some(config) = config else {
-        eprintln!("node-oom-heapdump: heapdumpOnOOM is off; no heap snapshot");
+        say!("node-oom-heapdump: heapdumpOnOOM is off; no heap snapshot");
         return;
     };
     if !event.on_watched_thread() {
-        eprintln!(
-            "node-oom-heapdump: out of memory outside the main thread's heap; no heap snapshot"
-        );
+        say!("node-oom-heapdump: out of memory outside the main thread's heap; no heap snapshot");
         return;
     }
     let started = Instant::now();
@@ -189,7 +187,7 @@ fn handle(event: &OomEvent) {
         .set("heapProfile", profile.json.clone())
         .set_sites(&profile.top_sites);
     if !profile.top_sites.is_empty() {
-        eprintln!(
+        say!(
             "node-oom-heapdump: what filled the heap (live sampled bytes by allocation site):{}",
             diagnosis::describe_sites(&profile.top_sites, 5)
         );
@@ -217,7 +215,7 @@ fn handle(event: &OomEvent) {
         snapshot_json["reason"] = json!(reason);
         report.set("snapshot", snapshot_json);
         let written = report.write();
-        eprintln!("node-oom-heapdump: no heap snapshot: {reason}");
+        say!("node-oom-heapdump: no heap snapshot: {reason}");
         say_written(&written, profile.json.get("path"));
         return;
     }
@@ -240,7 +238,7 @@ fn handle(event: &OomEvent) {
             via,
             taken,
         )) => {
-            eprintln!(
+            say!(
                 "node-oom-heapdump: wrote {} ({}, {node_count} nodes, {edge_count} edges) in {} (snapshot {}, writing {}) via {via}",
                 path.display(),
                 Size(*bytes),
@@ -253,11 +251,11 @@ fn handle(event: &OomEvent) {
             snapshot_json["bytes"] = json!(bytes);
         }
         Ok((Ack::Failed(msg), _, _)) => {
-            eprintln!("node-oom-heapdump: no heap snapshot written: {msg}");
+            say!("node-oom-heapdump: no heap snapshot written: {msg}");
             snapshot_json["outcome"] = json!(format!("failed: {msg}"));
         }
         Err(err) => {
-            eprintln!("node-oom-heapdump: no heap snapshot written: {err}");
+            say!("node-oom-heapdump: no heap snapshot written: {err}");
             snapshot_json["outcome"] = json!(format!("failed: {err}"));
         }
     }
@@ -268,7 +266,7 @@ fn handle(event: &OomEvent) {
 
 fn say_written(report: &Result<PathBuf, CaptureError>, profile: Option<&serde_json::Value>) {
     match report {
-        Ok(p) => eprintln!(
+        Ok(p) => say!(
             "node-oom-heapdump: report {}{}",
             p.display(),
             profile
@@ -276,7 +274,7 @@ fn say_written(report: &Result<PathBuf, CaptureError>, profile: Option<&serde_js
                 .map(|p| format!("; heap profile {p} (opens in Chrome DevTools' Memory tab)"))
                 .unwrap_or_default()
         ),
-        Err(e) => eprintln!("node-oom-heapdump: cannot write the report: {e}"),
+        Err(e) => say!("node-oom-heapdump: cannot write the report: {e}"),
     }
 }
 
@@ -292,7 +290,7 @@ fn write_snapshot(
     } else {
         Landing::Replace
     };
-    eprintln!(
+    say!(
         "node-oom-heapdump: generating heap snapshot to {} now",
         final_path.display()
     );
@@ -326,7 +324,7 @@ fn write_snapshot(
     match via_helper {
         Ok(ack) => Ok((ack, "helper process", taken)),
         Err(err) => {
-            eprintln!("node-oom-heapdump: the helper could not write the snapshot ({err}); writing it from this process instead");
+            say!("node-oom-heapdump: the helper could not write the snapshot ({err}); writing it from this process instead");
             write_in_process(&snapshot, &request).map(|ack| (ack, "this process", taken))
         }
     }
@@ -354,27 +352,4 @@ fn write_in_process(snapshot: &HeapSnapshot, req: &Request) -> Result<Ack, Captu
         node_count: summary.node_count,
         edge_count: summary.edge_count,
     })
-}
-
-/// A byte count as people read it.
-pub struct Size(pub u64);
-
-impl fmt::Display for Size {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0 as f64;
-        match self.0 {
-            n if n >= 1 << 30 => write!(f, "{:.2} GB", b / 1e9),
-            n if n >= 1 << 20 => write!(f, "{:.1} MB", b / 1e6),
-            n if n >= 1 << 10 => write!(f, "{:.1} kB", b / 1e3),
-            n => write!(f, "{n} bytes"),
-        }
-    }
-}
-
-struct Secs(Duration);
-
-impl fmt::Display for Secs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.1} s", self.0.as_secs_f64())
-    }
 }

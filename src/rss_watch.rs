@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 
 use crate::container::{self, MemoryLimit};
 use crate::diagnosis::{self, Report};
-use crate::oom::{self, Size};
+use crate::oom;
 use crate::shim;
+use crate::units::{say, Size};
 
 const POLL: Duration = Duration::from_millis(50);
 static WATCHING: AtomicBool = AtomicBool::new(false);
@@ -150,7 +151,7 @@ pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<Stri
             .map(|b| Size(b).to_string())
             .unwrap_or_else(|| "?".into())
     };
-    eprintln!(
+    say!(
         "node-oom-heapdump: memory at {:.0}% of the {} limit of {} (threshold {}%): rss {}, V8 heap used {}, external {}, array buffers {}; report {}",
         near.percent,
         Size(near.limit as u64),

@@ -1,0 +1,20 @@
+//! Why a snapshot could not be read, and where: every error names the byte offset.
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("not a heap snapshot: {what} at byte {offset}")]
+    Syntax { offset: u64, what: String },
+    #[error("the file ends at byte {offset}, inside {inside}: the snapshot is truncated")]
+    Truncated { offset: u64, inside: &'static str },
+    #[error("unknown snapshot layout: {0}")]
+    Meta(String),
+    #[error("inconsistent snapshot: {0}")]
+    Inconsistent(String),
+    #[error("snapshot too large for 32-bit indexes: {0}")]
+    TooLarge(String),
+}

@@ -1,0 +1,389 @@
+//! A byte-level JSON reader over a `BufRead`, just enough for heap snapshots: it tracks the offset
+//! for error messages, reads unsigned integers without allocating, decodes strings leniently (a
+//! lone surrogate escape, which V8 writes for broken UTF-16 strings, becomes U+FFFD), and skips
+//! values it does not need.
+
+use std::io::BufRead;
+
+use crate::error::ParseError;
+
+/// Deepest nesting accepted in the parts of the file read as values.
+const MAX_DEPTH: u32 = 64;
+
+pub struct Json<R> {
+    input: R,
+    offset: u64,
+}
+
+impl<R: BufRead> Json<R> {
+    pub fn new(input: R) -> Self {
+        Json { input, offset: 0 }
+    }
+
+    pub fn syntax(&self, what: impl Into<String>) -> ParseError {
+        ParseError::Syntax {
+            offset: self.offset,
+            what: what.into(),
+        }
+    }
+
+    /// The next byte without consuming it; None at the end.
+    fn peek_raw(&mut self) -> Result<Option<u8>, ParseError> {
+        let offset = self.offset;
+        let buf = self.input.fill_buf().map_err(|e| io_at(offset, e))?;
+        Ok(buf.first().copied())
+    }
+
+    fn bump(&mut self) {
+        self.input.consume(1);
+        self.offset += 1;
+    }
+
+    /// The next non-whitespace byte, not consumed; `inside` names the place for a truncation error.
+    pub fn peek(&mut self, inside: &'static str) -> Result<u8, ParseError> {
+        loop {
+            match self.peek_raw()? {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.bump(),
+                Some(b) => return Ok(b),
+                None => {
+                    return Err(ParseError::Truncated {
+                        offset: self.offset,
+                        inside,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) or fails.
+    pub fn expect(&mut self, byte: u8, inside: &'static str) -> Result<(), ParseError> {
+        let b = self.peek(inside)?;
+        if b != byte {
+            return Err(self.syntax(format!(
+                "expected '{}', found '{}'",
+                byte as char,
+                printable(b)
+            )));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// After a value in a container: true if a ',' followed, false at the closing `close`.
+    pub fn next_in(&mut self, close: u8, inside: &'static str) -> Result<bool, ParseError> {
+        match self.peek(inside)? {
+            b',' => {
+                self.bump();
+                Ok(true)
+            }
+            b if b == close => {
+                self.bump();
+                Ok(false)
+            }
+            b => Err(self.syntax(format!(
+                "expected ',' or '{}', found '{}'",
+                close as char,
+                printable(b)
+            ))),
+        }
+    }
+
+    /// True (and consumed) if the container closes right away with `close`.
+    pub fn empty(&mut self, close: u8, inside: &'static str) -> Result<bool, ParseError> {
+        if self.peek(inside)? == close {
+            self.bump();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The elements of an array of unsigned 32-bit integers (its '[' already consumed), appended to
+    /// `out`, up to and including the closing ']'. Works on whole buffers: this is most of the file.
+    pub fn u32_array_into(
+        &mut self,
+        out: &mut Vec<u32>,
+        inside: &'static str,
+    ) -> Result<(), ParseError> {
+        let mut value: u64 = 0;
+        let mut in_number = false;
+        // true: a number (or, before the first, ']') comes next; false: ',' or ']'.
+        let mut want_value = true;
+        let mut first = true;
+        loop {
+            let offset = self.offset;
+            let buf = self.input.fill_buf().map_err(|e| io_at(offset, e))?;
+            if buf.is_empty() {
+                return Err(ParseError::Truncated { offset, inside });
+            }
+            let mut i = 0;
+            let mut done = false;
+            let mut error: Option<String> = None;
+            while i < buf.len() {
+                let b = buf[i];
+                if in_number {
+                    if b.is_ascii_digit() {
+                        value = value * 10 + u64::from(b - b'0');
+                        if value > u64::from(u32::MAX) {
+                            error = Some(format!("number in {inside} exceeds 32 bits"));
+                            break;
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    if matches!(b, b'.' | b'e' | b'E') {
+                        error = Some(format!("expected a whole number in {inside}"));
+                        break;
+                    }
+                    out.push(value as u32);
+                    in_number = false;
+                    want_value = false;
+                    continue;
+                }
+                match b {
+                    b' ' | b'\n' | b'\r' | b'\t' => i += 1,
+                    b'0'..=b'9' if want_value => {
+                        in_number = true;
+                        value = 0;
+                        first = false;
+                    }
+                    b']' if !want_value || first => {
+                        i += 1;
+                        done = true;
+                        break;
+                    }
+                    b',' if !want_value => {
+                        want_value = true;
+                        i += 1;
+                    }
+                    _ => {
+                        error = Some(if want_value {
+                            format!("expected a number in {inside}, found '{}'", printable(b))
+                        } else {
+                            format!("expected ',' or ']', found '{}'", printable(b))
+                        });
+                        break;
+                    }
+                }
+            }
+            self.input.consume(i);
+            self.offset += i as u64;
+            if let Some(what) = error {
+                return Err(self.syntax(what));
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A string, decoded leniently into `out` (cleared first).
+    pub fn string_into(
+        &mut self,
+        out: &mut String,
+        inside: &'static str,
+    ) -> Result<(), ParseError> {
+        self.expect(b'"', inside)?;
+        out.clear();
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            let offset = self.offset;
+            let buf = self.input.fill_buf().map_err(|e| io_at(offset, e))?;
+            if buf.is_empty() {
+                return Err(ParseError::Truncated {
+                    offset: self.offset,
+                    inside,
+                });
+            }
+            let Some(stop) = memchr::memchr2(b'"', b'\\', buf) else {
+                bytes.extend_from_slice(buf);
+                let n = buf.len();
+                self.input.consume(n);
+                self.offset += n as u64;
+                continue;
+            };
+            bytes.extend_from_slice(&buf[..stop]);
+            let quote = buf[stop] == b'"';
+            self.input.consume(stop + 1);
+            self.offset += stop as u64 + 1;
+            if quote {
+                break;
+            }
+            self.escape(&mut bytes, inside)?;
+        }
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        Ok(())
+    }
+
+    fn byte(&mut self, inside: &'static str) -> Result<u8, ParseError> {
+        match self.peek_raw()? {
+            Some(b) => {
+                self.bump();
+                Ok(b)
+            }
+            None => Err(ParseError::Truncated {
+                offset: self.offset,
+                inside,
+            }),
+        }
+    }
+
+    fn hex4(&mut self, inside: &'static str) -> Result<u32, ParseError> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let b = self.byte(inside)?;
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or_else(|| self.syntax("bad \\u escape"))?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+
+    /// After a backslash: appends the escaped character.
+    fn escape(&mut self, out: &mut Vec<u8>, inside: &'static str) -> Result<(), ParseError> {
+        let c = match self.byte(inside)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = self.hex4(inside)?;
+                if (0xD800..0xDC00).contains(&unit) && self.peek_raw()? == Some(b'\\') {
+                    self.bump();
+                    if self.byte(inside)? != b'u' {
+                        return Err(self.syntax("bad escape after a high surrogate"));
+                    }
+                    let low = self.hex4(inside)?;
+                    if (0xDC00..0xE000).contains(&low) {
+                        char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                            .unwrap_or('\u{FFFD}')
+                    } else {
+                        // A lone high surrogate followed by another escape: keep both, leniently.
+                        out.extend_from_slice("\u{FFFD}".as_bytes());
+                        char::from_u32(low).unwrap_or('\u{FFFD}')
+                    }
+                } else {
+                    char::from_u32(unit).unwrap_or('\u{FFFD}')
+                }
+            }
+            b => return Err(self.syntax(format!("unknown escape '\\{}'", printable(b)))),
+        };
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        Ok(())
+    }
+
+    /// Skips one value of any kind (nesting deeper than [`MAX_DEPTH`] is an error, not a crash).
+    pub fn skip_value(&mut self, inside: &'static str) -> Result<(), ParseError> {
+        self.value_at(0, inside, false).map(|_| ())
+    }
+
+    /// Reads one (small) value, such as the snapshot's header.
+    pub fn value(&mut self, inside: &'static str) -> Result<serde_json::Value, ParseError> {
+        self.value_at(0, inside, true)
+    }
+
+    fn value_at(
+        &mut self,
+        depth: u32,
+        inside: &'static str,
+        keep: bool,
+    ) -> Result<serde_json::Value, ParseError> {
+        use serde_json::Value;
+        if depth > MAX_DEPTH {
+            return Err(self.syntax(format!("values nested deeper than {MAX_DEPTH} in {inside}")));
+        }
+        match self.peek(inside)? {
+            b'"' => {
+                let mut s = String::new();
+                self.string_into(&mut s, inside)?;
+                Ok(if keep { Value::String(s) } else { Value::Null })
+            }
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.bump();
+                let mut items = Vec::new();
+                let mut fields = serde_json::Map::new();
+                if !self.empty(close, inside)? {
+                    loop {
+                        let mut key = String::new();
+                        if open == b'{' {
+                            self.string_into(&mut key, inside)?;
+                            self.expect(b':', inside)?;
+                        }
+                        let v = self.value_at(depth + 1, inside, keep)?;
+                        if keep {
+                            if open == b'{' {
+                                fields.insert(key, v);
+                            } else {
+                                items.push(v);
+                            }
+                        }
+                        if !self.next_in(close, inside)? {
+                            break;
+                        }
+                    }
+                }
+                Ok(if !keep {
+                    Value::Null
+                } else if open == b'{' {
+                    Value::Object(fields)
+                } else {
+                    Value::Array(items)
+                })
+            }
+            b if b == b'-' || b.is_ascii_alphanumeric() => {
+                let mut text = String::new();
+                while let Some(b) = self.peek_raw()? {
+                    if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')) {
+                        break;
+                    }
+                    if text.len() > 64 {
+                        return Err(self.syntax(format!("literal too long in {inside}")));
+                    }
+                    text.push(b as char);
+                    self.bump();
+                }
+                if !keep {
+                    return Ok(Value::Null);
+                }
+                serde_json::from_str(&text)
+                    .map_err(|_| self.syntax(format!("bad literal {text:?} in {inside}")))
+            }
+            b => Err(self.syntax(format!("unexpected '{}' in {inside}", printable(b)))),
+        }
+    }
+
+    /// Bytes after the top-level value must be whitespace only.
+    pub fn end(&mut self) -> Result<(), ParseError> {
+        loop {
+            match self.peek_raw()? {
+                None => return Ok(()),
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.bump(),
+                Some(b) => {
+                    return Err(
+                        self.syntax(format!("unexpected '{}' after the snapshot", printable(b)))
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn printable(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        (b as char).to_string()
+    } else {
+        format!("\\x{b:02x}")
+    }
+}
+
+fn io_at(offset: u64, e: std::io::Error) -> ParseError {
+    ParseError::Syntax {
+        offset,
+        what: format!("read error: {e}"),
+    }
+}

@@ -1,0 +1,185 @@
+//! The snapshot reader on hand-made snapshots, every kind of bad input, and a real snapshot that
+//! the test makes with node.
+
+use std::io::Cursor;
+use std::process::Command;
+
+use oom_heapdump_analyzer::{read_snapshot, read_snapshot_from, ParseError};
+
+/// Three nodes (a root, an object, a string) and two edges, in V8's layout with `detachedness`.
+const SMALL: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic","concatenated string","sliced string","symbol","bigint","object shape"],"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"],"trace_function_info_fields":[],"trace_node_fields":[],"sample_fields":[],"location_fields":[]},"node_count":3,"edge_count":2,"trace_function_count":0},
+"nodes":[9,0,1,0,1,0,0
+,3,1,3,24,1,0,0
+,2,2,5,16,0,0,0],
+"edges":[5,1,7
+,2,3,14],
+"trace_function_infos":[],"trace_tree":[],"samples":[],"locations":[],
+"strings":["(GC roots)","Leaky","text \ud800 lone","data"]}"#;
+
+fn read(text: &str) -> Result<oom_heapdump_analyzer::Snapshot, ParseError> {
+    read_snapshot_from(Cursor::new(text.as_bytes().to_vec()))
+}
+
+#[test]
+fn reads_columns_by_field_name() {
+    let s = read(SMALL).unwrap();
+    assert_eq!((s.node_count, s.edge_count), (3, 2));
+    assert_eq!(s.meta.node_fields.len(), 7);
+    assert_eq!(s.meta.node_detachedness, Some(6));
+    assert_eq!(s.nodes.len(), 21);
+    assert_eq!(s.edges, vec![5, 1, 7, 2, 3, 14]);
+    assert_eq!(
+        s.meta.node_types[s.nodes[7 + s.meta.node_type] as usize],
+        "object"
+    );
+    assert_eq!(
+        s.strings[2], "text \u{FFFD} lone",
+        "a lone surrogate is kept as U+FFFD"
+    );
+}
+
+#[test]
+fn layout_without_detachedness_and_in_another_order() {
+    let text = SMALL
+        .replace(r#""node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"]"#, r#""node_fields":["name","type","id","self_size","edge_count"]"#)
+        .replace(r#","string","number","number","number","number","number"]"#, r#","number","number","number"]"#)
+        .replace("[9,0,1,0,1,0,0\n,3,1,3,24,1,0,0\n,2,2,5,16,0,0,0]", "[0,9,1,0,1\n,1,3,3,24,1\n,2,2,5,16,0]")
+        .replace("[5,1,7\n,2,3,14]", "[5,1,5\n,2,3,10]")
+        .replace(r#""node_types":[["hidden""#, r#""node_types":["string",["hidden""#);
+    let s = read(&text).unwrap();
+    assert_eq!(
+        (s.meta.node_name, s.meta.node_type, s.meta.node_detachedness),
+        (0, 1, None)
+    );
+    assert_eq!(s.meta.node_types[s.nodes[5 + 1] as usize], "object");
+}
+
+#[test]
+fn every_truncation_is_an_error_with_its_offset() {
+    for cut in 0..SMALL.len() - 1 {
+        let err = read(&SMALL[..cut]).expect_err("a prefix is not a snapshot");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("byte") || msg.contains("no \""),
+            "prefix {cut}: {msg}"
+        );
+    }
+    let err = read(&SMALL[..200]).unwrap_err().to_string();
+    assert!(
+        err.starts_with("the file ends at byte 200, inside"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_inputs_say_what_and_where() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "hello",
+            "not a heap snapshot: expected '{', found 'h' at byte 0",
+        ),
+        ("", "the file ends at byte 0, inside the snapshot"),
+        (
+            "{\"nodes\":[1]}",
+            "\"nodes\" comes before the \"snapshot\" header",
+        ),
+        (
+            "{\"snapshot\":{\"meta\":{}}}",
+            "unknown snapshot layout: meta has no \"node_fields\" list",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = read(text).unwrap_err().to_string();
+        assert!(err.contains(want), "{text:?}: {err}");
+    }
+    let no_to_node = SMALL.replace("\"to_node\"", "\"target\"");
+    assert!(read(&no_to_node)
+        .unwrap_err()
+        .to_string()
+        .contains("edge fields [\"type\", \"name_or_index\", \"target\"] have no \"to_node\""));
+    let out_of_range = SMALL.replace(",2,3,14]", ",2,3,21]");
+    assert_eq!(
+        read(&out_of_range).unwrap_err().to_string(),
+        "inconsistent snapshot: edge 1 points at 21, not a node (node rows are 7 wide, 21 in all)"
+    );
+    let misaligned = SMALL.replace(",2,3,14]", ",2,3,15]");
+    assert!(read(&misaligned)
+        .unwrap_err()
+        .to_string()
+        .contains("edge 1 points at 15"));
+    let short = SMALL.replace("\"node_count\":3", "\"node_count\":4");
+    assert!(read(&short)
+        .unwrap_err()
+        .to_string()
+        .contains("21 numbers in nodes, header says 4 nodes of 7 fields"));
+    let huge = SMALL.replace("\"node_count\":3", "\"node_count\":900000000");
+    assert_eq!(
+        read(&huge).unwrap_err().to_string(),
+        "snapshot too large for 32-bit indexes: 900000000 nodes of 7 fields do not fit 32-bit indexes"
+    );
+    let fraction = SMALL.replace("[9,0,1,0,1,0,0", "[9,0,1.5,0,1,0,0");
+    assert!(read(&fraction)
+        .unwrap_err()
+        .to_string()
+        .contains("expected a whole number in nodes"));
+    let deep = SMALL.replace(
+        "\"samples\":[]",
+        &format!("\"samples\":{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    assert!(read(&deep)
+        .unwrap_err()
+        .to_string()
+        .contains("nested deeper than 64"));
+    let trailing = format!("{SMALL} x");
+    assert!(read(&trailing)
+        .unwrap_err()
+        .to_string()
+        .contains("after the snapshot"));
+}
+
+#[test]
+fn missing_file_and_folder() {
+    let err = read_snapshot("/no/such/file.heapsnapshot".as_ref())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot read /no/such/file.heapsnapshot:"),
+        "{err}"
+    );
+    let err = read_snapshot("/tmp".as_ref()).unwrap_err().to_string();
+    assert!(err.contains("it is a folder"), "{err}");
+}
+
+#[test]
+fn reads_a_real_snapshot_made_by_node() {
+    let dir = std::env::temp_dir().join(format!("ohd-analyzer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("real.heapsnapshot");
+    let script = format!(
+        "class KeptThing {{ constructor(i) {{ this.i = i; this.s = 'k' + i }} }}\n\
+         globalThis.kept = Array.from({{ length: 3000 }}, (_, i) => new KeptThing(i));\n\
+         require('v8').writeHeapSnapshot({:?})",
+        file.display().to_string()
+    );
+    let status = Command::new("node").args(["-e", &script]).status();
+    let Ok(status) = status else {
+        panic!("node is needed to make a real snapshot");
+    };
+    assert!(status.success());
+    let s = read_snapshot(&file).unwrap();
+    let m = &s.meta;
+    let nf = m.node_fields.len();
+    let kept = s
+        .strings
+        .iter()
+        .position(|x| x == "KeptThing")
+        .expect("class name in strings") as u32;
+    let object = m.node_types.iter().position(|t| t == "object").unwrap() as u32;
+    let n = s
+        .nodes
+        .chunks_exact(nf)
+        .filter(|row| row[m.node_type] == object && row[m.node_name] == kept)
+        .count();
+    assert_eq!(n, 3000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,6 +4,7 @@
 //! because they differ across Node versions.
 #![deny(clippy::all)]
 
+pub mod dominators;
 mod error;
 mod json;
 mod reader;

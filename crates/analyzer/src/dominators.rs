@@ -1,6 +1,11 @@
 //! Immediate dominators by Lengauer-Tarjan (the "simple" variant with path compression), over a
 //! graph in compressed rows, iteratively (snapshots have millions of nodes: no recursion), in flat
 //! `u32` arrays; and retained sizes from the dominator tree.
+//!
+//! Nodes the root does not reach are numbered the way Chrome DevTools does it (DEVTOOLS-MODEL.md,
+//! 5.3), so that every node gets a dominator as in DevTools: first, in ordinal order, each node
+//! with no predecessor at all ("only weak retainers") is hung under the root and searched from;
+//! then each node still unnumbered is hung under the root alone.
 
 /// A directed graph in compressed rows: the successors of `n` are `targets[offsets[n]..offsets[n+1]]`.
 pub struct Csr {
@@ -42,8 +47,8 @@ impl Csr {
 /// Marks a node that the root does not reach.
 pub const UNREACHABLE: u32 = u32::MAX;
 
-/// The result: each node's immediate dominator (the root's is itself; unreached nodes
-/// [`UNREACHABLE`]), and the nodes in depth-first preorder from the root.
+/// The result: each node's immediate dominator (the root's is itself), and the nodes in the order
+/// they were numbered (depth-first preorder from the root, then the unreached ones).
 pub struct Dominators {
     pub idom: Vec<u32>,
     pub preorder: Vec<u32>,
@@ -56,28 +61,49 @@ pub fn dominators(graph: &Csr, root: usize) -> Dominators {
     let mut dfnum = vec![0u32; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
     let mut parent = vec![UNREACHABLE; n];
-    let mut stack: Vec<(u32, u32)> = vec![(root as u32, 0)];
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let mut search =
+        |from: usize, dfnum: &mut Vec<u32>, vertex: &mut Vec<u32>, parent: &mut Vec<u32>| {
+            stack.push((from as u32, 0));
+            while let Some(&mut (v, ref mut next)) = stack.last_mut() {
+                let succ = graph.successors(v as usize);
+                if let Some(&w) = succ.get(*next as usize) {
+                    *next += 1;
+                    if dfnum[w as usize] == 0 {
+                        vertex.push(w);
+                        dfnum[w as usize] = vertex.len() as u32;
+                        parent[w as usize] = v;
+                        stack.push((w, 0));
+                    }
+                } else {
+                    stack.pop();
+                }
+            }
+        };
     dfnum[root] = 1;
     vertex.push(root as u32);
-    while let Some(&mut (v, ref mut next)) = stack.last_mut() {
-        let succ = graph.successors(v as usize);
-        if let Some(&w) = succ.get(*next as usize) {
-            *next += 1;
-            if dfnum[w as usize] == 0 {
-                vertex.push(w);
-                dfnum[w as usize] = vertex.len() as u32;
-                parent[w as usize] = v;
-                stack.push((w, 0));
-            }
-        } else {
-            stack.pop();
+    search(root, &mut dfnum, &mut vertex, &mut parent);
+    for v in 0..n {
+        if dfnum[v] == 0 && preds.successors(v).is_empty() {
+            vertex.push(v as u32);
+            dfnum[v] = vertex.len() as u32;
+            parent[v] = root as u32;
+            search(v, &mut dfnum, &mut vertex, &mut parent);
+        }
+    }
+    for v in 0..n {
+        if dfnum[v] == 0 {
+            vertex.push(v as u32);
+            dfnum[v] = vertex.len() as u32;
+            parent[v] = root as u32;
         }
     }
     // Semi-dominators and a link-eval forest, all indexed by node.
     let mut semi: Vec<u32> = dfnum.clone(); // preorder number + 1 of the semidominator
     let mut ancestor = vec![UNREACHABLE; n];
     let mut label: Vec<u32> = (0..n as u32).collect();
-    let mut idom = vec![UNREACHABLE; n];
+    // Nodes that no bucket settles (unreached cliques numbered without a search) stay under the root.
+    let mut idom = vec![root as u32; n];
     let mut bucket_head = vec![UNREACHABLE; n];
     let mut bucket_next = vec![UNREACHABLE; n];
     let mut path: Vec<u32> = Vec::new();
@@ -110,10 +136,10 @@ pub fn dominators(graph: &Csr, root: usize) -> Dominators {
 
     for i in (1..vertex.len()).rev() {
         let w = vertex[i] as usize;
+        if preds.successors(w).is_empty() {
+            semi[w] = semi[root]; // no retainer: dominated by the root
+        }
         for &v in preds.successors(w) {
-            if dfnum[v as usize] == 0 {
-                continue; // a predecessor the root does not reach
-            }
             let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
             if semi[u as usize] < semi[w] {
                 semi[w] = semi[u as usize];
@@ -149,8 +175,7 @@ pub fn dominators(graph: &Csr, root: usize) -> Dominators {
     }
 }
 
-/// Retained size of every node: its own size plus that of every node it dominates. Unreached
-/// nodes retain only themselves.
+/// Retained size of every node: its own size plus that of every node it dominates.
 pub fn retained_sizes(
     dom: &Dominators,
     self_size: impl Fn(usize) -> u64,
@@ -232,10 +257,31 @@ mod tests {
         let edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (4, 3)];
         let g = csr(6, &edges);
         let d = dominators(&g, 0);
-        assert_eq!(d.idom, vec![0, 0, 0, 0, 3, UNREACHABLE]);
+        assert_eq!(
+            d.idom,
+            vec![0, 0, 0, 0, 3, 0],
+            "the orphan hangs under the root"
+        );
         let sizes = [1u64, 10, 20, 30, 40, 50];
         let r = retained_sizes(&d, |n| sizes[n], 6);
-        assert_eq!(r, vec![1 + 10 + 20 + 30 + 40, 10, 20, 70, 40, 50]);
+        assert_eq!(r, vec![1 + 10 + 20 + 30 + 40 + 50, 10, 20, 70, 40, 50]);
+    }
+
+    #[test]
+    fn unreached_nodes_follow_devtools_order() {
+        // 1 -> 2 (1 has no retainer: searched from); 3 <-> 4 retain each other only; 4 -> 5.
+        let edges = [(1, 2), (3, 4), (4, 3), (4, 5)];
+        let d = dominators(&csr(6, &edges), 0);
+        assert_eq!(
+            d.preorder,
+            vec![0, 1, 2, 3, 4, 5],
+            "1 and its subtree, then 3, 4, 5 one by one"
+        );
+        assert_eq!(
+            d.idom[2], 1,
+            "a no-retainer node dominates what only it reaches"
+        );
+        assert_eq!((d.idom[1], d.idom[3], d.idom[4]), (0, 0, 0));
     }
 
     #[test]
@@ -253,11 +299,26 @@ mod tests {
                 .map(|_| (rand(n as u32), rand(n as u32)))
                 .collect();
             let g = csr(n, &edges);
-            assert_eq!(
-                dominators(&g, 0).idom,
-                brute_force(n, &edges, 0),
-                "edges {edges:?}"
-            );
+            let got = dominators(&g, 0).idom;
+            // DevTools hangs nodes without any retainer under the root: the definition applies to
+            // the graph with those edges added.
+            let mut augmented = edges.clone();
+            for v in 1..n as u32 {
+                if !edges.iter().any(|&(_, t)| t == v) {
+                    augmented.push((0, v));
+                }
+            }
+            let want = brute_force(n, &augmented, 0);
+            for v in 0..n {
+                if want[v] != UNREACHABLE {
+                    assert_eq!(got[v], want[v], "node {v} of edges {edges:?}");
+                } else {
+                    assert!(
+                        (got[v] as usize) < n,
+                        "unreached node {v} still gets a dominator"
+                    );
+                }
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Reads a snapshot and prints its counts and how long reading took:
-//! `cargo run --release -p oom-heapdump-analyzer --example read_file -- FILE`.
+//! Reads a snapshot and prints its counts, the ten classes with the largest retained size, and how
+//! long each step took: `cargo run --release -p oom-heapdump-analyzer --example read_file -- FILE`.
 use std::time::Instant;
 
 fn main() {
@@ -7,17 +7,26 @@ fn main() {
         .nth(1)
         .expect("usage: read_file FILE.heapsnapshot");
     let started = Instant::now();
-    match oom_heapdump_analyzer::read_snapshot(path.as_ref()) {
-        Ok(s) => println!(
-            "{path}: {} nodes, {} edges, {} strings, read in {:.2} s",
-            s.node_count,
-            s.edge_count,
-            s.strings.len(),
-            started.elapsed().as_secs_f64()
-        ),
+    let s = match oom_heapdump_analyzer::read_snapshot(path.as_ref()) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("{path}: {e}");
             std::process::exit(2);
         }
+    };
+    let read = started.elapsed().as_secs_f64();
+    let rows = oom_heapdump_analyzer::summary::summarize(&s);
+    println!(
+        "{path}: {} nodes, {} edges, {} strings; read in {read:.2} s, summarized in {:.2} s",
+        s.node_count,
+        s.edge_count,
+        s.strings.len(),
+        started.elapsed().as_secs_f64() - read
+    );
+    for r in rows.iter().take(10) {
+        println!(
+            "{:>10} {:>12} {:>12}  {}",
+            r.count, r.self_size, r.retained_size, r.name
+        );
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod json;
 mod reader;
 mod snapshot;
+pub mod summary;
 
 pub use error::ParseError;
 pub use reader::{read_snapshot, read_snapshot_from};

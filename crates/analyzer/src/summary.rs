@@ -331,10 +331,7 @@ fn weakmap_table_edge(name: Option<&str>, from_id: u32) -> bool {
     let Some(name) = name else {
         return false;
     };
-    let Some(rest) = name
-        .split_once(" / part of key (")
-        .map(|(n, rest)| (n, rest))
-    else {
+    let Some(rest) = name.split_once(" / part of key (") else {
         return false;
     };
     if !rest.0.bytes().all(|b| b.is_ascii_digit()) || !rest.1.contains(") -> value (") {
@@ -360,14 +357,10 @@ fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut [u64]) {
         let ty = g.node_type(v);
         ty == t.hidden || ty == t.array
     };
-    let mut owner = vec![NONE; n];
-    let mut todo: Vec<usize> = Vec::new();
-    for v in 0..n {
-        if !candidate(v) {
-            owner[v] = v as u32;
-            todo.push(v);
-        }
-    }
+    let mut owner: Vec<u32> = (0..n)
+        .map(|v| if candidate(v) { NONE } else { v as u32 })
+        .collect();
+    let mut todo: Vec<usize> = (0..n).filter(|&v| !candidate(v)).collect();
     while let Some(v) = todo.pop() {
         let o = owner[v];
         for e in g.edges(v) {

@@ -24,7 +24,7 @@ const tools = {
   'ours NATIVE_HOOK': (dir) => ({ args: [leak], env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'ours') }) } }),
   'ours GC_MONITORING': (dir) => ({ args: [leak], env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'ours'), OOMImplementation: 'GC_MONITORING' }) } }),
   'node --heapsnapshot-near-heap-limit=1': () => ({ args: ['--heapsnapshot-near-heap-limit=1', leak], env: { OHD_OPTIONS: '{"heapdumpOnOOM":false}' } }),
-  'original 3.8': (dir) => ({ args: [path.join(here, 'fixtures', 'leak-original.js')], env: { BENCH_ORIGINAL: original, BENCH_PATH: path.join(dir, 'original') } }),
+  'original 3.8': (dir) => ({ args: [leak], env: { OHD_PACKAGE: original, OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'original') }) } }),
 }
 
 function classify(dir, started) {

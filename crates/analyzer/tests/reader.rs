@@ -2,7 +2,8 @@
 //! the test makes with node.
 
 use std::io::Cursor;
-use std::process::Command;
+
+mod util;
 
 use oom_heapdump_analyzer::{read_snapshot, read_snapshot_from, ParseError};
 
@@ -152,20 +153,7 @@ fn missing_file_and_folder() {
 
 #[test]
 fn reads_a_real_snapshot_made_by_node() {
-    let dir = std::env::temp_dir().join(format!("ohd-analyzer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("real.heapsnapshot");
-    let script = format!(
-        "class KeptThing {{ constructor(i) {{ this.i = i; this.s = 'k' + i }} }}\n\
-         globalThis.kept = Array.from({{ length: 3000 }}, (_, i) => new KeptThing(i));\n\
-         require('v8').writeHeapSnapshot({:?})",
-        file.display().to_string()
-    );
-    let status = Command::new("node").args(["-e", &script]).status();
-    let Ok(status) = status else {
-        panic!("node is needed to make a real snapshot");
-    };
-    assert!(status.success());
+    let file = util::real_snapshot("reader", util::KEPT_THINGS);
     let s = read_snapshot(&file).unwrap();
     let m = &s.meta;
     let nf = m.node_fields.len();
@@ -181,5 +169,5 @@ fn reads_a_real_snapshot_made_by_node() {
         .filter(|row| row[m.node_type] == object && row[m.node_name] == kept)
         .count();
     assert_eq!(n, 3000);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }

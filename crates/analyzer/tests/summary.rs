@@ -2,6 +2,8 @@
 
 use std::io::Cursor;
 
+mod util;
+
 use oom_heapdump_analyzer::read_snapshot_from;
 use oom_heapdump_analyzer::summary::{summarize, ClassRow};
 
@@ -240,72 +242,45 @@ fn class_names_by_node_type() {
     }
 }
 
+/// Global holds a WeakMap table (node 2, id 5) and a key (node 3); both have the WeakMap's edge to
+/// the value (node 4), whose name says which table it belongs to.
+fn weakmap(table_id_in_edge_name: u32) -> Vec<ClassRow> {
+    let edge = format!("1 / part of key (Key @7) -> value (Val @9) pair in WeakMap (table @{table_id_in_edge_name})");
+    rows(
+        &[
+            ("synthetic", "", 0),
+            ("object", "Global", 1),
+            ("array", "(WeakMap table)", 16),
+            ("object", "Key", 8),
+            ("object", "Val", 100),
+        ],
+        &[
+            (0, "shortcut", "g", 1),
+            (1, "property", "wm", 2),
+            (1, "property", "k", 3),
+            (2, "internal", &edge, 4),
+            (3, "internal", &edge, 4),
+        ],
+    )
+}
+
 #[test]
 fn weakmap_table_to_value_edge_does_not_retain() {
-    let edge = "1 / part of key (Key @5) -> value (Val @7) pair in WeakMap (table @3)";
-    let r = rows(
-        &[
-            ("synthetic", "", 0),
-            ("object", "Global", 1),
-            ("array", "(WeakMap table)", 16),
-            ("object", "Key", 8),
-            ("object", "Val", 100),
-        ],
-        &[
-            (0, "shortcut", "g", 1),
-            (1, "property", "wm", 2),
-            (1, "property", "k", 3),
-            (2, "internal", edge, 4),
-            (3, "internal", edge, 4),
-        ],
-    );
-    // The table (id 5 = 2 * 2 + 1) is node 2; its edge names table @3, not itself: keep it. Use the
-    // table's real id to check the rule itself.
     assert_eq!(
-        row(&r, "Key").retained_size,
-        8,
-        "both the table and the key reach Val"
-    );
-    let edge = "1 / part of key (Key @7) -> value (Val @9) pair in WeakMap (table @5)";
-    let r = rows(
-        &[
-            ("synthetic", "", 0),
-            ("object", "Global", 1),
-            ("array", "(WeakMap table)", 16),
-            ("object", "Key", 8),
-            ("object", "Val", 100),
-        ],
-        &[
-            (0, "shortcut", "g", 1),
-            (1, "property", "wm", 2),
-            (1, "property", "k", 3),
-            (2, "internal", edge, 4),
-            (3, "internal", edge, 4),
-        ],
-    );
-    assert_eq!(
-        row(&r, "Key").retained_size,
+        row(&weakmap(5), "Key").retained_size,
         108,
         "only the key retains the value"
+    );
+    assert_eq!(
+        row(&weakmap(3), "Key").retained_size,
+        8,
+        "another table's edge counts: both reach the value"
     );
 }
 
 #[test]
 fn a_real_snapshot_names_its_classes() {
-    let dir = std::env::temp_dir().join(format!("ohd-summary-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("real.heapsnapshot");
-    let script = format!(
-        "class KeptThing {{ constructor(i) {{ this.i = i; this.s = 'k' + i }} }}\n\
-         globalThis.kept = Array.from({{ length: 3000 }}, (_, i) => new KeptThing(i));\n\
-         require('v8').writeHeapSnapshot({:?})",
-        file.display().to_string()
-    );
-    assert!(std::process::Command::new("node")
-        .args(["-e", &script])
-        .status()
-        .unwrap()
-        .success());
+    let file = util::real_snapshot("summary", util::KEPT_THINGS);
     let s = oom_heapdump_analyzer::read_snapshot(&file).unwrap();
     let r = summarize(&s);
     let kept = row(&r, "KeptThing");
@@ -316,5 +291,5 @@ fn a_real_snapshot_names_its_classes() {
         r.iter().all(|c| c.retained_size <= total),
         "no class retains more than the heap"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }

@@ -4,8 +4,12 @@
 //! type, and per-class count, shallow size and retained size (members not dominated by another
 //! member of the same class).
 //!
-//! Not yet here (next steps of issue 5): `{a, b}` names of plain objects, location-split class rows,
-//! `Detached` DOM names, distances and retainer paths.
+//! Plain objects (`Object`) are named by their most common property sets, `{a, b}`
+//! (DEVTOOLS-MODEL.md 3.2, the newest rule: a set must cover at least max(2, plain objects / 1000)
+//! objects).
+//!
+//! Not yet here (next steps of issue 5): location-split class rows, `Detached` DOM names, distances
+//! and retainer paths.
 
 use std::collections::HashMap;
 
@@ -197,6 +201,8 @@ pub fn summarize(s: &Snapshot) -> Vec<ClassRow> {
     let doms = dominators(&Csr { offsets, targets }, ROOT);
     let retained = retained_sizes(&doms, |v| self_size[v], n);
 
+    let interfaces = plain_object_names(&g, &t);
+
     // Class per node. The name depends only on the node type and, for objects and natives, the
     // name string: compute it once per (type, name) pair.
     let mut class_ids: HashMap<String, u32> = HashMap::new();
@@ -213,8 +219,14 @@ pub fn summarize(s: &Snapshot) -> Vec<ClassRow> {
         } else {
             u32::MAX
         };
-        let id = *by_type_and_name.entry((ty, name_key)).or_insert_with(|| {
-            let name = class_name(&g, &t, v);
+        // A named plain object: its interface, keyed apart from the (type, name) pairs.
+        let interface = interfaces.of.get(&(v as u32)).copied();
+        let key = interface.map_or((ty, name_key), |i| (u32::MAX, i));
+        let id = *by_type_and_name.entry(key).or_insert_with(|| {
+            let name = match interface {
+                Some(i) => interfaces.names[i as usize].clone(),
+                None => class_name(&g, &t, v),
+            };
             *class_ids.entry(name.clone()).or_insert_with(|| {
                 rows.push(ClassRow {
                     name,
@@ -388,5 +400,108 @@ fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut [u64]) {
             self_size[o as usize] += self_size[v];
             self_size[v] = 0;
         }
+    }
+}
+
+/// Names of plain objects: `of[node]` indexes `names`.
+struct Interfaces {
+    names: Vec<String>,
+    of: HashMap<u32, u32>,
+}
+
+/// Length in UTF-16 code units, as DevTools measures names.
+fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// DevTools' `{a, b}` names (DEVTOOLS-MODEL.md 3.2): infer a name from each plain object's property
+/// edges in file order (no `__proto__`, at most 120 UTF-16 units), keep the names shared by at least
+/// max(2, plain objects / 1000) objects, most common first, then name every plain object after the
+/// largest kept property set contained in its own (ties: the more common).
+fn plain_object_names(g: &Graph, t: &Types) -> Interfaces {
+    let plain: Vec<usize> = (0..g.len())
+        .filter(|&v| g.node_type(v) == t.object && g.name(v) == "Object")
+        .collect();
+    let property =
+        g.s.meta
+            .edge_types
+            .iter()
+            .position(|x| x == "property")
+            .map_or(u32::MAX, |i| i as u32);
+    let props = |v: usize| {
+        g.edges(v)
+            .filter(move |&e| g.edge_type(e) == property)
+            .filter_map(move |e| g.edge_name(e))
+    };
+
+    // Inference: candidate text -> (count, first seen, raw names).
+    let mut candidates: HashMap<String, (u32, usize, Vec<&str>)> = HashMap::new();
+    for (order, &v) in plain.iter().enumerate() {
+        let mut text = String::from("{");
+        let mut raw: Vec<&str> = Vec::new();
+        for name in props(v).filter(|n| *n != "__proto__") {
+            let formatted = if name.contains([',', '\'', '"', '{', '}']) {
+                serde_json::to_string(name).unwrap_or_default()
+            } else {
+                name.to_owned()
+            };
+            if !raw.is_empty() && utf16_len(&text) + utf16_len(&formatted) > 120 {
+                break;
+            }
+            if !raw.is_empty() {
+                text.push_str(", ");
+            }
+            text.push_str(&formatted);
+            raw.push(name);
+        }
+        if raw.is_empty() {
+            continue;
+        }
+        text.push('}');
+        candidates.entry(text).or_insert((0, order, raw)).0 += 1;
+    }
+    let min = (plain.len() / 1000).max(2) as u32;
+    let mut kept: Vec<(String, u32, usize, Vec<&str>)> = candidates
+        .into_iter()
+        .filter(|(_, (count, _, _))| *count >= min)
+        .map(|(text, (count, first, raw))| (text, count, first, raw))
+        .collect();
+    kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+
+    // Application: the definition with the most properties contained in the object's, then the
+    // earlier (more common) one.
+    let mut sets: Vec<std::collections::HashSet<&str>> =
+        kept.iter().map(|k| k.3.iter().copied().collect()).collect();
+    let mut order: Vec<usize> = (0..kept.len()).collect();
+    order.sort_by(|&a, &b| sets[b].len().cmp(&sets[a].len()).then(a.cmp(&b)));
+    let mut exact: HashMap<Vec<&str>, u32> = HashMap::new();
+    for &i in order.iter().rev() {
+        let mut key: Vec<&str> = kept[i].3.clone();
+        key.sort_unstable();
+        key.dedup();
+        exact.insert(key, i as u32);
+    }
+    let mut of = HashMap::new();
+    for &v in &plain {
+        let mut own: Vec<&str> = props(v).collect();
+        own.sort_unstable();
+        own.dedup();
+        // Fast path: a definition with exactly this set, when no larger one can match (there is
+        // none larger than the object's own set).
+        let found = exact.get(&own).copied().or_else(|| {
+            let own_set: std::collections::HashSet<&str> = own.iter().copied().collect();
+            order
+                .iter()
+                .find(|&&i| sets[i].len() <= own_set.len() && sets[i].is_subset(&own_set))
+                .map(|&i| i as u32)
+        });
+        if let Some(i) = found {
+            of.insert(v as u32, i);
+        }
+    }
+    sets.clear();
+    Interfaces {
+        names: kept.into_iter().map(|k| k.0).collect(),
+        of,
     }
 }

@@ -293,3 +293,62 @@ fn a_real_snapshot_names_its_classes() {
     );
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn plain_objects_are_named_by_their_most_common_property_sets() {
+    let mut nodes = vec![("synthetic", "", 0), ("object", "Global", 1)];
+    let mut edges = vec![(0, "shortcut", "g", 1)];
+    let mut add = |props: &[&'static str]| {
+        let at = nodes.len();
+        nodes.push(("object", "Object", 20));
+        edges.push((1, "element", "0", at));
+        for p in props {
+            nodes.push(("number", "n", 4));
+            edges.push((at, "property", p, nodes.len() - 1));
+        }
+    };
+    for _ in 0..3 {
+        add(&["id", "url"]); // the common set, in this order
+    }
+    add(&["url", "id"]); // same set, other order: takes the common name
+    add(&["id", "url", "extra"]); // a superset: still the {id, url} row
+    add(&["lonely"]); // seen once: stays Object
+    add(&["__proto__"]); // no kept property: stays Object
+    add(&["a,b", "c"]);
+    add(&["a,b", "c"]);
+    let r = rows(&nodes, &edges);
+    assert_eq!(row(&r, "{id, url}").count, 5, "{r:?}");
+    assert_eq!(row(&r, "Object").count, 2);
+    assert_eq!(
+        row(&r, "{\"a,b\", c}").count,
+        2,
+        "names with commas are quoted"
+    );
+}
+
+#[test]
+fn long_property_lists_are_cut_at_120_units() {
+    let long: Vec<String> = (0..40).map(|i| format!("property{i:02}")).collect();
+    let mut nodes = vec![("synthetic", "", 0), ("object", "Global", 1)];
+    let mut edges: Vec<(usize, &str, &str, usize)> = vec![(0, "shortcut", "g", 1)];
+    for _ in 0..2 {
+        let at = nodes.len();
+        nodes.push(("object", "Object", 20));
+        edges.push((1, "element", "0", at));
+        for p in &long {
+            nodes.push(("number", "n", 4));
+            edges.push((at, "property", p.as_str(), nodes.len() - 1));
+        }
+    }
+    let r = rows(&nodes, &edges);
+    let name = &r
+        .iter()
+        .find(|c| c.name.starts_with('{'))
+        .expect("a named row")
+        .name;
+    assert!(name.encode_utf16().count() <= 122, "{name}");
+    assert!(
+        name.starts_with("{property00, property01,") && name.ends_with('}'),
+        "{name}"
+    );
+}

@@ -4,8 +4,11 @@
 
 use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use std::path::PathBuf;
+
 use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
+use oom_heapdump_capture::SnapshotSummary;
 
 use crate::devtools::{self, Probe};
 use crate::in_process::{self, PendingWrite};
@@ -41,6 +44,28 @@ pub struct CaptureResult {
     /// Heap snapshots only.
     pub node_count: Option<f64>,
     pub edge_count: Option<f64>,
+}
+
+impl CaptureResult {
+    fn snapshot(transport: &str, path: PathBuf, s: SnapshotSummary) -> CaptureResult {
+        CaptureResult {
+            path: path.to_string_lossy().into_owned(),
+            transport: transport.into(),
+            bytes: s.bytes as f64,
+            node_count: Some(s.node_count as f64),
+            edge_count: Some(s.edge_count as f64),
+        }
+    }
+
+    fn profile(transport: &str, path: PathBuf, bytes: u64) -> CaptureResult {
+        CaptureResult {
+            path: path.to_string_lossy().into_owned(),
+            transport: transport.into(),
+            bytes: bytes as f64,
+            node_count: None,
+            edge_count: None,
+        }
+    }
 }
 
 fn failure(e: impl std::fmt::Display) -> Error {
@@ -123,13 +148,7 @@ pub async fn devtools_heap_snapshot(
         devtools::heap_snapshot::take(port_of(port)?, own_id.as_deref(), path.as_ref(), &report)
             .await
             .map_err(failure)?;
-    Ok(CaptureResult {
-        path: path.to_string_lossy().into_owned(),
-        transport: "devtools".into(),
-        bytes: summary.bytes as f64,
-        node_count: Some(summary.node_count as f64),
-        edge_count: Some(summary.edge_count as f64),
-    })
+    Ok(CaptureResult::snapshot("devtools", path, summary))
 }
 
 /// Records a CPU profile over this process's inspector for `duration_ms`.
@@ -151,13 +170,7 @@ pub async fn devtools_cpu_profile(
     )
     .await
     .map_err(failure)?;
-    Ok(CaptureResult {
-        path: path.to_string_lossy().into_owned(),
-        transport: "devtools".into(),
-        bytes: bytes as f64,
-        node_count: None,
-        edge_count: None,
-    })
+    Ok(CaptureResult::profile("devtools", path, bytes))
 }
 
 /// Takes a heap snapshot in-process. V8 builds and serializes it on this (JS) thread; the returned
@@ -192,13 +205,7 @@ impl Task for FinishSnapshot {
             .take()
             .ok_or_else(|| failure("snapshot already finished"))?;
         let (path, summary) = pending.wait().map_err(failure)?;
-        Ok(CaptureResult {
-            path: path.to_string_lossy().into_owned(),
-            transport: "in-process".into(),
-            bytes: summary.bytes as f64,
-            node_count: Some(summary.node_count as f64),
-            edge_count: Some(summary.edge_count as f64),
-        })
+        Ok(CaptureResult::snapshot("in-process", path, summary))
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {
@@ -225,13 +232,7 @@ impl Task for WriteCpuProfile {
         let (path, bytes) =
             crate::cpu_profile_file::write(self.path.as_ref(), self.json.as_bytes())
                 .map_err(failure)?;
-        Ok(CaptureResult {
-            path: path.to_string_lossy().into_owned(),
-            transport: "in-process".into(),
-            bytes: bytes as f64,
-            node_count: None,
-            edge_count: None,
-        })
+        Ok(CaptureResult::profile("in-process", path, bytes))
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {

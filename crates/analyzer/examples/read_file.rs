@@ -1,5 +1,5 @@
-//! Reads a snapshot and prints its counts, the ten classes with the largest retained size, and how
-//! long each step took: `cargo run --release -p oom-heapdump-analyzer --example read_file -- FILE`.
+//! Reads a snapshot, prints the report and how long each step took:
+//! `cargo run --release -p oom-heapdump-analyzer --example read_file -- FILE`.
 use std::time::Instant;
 
 fn main() {
@@ -15,18 +15,10 @@ fn main() {
         }
     };
     let read = started.elapsed().as_secs_f64();
-    let rows = oom_heapdump_analyzer::summary::summarize(&s);
+    let analysis = oom_heapdump_analyzer::report::analyze(&s, Default::default());
     println!(
-        "{path}: {} nodes, {} edges, {} strings; read in {read:.2} s, summarized in {:.2} s",
-        s.node_count,
-        s.edge_count,
-        s.strings.len(),
+        "{path}: read in {read:.2} s, analyzed in {:.2} s",
         started.elapsed().as_secs_f64() - read
     );
-    for r in rows.iter().take(10) {
-        println!(
-            "{:>10} {:>12} {:>12}  {}",
-            r.count, r.self_size, r.retained_size, r.name
-        );
-    }
+    print!("{analysis}");
 }

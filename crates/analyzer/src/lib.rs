@@ -1,16 +1,25 @@
-//! Heap snapshot analysis, first step: a streaming reader of V8 `.heapsnapshot` files into flat
-//! `u32` columns (never the JSON text, never a `serde_json::Value` of it), with errors that say
-//! where in the file they occurred. Field layouts are read from the snapshot's `meta` by name,
-//! because they differ across Node versions.
+//! Heap snapshot analysis with Chrome DevTools' numbers.
+//!
+//! Data flow: `reader` streams a `.heapsnapshot` into flat `u32` columns (`snapshot`; never the
+//! JSON text, never a `serde_json::Value` of it; errors name the byte offset; layouts read from
+//! `meta` by name, as they differ across Node versions) → `graph` sees them as nodes and edges →
+//! `summary` builds DevTools' model (adjusted sizes, `dominators`, `classes`, `distances`) →
+//! `report` answers `analyze` (top classes, largest objects and their retainer paths), `diff`
+//! answers the Comparison view.
 #![deny(clippy::all)]
 
+mod classes;
+mod distances;
 pub mod dominators;
 mod error;
+mod graph;
 mod json;
 mod reader;
+pub mod report;
 mod snapshot;
 pub mod summary;
 
+pub use classes::Location;
 pub use error::ParseError;
 pub use reader::{read_snapshot, read_snapshot_from};
 pub use snapshot::{Meta, Snapshot};

@@ -29,10 +29,11 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
 /// Reads and checks a snapshot from any buffered reader.
 pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> {
     let mut j = Json::new(input);
-    let mut head: Option<(Meta, u32, u32)> = None;
+    let mut head: Option<Header> = None;
     let mut nodes = None;
     let mut edges = None;
     let mut strings = None;
+    let mut locations = Vec::new();
     j.expect(b'{', "the snapshot")?;
     if !j.empty(b'}', "the snapshot")? {
         let mut key = String::new();
@@ -42,7 +43,13 @@ pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> 
             match key.as_str() {
                 "snapshot" => head = Some(header(&mut j)?),
                 "nodes" | "edges" => {
-                    let Some((meta, node_count, edge_count)) = &head else {
+                    let Some(Header {
+                        meta,
+                        node_count,
+                        edge_count,
+                        ..
+                    }) = &head
+                    else {
                         return Err(
                             j.syntax(format!("\"{key}\" comes before the \"snapshot\" header"))
                         );
@@ -60,6 +67,7 @@ pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> 
                     }
                 }
                 "strings" => strings = Some(string_list(&mut j)?),
+                "locations" => locations = numbers(&mut j, 0, "locations")?,
                 _ => j.skip_value("a section")?,
             }
             if !j.next_in(b'}', "the snapshot")? {
@@ -70,8 +78,15 @@ pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> 
     j.end()?;
     let missing =
         |what: &str| ParseError::Inconsistent(format!("the snapshot has no {what:?} section"));
-    let (meta, node_count, edge_count) = head.ok_or_else(|| missing("snapshot"))?;
+    let Header {
+        meta,
+        node_count,
+        edge_count,
+        extra_native_bytes,
+    } = head.ok_or_else(|| missing("snapshot"))?;
     let snapshot = Snapshot {
+        locations,
+        extra_native_bytes,
         meta,
         node_count,
         edge_count,
@@ -83,7 +98,15 @@ pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> 
     Ok(snapshot)
 }
 
-fn header<R: BufRead>(j: &mut Json<R>) -> Result<(Meta, u32, u32), ParseError> {
+/// What the `snapshot` header says.
+struct Header {
+    meta: Meta,
+    node_count: u32,
+    edge_count: u32,
+    extra_native_bytes: u64,
+}
+
+fn header<R: BufRead>(j: &mut Json<R>) -> Result<Header, ParseError> {
     let value = j.value("the snapshot header")?;
     let meta = Meta::from_header(&value)?;
     let count = |key: &str| -> Result<u32, ParseError> {
@@ -104,7 +127,15 @@ fn header<R: BufRead>(j: &mut Json<R>) -> Result<(Meta, u32, u32), ParseError> {
             )));
         }
     }
-    Ok((meta, node_count, edge_count))
+    Ok(Header {
+        meta,
+        node_count,
+        edge_count,
+        extra_native_bytes: value
+            .get("extra_native_bytes")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+    })
 }
 
 fn numbers<R: BufRead>(

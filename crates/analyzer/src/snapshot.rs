@@ -25,9 +25,20 @@ pub struct Meta {
     pub edge_type: usize,
     pub edge_name_or_index: usize,
     pub edge_to_node: usize,
+    /// Fields of a `locations` row (`object_index`, `script_id`, `line`, `column`); empty in
+    /// snapshots older than V8 8.x, which have no locations.
+    pub location_fields: Vec<String>,
 }
 
 impl Meta {
+    /// Position of a field of a `locations` row (only called once the fields are known to exist).
+    pub fn location_field(&self, name: &str) -> usize {
+        self.location_fields
+            .iter()
+            .position(|f| f == name)
+            .unwrap_or(0)
+    }
+
     /// Reads `meta` out of the snapshot's header object.
     pub fn from_header(header: &Value) -> Result<Meta, ParseError> {
         let meta = header
@@ -61,6 +72,15 @@ impl Meta {
                 })
                 .ok_or_else(|| ParseError::Meta(format!("meta.{key} has no list of type names")))
         };
+        let location_fields = match meta.get("location_fields") {
+            None => Vec::new(),
+            Some(_) => names("location_fields")?,
+        };
+        for name in ["object_index", "script_id", "line", "column"] {
+            if !location_fields.is_empty() {
+                find(&location_fields, "location", name)?;
+            }
+        }
         let node_type = find(&node_fields, "node", "type")?;
         let edge_type = find(&edge_fields, "edge", "type")?;
         Ok(Meta {
@@ -77,6 +97,7 @@ impl Meta {
             edge_type,
             node_fields,
             edge_fields,
+            location_fields,
         })
     }
 }
@@ -90,6 +111,10 @@ pub struct Snapshot {
     pub nodes: Vec<u32>,
     pub edges: Vec<u32>,
     pub strings: Vec<String>,
+    /// The `locations` rows, `meta.location_fields.len()` numbers each (empty when absent).
+    pub locations: Vec<u32>,
+    /// Native memory V8 attributes to the heap but not to any node (newer V8 only; else 0).
+    pub extra_native_bytes: u64,
 }
 
 impl Snapshot {
@@ -162,6 +187,22 @@ impl Snapshot {
                     "edge {i} names string {}, there are {strings}",
                     row[m.edge_name_or_index]
                 ));
+            }
+        }
+        let lf = m.location_fields.len();
+        if !self.locations.is_empty() {
+            if lf == 0 || !self.locations.len().is_multiple_of(lf) {
+                return bad(format!(
+                    "{} numbers in locations, rows are {lf} wide",
+                    self.locations.len()
+                ));
+            }
+            let at = m.location_field("object_index");
+            for (i, row) in self.locations.chunks_exact(lf).enumerate() {
+                let node = row[at] as usize;
+                if !node.is_multiple_of(nf) || node >= self.nodes.len() {
+                    return bad(format!("location {i} points at {node}, not a node"));
+                }
             }
         }
         Ok(())

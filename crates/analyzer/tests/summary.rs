@@ -88,6 +88,7 @@ fn class(name: &str, count: u64, self_size: u64, retained_size: u64) -> ClassRow
         count,
         self_size,
         retained_size,
+        location: None,
     }
 }
 

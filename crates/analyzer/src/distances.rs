@@ -1,0 +1,136 @@
+//! Distances from the roots, as Chrome DevTools computes them (DEVTOOLS-MODEL.md 5.1), and for
+//! each node the edge that first reached it, which gives a shortest retainer path.
+//!
+//! User roots (the root's non-synthetic children, e.g. Node's `global`) are at distance 1; then
+//! the root, at 100000000 when there were user roots (0 otherwise), reaches what is left. Weak
+//! edges never count, and three kinds of edge are filtered as DevTools does: `sloppy_function_map`
+//! of a native context, every third entry of a descriptor array (the accessors' owners), and the
+//! first of the two internal edges of a WeakMap entry (so that the value's distance comes from the
+//! later of its table and its key).
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::graph::{Graph, Types, ROOT};
+
+/// The distance of a node no path reaches (DevTools' `noDistance`).
+pub const NO_DISTANCE: i32 = -5;
+/// The distance DevTools gives the root when there are user roots: nodes reached only from the
+/// root (system internals) are at this distance or more.
+pub const SYSTEM_DISTANCE: i32 = 100_000_000;
+/// Marks a node with no parent edge (the root, user roots, unreachable nodes).
+pub const NO_EDGE: u32 = u32::MAX;
+
+pub(crate) struct Distances {
+    pub distance: Vec<i32>,
+    /// The edge through which the breadth-first search first reached each node.
+    pub parent_edge: Vec<u32>,
+}
+
+/// True when the root has children that are not synthetic (or the document DOM trees).
+pub(crate) fn has_user_roots(g: &Graph, t: &Types) -> bool {
+    g.edges(ROOT).any(|e| is_user_root(g, t, g.target(e)))
+}
+
+fn is_user_root(g: &Graph, t: &Types, v: usize) -> bool {
+    g.node_type(v) != t.synthetic || g.name(v) == "(Document DOM trees)"
+}
+
+pub(crate) fn distances(g: &Graph, t: &Types) -> Distances {
+    let n = g.len();
+    let mut d = Distances {
+        distance: vec![NO_DISTANCE; n],
+        parent_edge: vec![NO_EDGE; n],
+    };
+    if n == 0 {
+        return d;
+    }
+    let mut weakmap_pairs_seen: HashSet<&str> = HashSet::new();
+    let mut queue = VecDeque::new();
+    for e in g.edges(ROOT) {
+        let c = g.target(e);
+        if is_user_root(g, t, c) && d.distance[c] == NO_DISTANCE {
+            d.distance[c] = 1;
+            queue.push_back(c);
+        }
+    }
+    bfs(g, t, &mut d, &mut queue, &mut weakmap_pairs_seen);
+    d.distance[ROOT] = if has_user_roots(g, t) {
+        SYSTEM_DISTANCE
+    } else {
+        0
+    };
+    queue.push_back(ROOT);
+    bfs(g, t, &mut d, &mut queue, &mut weakmap_pairs_seen);
+    d
+}
+
+fn bfs<'a>(
+    g: &Graph<'a>,
+    t: &Types,
+    d: &mut Distances,
+    queue: &mut VecDeque<usize>,
+    weakmap_pairs_seen: &mut HashSet<&'a str>,
+) {
+    while let Some(v) = queue.pop_front() {
+        let next = d.distance[v] + 1;
+        for e in g.edges(v) {
+            let c = g.target(e);
+            if g.edge_type(e) == t.weak || d.distance[c] != NO_DISTANCE {
+                continue;
+            }
+            if !edge_counts(g, t, v, e, weakmap_pairs_seen) {
+                continue;
+            }
+            d.distance[c] = next;
+            d.parent_edge[c] = e as u32;
+            queue.push_back(c);
+        }
+    }
+}
+
+/// DevTools' distance filter (`JSHeapSnapshot.calculateDistances`).
+fn edge_counts<'a>(
+    g: &Graph<'a>,
+    t: &Types,
+    from: usize,
+    e: usize,
+    weakmap_pairs_seen: &mut HashSet<&'a str>,
+) -> bool {
+    let ty = g.node_type(from);
+    if ty == t.hidden
+        && g.name(from) == "system / NativeContext"
+        && g.edge_name(e) == Some("sloppy_function_map")
+    {
+        return false;
+    }
+    if ty == t.array && g.name(from) == "(map descriptors)" {
+        let index = match g.edge_name(e) {
+            Some(name) => name.parse::<u64>().ok(),
+            None => Some(u64::from(g.edge_name_or_index(e))),
+        };
+        if let Some(i) = index {
+            if i >= 2 && i % 3 == 1 {
+                return false;
+            }
+        }
+    }
+    if g.edge_type(e) == t.internal {
+        if let Some(pair) = g.edge_name(e).and_then(weakmap_pair_key) {
+            return !weakmap_pairs_seen.insert(pair);
+        }
+    }
+    true
+}
+
+/// For an edge named like `12 / part of key (Object @3) -> value (Object @5) pair in WeakMap (table
+/// @7)`, the text after the leading number, which both edges of the entry share.
+pub(crate) fn weakmap_pair_key(name: &str) -> Option<&str> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &name[digits..];
+    (digits > 0
+        && rest.starts_with(" / part of key (")
+        && rest.contains(") -> value (")
+        && rest.contains(" pair in WeakMap (table @")
+        && rest.ends_with(')'))
+    .then_some(rest)
+}

@@ -1,0 +1,323 @@
+//! What `analyze` answers: totals, the top classes of the Summary view, and the largest objects,
+//! each with its shortest retainer path from the roots. The JSON shape is part of the package's
+//! interface (README, `index.d.ts`): add fields, never rename or remove them.
+
+use serde::Serialize;
+
+use crate::distances::{NO_DISTANCE, NO_EDGE, SYSTEM_DISTANCE};
+use crate::graph::ROOT;
+use crate::snapshot::Snapshot;
+use crate::summary::{ClassRow, Model};
+use crate::Location;
+
+/// How much to report.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Classes, by retained size.
+    pub top: usize,
+    /// Largest objects.
+    pub objects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            top: 10,
+            objects: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    pub node_count: u64,
+    pub edge_count: u64,
+    /// The root's retained size (every node's adjusted self size) plus V8's extra native bytes:
+    /// the total DevTools shows.
+    pub total_size: u64,
+    /// The top classes by retained size, descending.
+    pub classes: Vec<ClassSummary>,
+    pub largest_objects: Vec<LargeObject>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassSummary {
+    pub name: String,
+    pub count: u64,
+    pub self_size: u64,
+    pub retained_size: u64,
+    /// Only for classes DevTools splits by their constructor's location.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LargeObject {
+    /// The node's id in the snapshot (`@id` in DevTools).
+    pub id: u32,
+    /// Its class, as in `classes`.
+    pub name: String,
+    /// V8's node type (`object`, `closure`, `string`, ...).
+    #[serde(rename = "type")]
+    pub node_type: String,
+    pub self_size: u64,
+    pub retained_size: u64,
+    /// The shortest path from a root, e.g. `global.logs (Array) -> [123] (LogEntry)`.
+    pub retainer_path: String,
+}
+
+impl From<ClassRow> for ClassSummary {
+    fn from(r: ClassRow) -> Self {
+        ClassSummary {
+            name: r.name,
+            count: r.count,
+            self_size: r.self_size,
+            retained_size: r.retained_size,
+            location: r.location,
+        }
+    }
+}
+
+/// Analyzes a snapshot.
+pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
+    let m = Model::new(s);
+    let largest_objects = largest_objects(&m, limits.objects);
+    let mut rows = m.rows();
+    rows.truncate(limits.top);
+    Analysis {
+        node_count: u64::from(s.node_count),
+        edge_count: u64::from(s.edge_count),
+        total_size: m.total_size(),
+        classes: rows.into_iter().map(ClassSummary::from).collect(),
+        largest_objects,
+    }
+}
+
+/// A node worth reporting as an object: not the root, not synthetic, not V8's internals (hidden,
+/// code, internal arrays, maps): those are where the memory of real objects sits, not what holds it.
+fn reportable(m: &Model, v: usize) -> bool {
+    let t = &m.t;
+    let ty = m.g.node_type(v);
+    v != ROOT
+        && ty != t.synthetic
+        && ty != t.hidden
+        && ty != t.code
+        && ty != t.array
+        && m.g.type_name(v) != "object shape"
+        && m.self_size[v] > 0
+}
+
+/// The objects that retain the most, skipping those that only pass memory through: an object one
+/// of whose dominated objects retains at least half as much is reported through that one instead
+/// (so `global` gives way to `global.logs`, and `global.logs` stays when no single entry dominates).
+fn largest_objects(m: &Model, count: usize) -> Vec<LargeObject> {
+    if count == 0 || m.g.len() == 0 {
+        return Vec::new();
+    }
+    let tree = m.dominated();
+    let mut candidates: Vec<usize> = (0..m.g.len()).filter(|&v| reportable(m, v)).collect();
+    candidates.sort_unstable_by(|&a, &b| m.retained[b].cmp(&m.retained[a]).then(a.cmp(&b)));
+    let passes_through = |v: usize| {
+        let half = m.retained[v].div_ceil(2);
+        // Children of hidden and array nodes it dominates count as its own (an array's entries
+        // sit under its elements store).
+        let mut todo = vec![v];
+        while let Some(x) = todo.pop() {
+            for &c in &tree.targets[tree.offsets[x] as usize..tree.offsets[x + 1] as usize] {
+                let c = c as usize;
+                if reportable(m, c) {
+                    if m.retained[c] >= half {
+                        return true;
+                    }
+                } else if m.g.node_type(c) == m.t.hidden || m.g.node_type(c) == m.t.array {
+                    todo.push(c);
+                }
+            }
+        }
+        false
+    };
+    candidates
+        .into_iter()
+        .filter(|&v| !passes_through(v))
+        .take(count)
+        .map(|v| LargeObject {
+            id: m.g.id(v),
+            name: class_of(m, v),
+            node_type: m.g.type_name(v).to_owned(),
+            self_size: m.self_size[v],
+            retained_size: m.retained[v],
+            retainer_path: retainer_path(m, v),
+        })
+        .collect()
+}
+
+fn class_of(m: &Model, v: usize) -> String {
+    match m.classes.list.get(m.classes.of[v] as usize) {
+        Some(c) => c.name.clone(),
+        None => crate::classes::class_name(&m.g, &m.t, v),
+    }
+}
+
+/// The most steps a path shows; longer paths keep their first and last steps.
+const MAX_PATH_STEPS: usize = 12;
+
+/// `holder.edge (Class) -> edge (Class) -> ...` from the first node below the root down to `v`.
+fn retainer_path(m: &Model, v: usize) -> String {
+    let d = m.distances.distance[v];
+    if d == NO_DISTANCE {
+        return "(unreachable: held only by weak references, or by nothing)".into();
+    }
+    let mut steps = Vec::new();
+    let mut at = v;
+    while m.distances.parent_edge[at] != NO_EDGE {
+        let e = m.distances.parent_edge[at] as usize;
+        steps.push(e);
+        at = m.g.source(e);
+    }
+    steps.reverse();
+    // Paths from the root start at the root's child, named.
+    if at == ROOT && !steps.is_empty() {
+        at = m.g.target(steps.remove(0));
+    }
+    let mut text = one_line(m.g.name(at));
+    let shown = steps.len();
+    for (i, &e) in steps.iter().enumerate() {
+        if shown > MAX_PATH_STEPS && i >= MAX_PATH_STEPS / 2 && i < shown - MAX_PATH_STEPS / 2 {
+            if i == MAX_PATH_STEPS / 2 {
+                text.push_str(&format!(" -> ... {} more ...", shown - MAX_PATH_STEPS));
+            }
+            continue;
+        }
+        let edge = match m.g.edge_name(e) {
+            Some(name) => one_line(name),
+            None => format!("[{}]", m.g.edge_name_or_index(e)),
+        };
+        if i == 0 {
+            if edge.starts_with('[') {
+                text.push_str(&edge);
+            } else {
+                text.push('.');
+                text.push_str(&edge);
+            }
+        } else {
+            text.push_str(" -> ");
+            text.push_str(&edge);
+        }
+        text.push_str(&format!(" ({})", class_of(m, m.g.target(e))));
+    }
+    if steps.is_empty() {
+        text = class_of(m, v);
+    }
+    if d >= SYSTEM_DISTANCE {
+        text.push_str(" [held only by V8 internals]");
+    }
+    text
+}
+
+/// A name as one short line: control characters become spaces, and long names are cut at 80
+/// characters.
+fn one_line(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .take(80)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if name.chars().nth(80).is_some() {
+        out.push('\u{2026}');
+    }
+    out
+}
+
+/// Sizes for people: `512 B`, `1.5 kB`, `89.6 MB` (powers of 1000, as DevTools shows them).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The readable report (`analyze` without `--json`, and the summary printed after an OOM dump).
+impl std::fmt::Display for Analysis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} nodes, {} edges, {} in all",
+            grouped(self.node_count),
+            grouped(self.edge_count),
+            human_size(self.total_size)
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Top {} classes by retained size (Chrome DevTools' Summary view):",
+            self.classes.len()
+        )?;
+        writeln!(
+            f,
+            "{:>12} {:>10} {:>10} {:>5}  Class",
+            "Count", "Shallow", "Retained", "%"
+        )?;
+        for c in &self.classes {
+            let share = if self.total_size > 0 {
+                c.retained_size as f64 * 100.0 / self.total_size as f64
+            } else {
+                0.0
+            };
+            let place = match c.location {
+                Some(l) => format!("  (script {}, line {})", l.script_id, l.line + 1),
+                None => String::new(),
+            };
+            writeln!(
+                f,
+                "{:>12} {:>10} {:>10} {:>4.0}%  {}{place}",
+                grouped(c.count),
+                human_size(c.self_size),
+                human_size(c.retained_size),
+                share,
+                one_line(&c.name)
+            )?;
+        }
+        if !self.largest_objects.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "Largest objects by retained size, with their shortest path from a root:"
+            )?;
+            for o in &self.largest_objects {
+                writeln!(
+                    f,
+                    "{:>10}  {} @{}: {}",
+                    human_size(o.retained_size),
+                    one_line(&o.name),
+                    o.id,
+                    o.retainer_path
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -9,6 +9,7 @@
 #![deny(clippy::all)]
 
 mod classes;
+pub mod diff;
 mod distances;
 pub mod dominators;
 mod error;

@@ -115,10 +115,10 @@ impl<'a> Model<'a> {
                 location: c.location,
             })
             .collect();
-        for v in 0..n {
-            if let Some(row) = rows.get_mut(class_of[v] as usize) {
+        for (&c, &size) in class_of.iter().zip(&self.self_size) {
+            if let Some(row) = rows.get_mut(c as usize) {
                 row.count += 1;
-                row.self_size += self.self_size[v];
+                row.self_size += size;
             }
         }
         if n == 0 {

@@ -3,172 +3,228 @@
  * helper to a temporary file, checked, fsynced and renamed, so that a capture is complete or absent.
  */
 
-/** Options of the factory; all optional. Unknown keys are ignored, as in the original package. */
-export interface Options {
-  /** Write a heap snapshot when V8 runs out of heap. Default `true`. */
-  heapdumpOnOOM?: boolean
-  /**
-   * How the OOM is caught. `"NATIVE_HOOK"` (the default): V8's OOM error handler; at OOM it writes
-   * `<path>.heapprofile` and `<path>.oom.json` first, then the snapshot if it fits in the memory
-   * left. `"GC_MONITORING"`: in addition, after garbage collections, take a snapshot while the
-   * process keeps running when the used heap passes `threshold` percent of the heap limit or, in a
-   * container, while the snapshot still fits in the memory left; at most `limit` times.
-   */
-  OOMImplementation?: 'NATIVE_HOOK' | 'GC_MONITORING'
-  /**
-   * Where the OOM snapshot goes; `.heapsnapshot` is appended when missing. Relative paths are
-   * resolved against the working directory at the time of the call. Default: `OoM-pid-<pid>` in the
-   * `--diagnostic-dir` folder when Node runs with that flag, else in the working directory. The
-   * folder must exist and be writable.
-   */
-  path?: string
-  /**
-   * Add a UTC timestamp (`-YYYYMMDDTHHMMSS.mmmZ`) to the OOM snapshot's name, and never replace an
-   * existing file, so that several crashes each leave their own snapshot. Default `false`.
-   */
-  addTimestamp?: boolean
-  /**
-   * The DevTools (`--inspect`) port, 1-65535. Default `9229`. At load the module checks once that
-   * this process's inspector answers (on its own port when it has one) and warns once if not.
-   * Captures use this process's own inspector, found through `inspector.url()`; only 127.0.0.1 is
-   * ever contacted.
-   */
-  port?: number
-  /** GC_MONITORING: percent (0-100) of the heap limit at which a snapshot is taken. Default `70`. */
-  threshold?: number
-  /** GC_MONITORING: at most this many snapshots (a positive integer). Default `3`. */
-  limit?: number
-  /**
-   * Run V8's sampling heap profiler from start-up, so that an OOM leaves `<path>.heapprofile` (opens in
-   * Chrome DevTools' Memory tab) and the report names the allocation sites that filled the heap.
-   * Default `true`.
-   */
-  heapProfile?: boolean
-  /** Average bytes allocated between two samples of the sampling heap profiler. Default `524288`. */
-  heapProfileInterval?: number
-  /**
-   * Take the OOM snapshot even when its estimated cost (20x the used heap) exceeds the memory left
-   * under the container's (or machine's) limit. Default `false`: such a snapshot would get the
-   * process killed mid-write, so it is skipped, and the report says so.
-   */
-  forceSnapshot?: boolean
-  /**
-   * In a memory cgroup: when the container's working set passes this percent (0-100) of its limit,
-   * write the heap profile and a report with `process.memoryUsage()` before the kernel kills the
-   * process (memory outside the V8 heap, such as Buffers, causes no V8 OOM). Once per episode.
-   * Default `90`.
-   */
-  rssThreshold?: number
-}
+declare namespace nodeOomHeapdump {
+  /** Options of the factory; all optional. Unknown keys are ignored, as in the original package. */
+  interface Options {
+    /** Write a heap snapshot when V8 runs out of heap. Default `true`. */
+    heapdumpOnOOM?: boolean
+    /**
+     * How the OOM is caught. `"NATIVE_HOOK"` (the default): V8's OOM error handler; at OOM it writes
+     * `<path>.heapprofile` and `<path>.oom.json` first, then the snapshot if it fits in the memory
+     * left. `"GC_MONITORING"`: in addition, after garbage collections, take a snapshot while the
+     * process keeps running when the used heap passes `threshold` percent of the heap limit or, in a
+     * container, while the snapshot still fits in the memory left; at most `limit` times.
+     */
+    OOMImplementation?: 'NATIVE_HOOK' | 'GC_MONITORING'
+    /**
+     * Where the OOM snapshot goes; `.heapsnapshot` is appended when missing. Relative paths are
+     * resolved against the working directory at the time of the call. Default: `OoM-pid-<pid>` in the
+     * `--diagnostic-dir` folder when Node runs with that flag, else in the working directory. The
+     * folder must exist and be writable.
+     */
+    path?: string
+    /**
+     * Add a UTC timestamp (`-YYYYMMDDTHHMMSS.mmmZ`) to the OOM snapshot's name, and never replace an
+     * existing file, so that several crashes each leave their own snapshot. Default `false`.
+     */
+    addTimestamp?: boolean
+    /**
+     * The DevTools (`--inspect`) port, 1-65535. Default `9229`. At load the module checks once that
+     * this process's inspector answers (on its own port when it has one) and warns once if not.
+     * Captures use this process's own inspector, found through `inspector.url()`; only 127.0.0.1 is
+     * ever contacted.
+     */
+    port?: number
+    /** GC_MONITORING: percent (0-100) of the heap limit at which a snapshot is taken. Default `70`. */
+    threshold?: number
+    /** GC_MONITORING: at most this many snapshots (a positive integer). Default `3`. */
+    limit?: number
+    /**
+     * Run V8's sampling heap profiler from start-up, so that an OOM leaves `<path>.heapprofile` (opens in
+     * Chrome DevTools' Memory tab) and the report names the allocation sites that filled the heap.
+     * Default `true`.
+     */
+    heapProfile?: boolean
+    /** Average bytes allocated between two samples of the sampling heap profiler. Default `524288`. */
+    heapProfileInterval?: number
+    /**
+     * Take the OOM snapshot even when its estimated cost (20x the used heap) exceeds the memory left
+     * under the container's (or machine's) limit. Default `false`: such a snapshot would get the
+     * process killed mid-write, so it is skipped, and the report says so.
+     */
+    forceSnapshot?: boolean
+    /**
+     * In a memory cgroup: when the container's working set passes this percent (0-100) of its limit,
+     * write the heap profile and a report with `process.memoryUsage()` before the kernel kills the
+     * process (memory outside the V8 heap, such as Buffers, causes no V8 OOM). Once per episode.
+     * Default `90`.
+     */
+    rssThreshold?: number
+  }
 
-/** The options in force, as the addon resolved them. */
-export interface InstalledOptions {
-  heapdumpOnOOM: boolean
-  OOMImplementation: 'NATIVE_HOOK' | 'GC_MONITORING'
-  /** Absolute path of the OOM snapshot (before `addTimestamp` adds its timestamp). */
-  path: string
-  addTimestamp: boolean
-  port: number
-  threshold: number
-  limit: number
-  /** Absent when the sampling heap profiler is off. */
-  heapProfileInterval?: number
-  forceSnapshot: boolean
-  rssThreshold: number
-  /** Pid of the helper process waiting to write the OOM snapshot. */
-  helperPid?: number
-  /** Why no helper runs; the snapshot is then written from the dying process itself. */
-  helperError?: string
-}
+  /** The options in force, as the addon resolved them. */
+  interface InstalledOptions {
+    heapdumpOnOOM: boolean
+    OOMImplementation: 'NATIVE_HOOK' | 'GC_MONITORING'
+    /** Absolute path of the OOM snapshot (before `addTimestamp` adds its timestamp). */
+    path: string
+    addTimestamp: boolean
+    port: number
+    threshold: number
+    limit: number
+    /** Absent when the sampling heap profiler is off. */
+    heapProfileInterval?: number
+    forceSnapshot: boolean
+    rssThreshold: number
+    /** Pid of the helper process waiting to write the OOM snapshot. */
+    helperPid?: number
+    /** Why no helper runs; the snapshot is then written from the dying process itself. */
+    helperError?: string
+  }
 
-/** Heap snapshot progress, as V8 reports it (objects walked so far, and in all). */
-export interface Progress {
-  done: number
-  total: number
-}
+  /** Heap snapshot progress, as V8 reports it (objects walked so far, and in all). */
+  interface Progress {
+    done: number
+    total: number
+  }
 
-/** Options of a capture; pass as the last argument. */
-export interface CaptureOptions {
-  /**
-   * Called with V8's progress while a heap snapshot is built. Over DevTools the calls arrive while
-   * V8 works; in-process no JS can run meanwhile, so they arrive right after V8 built the snapshot.
-   */
-  onProgress?: (progress: Progress) => void
-  /** CPU profiles: the sampling interval in microseconds, 1-1000000. Default 1000. */
-  samplingIntervalUs?: number
-  /**
-   * `"auto"` (default): over this process's own DevTools inspector when it runs with `--inspect`
-   * (reachable on 127.0.0.1), else in-process. `"devtools"`: only over the inspector (rejects when
-   * this process has none). `"in-process"`: V8's API directly (heap snapshots) or Node's in-process
-   * inspector session (CPU profiles); no inspector port needed.
-   */
-  transport?: 'auto' | 'devtools' | 'in-process'
-}
+  /** Options of a capture; pass as the last argument. */
+  interface CaptureOptions {
+    /**
+     * Called with V8's progress while a heap snapshot is built. Over DevTools the calls arrive while
+     * V8 works; in-process no JS can run meanwhile, so they arrive right after V8 built the snapshot.
+     */
+    onProgress?: (progress: Progress) => void
+    /** CPU profiles: the sampling interval in microseconds, 1-1000000. Default 1000. */
+    samplingIntervalUs?: number
+    /**
+     * `"auto"` (default): over this process's own DevTools inspector when it runs with `--inspect`
+     * (reachable on 127.0.0.1), else in-process. `"devtools"`: only over the inspector (rejects when
+     * this process has none). `"in-process"`: V8's API directly (heap snapshots) or Node's in-process
+     * inspector session (CPU profiles); no inspector port needed.
+     */
+    transport?: 'auto' | 'devtools' | 'in-process'
+  }
 
-/** What the last on-request capture did. */
-export interface CaptureInfo {
-  kind: 'heapsnapshot' | 'cpuprofile'
-  /** Absolute path of the file written. */
-  path: string
-  /** How it was captured. */
-  transport: 'devtools' | 'in-process'
-  /** Size of the file. */
-  bytes: number
-  /** Heap snapshots: node and edge counts, checked against the file's header. */
-  nodeCount?: number
-  edgeCount?: number
-  /** Wall time of the capture. */
-  ms: number
-}
-
-/**
- * The object the factory returns; one per process.
- *
- * Captures write to a temporary name in the target folder (mode 0600), check the capture is
- * complete, fsync and rename; a failed capture leaves nothing under the final name. One capture
- * runs at a time: another one requested meanwhile rejects at once. While V8 builds a heap snapshot
- * it pauses JavaScript in this process (unavoidable, whatever the tool); in-process, V8 also
- * serializes it on the JS thread, as `v8.writeHeapSnapshot()` does, while the file is written and
- * fsynced on another thread.
- */
-export interface NodeOomHeapdumpAPI {
-  /**
-   * The options in force. `null` in a worker thread: there the factory installs nothing, because a
-   * worker's OOM does not kill the process (Node reports it as an error on the `Worker`); the hook
-   * installed from the main thread covers the process. Captures requested in a worker capture the
-   * worker's heap, in-process.
-   */
-  readonly options: Readonly<InstalledOptions> | null
-
-  /** What the last successful on-request capture did (also logged with NODE_DEBUG=node-oom-heapdump). */
-  readonly lastCapture: Readonly<CaptureInfo> | null
+  /** What the last on-request capture did. */
+  interface CaptureInfo {
+    kind: 'heapsnapshot' | 'cpuprofile'
+    /** Absolute path of the file written. */
+    path: string
+    /** How it was captured. */
+    transport: 'devtools' | 'in-process'
+    /** Size of the file. */
+    bytes: number
+    /** Heap snapshots: node and edge counts, checked against the file's header. */
+    nodeCount?: number
+    edgeCount?: number
+    /** Wall time of the capture. */
+    ms: number
+  }
 
   /**
-   * Writes a heap snapshot of this process and resolves to its absolute path. `.heapsnapshot` is
-   * appended when missing; without a path, `heapsnapshot-<ms since epoch>.heapsnapshot` in the
-   * working directory (or `--diagnostic-dir`). Rejects if the folder does not exist, if another
-   * capture runs, or if the capture fails (nothing is left under the final name).
+   * The object the factory returns; one per process.
+   *
+   * Captures write to a temporary name in the target folder (mode 0600), check the capture is
+   * complete, fsync and rename; a failed capture leaves nothing under the final name. One capture
+   * runs at a time: another one requested meanwhile rejects at once. While V8 builds a heap snapshot
+   * it pauses JavaScript in this process (unavoidable, whatever the tool); in-process, V8 also
+   * serializes it on the JS thread, as `v8.writeHeapSnapshot()` does, while the file is written and
+   * fsynced on another thread.
    */
-  createHeapSnapshot(path?: string, options?: CaptureOptions): Promise<string>
-  createHeapSnapshot(options: CaptureOptions): Promise<string>
+  interface NodeOomHeapdumpAPI {
+    /**
+     * The options in force. `null` in a worker thread: there the factory installs nothing, because a
+     * worker's OOM does not kill the process (Node reports it as an error on the `Worker`); the hook
+     * installed from the main thread covers the process. Captures requested in a worker capture the
+     * worker's heap, in-process.
+     */
+    readonly options: Readonly<InstalledOptions> | null
+
+    /** What the last successful on-request capture did (also logged with NODE_DEBUG=node-oom-heapdump). */
+    readonly lastCapture: Readonly<CaptureInfo> | null
+
+    /**
+     * Writes a heap snapshot of this process and resolves to its absolute path. `.heapsnapshot` is
+     * appended when missing; without a path, `heapsnapshot-<ms since epoch>.heapsnapshot` in the
+     * working directory (or `--diagnostic-dir`). Rejects if the folder does not exist, if another
+     * capture runs, or if the capture fails (nothing is left under the final name).
+     */
+    createHeapSnapshot(path?: string, options?: CaptureOptions): Promise<string>
+    createHeapSnapshot(options: CaptureOptions): Promise<string>
+
+    /**
+     * Records a CPU profile of this process for `durationMs` (default 30000, at most 3600000) and
+     * resolves to its absolute path. `.cpuprofile` is appended when missing; without a path,
+     * `cpuprofile-<ms since epoch>.cpuprofile` in the working directory (or `--diagnostic-dir`).
+     */
+    createCpuProfile(path?: string, durationMs?: number, options?: CaptureOptions): Promise<string>
+    createCpuProfile(path: string | undefined, options: CaptureOptions): Promise<string>
+    createCpuProfile(options: CaptureOptions): Promise<string>
+
+    /** Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found") for any other path. */
+    deleteHeapSnapshot(path: string): Promise<string>
+    /** Deletes a CPU profile this instance created; resolves to its path. Rejects ("File not found") for any other path. */
+    deleteCpuProfile(path: string): Promise<string>
+    /** Deletes every heap snapshot this instance created (files already gone are skipped). */
+    deleteAllHeapSnapshots(): void
+    /** Deletes every CPU profile this instance created (files already gone are skipped). */
+    deleteAllCpuProfiles(): void
+  }
+
+  /** Options of `analyzeHeapSnapshot`. */
+  interface AnalyzeOptions {
+    /** How many classes to return, by retained size. Default 10. */
+    top?: number
+  }
+
+  /** One class (constructor) of the Summary view, as Chrome DevTools counts it. */
+  interface ClassSummary {
+    /** DevTools' class name: the constructor's name, `Function` for closures, `(string)`, `(compiled code)`, `{a, b}` for plain objects, ... */
+    name: string
+    /** Objects of the class (with a non-zero shallow size). */
+    count: number
+    /** Their shallow sizes, in bytes (with hidden and array parts moved onto their single owner, as DevTools does). */
+    selfSize: number
+    /** What would be freed if they all went: the retained sizes of members not dominated by another member. */
+    retainedSize: number
+    /** Where the constructor is defined, for classes DevTools splits by location (line and column count from 0). */
+    location?: { scriptId: number; line: number; column: number }
+  }
+
+  /** An object that retains much of the heap. */
+  interface LargeObject {
+    /** The node id, `@id` in DevTools. */
+    id: number
+    /** Its class, as in `classes`. */
+    name: string
+    /** V8's node type: `object`, `closure`, `string`, `native`, ... */
+    type: string
+    selfSize: number
+    retainedSize: number
+    /** Its shortest path from a root, e.g. `global.logs (Array) -> [123] (LogEntry)`. */
+    retainerPath: string
+  }
+
+  /** What `analyzeHeapSnapshot` and `node-oom-heapdump analyze --json` answer. */
+  interface HeapSnapshotAnalysis {
+    nodeCount: number
+    edgeCount: number
+    /** Every object's shallow size (the root's retained size), plus V8's extra native bytes when the snapshot has them. */
+    totalSize: number
+    /** The top classes by retained size, descending. */
+    classes: ClassSummary[]
+    /** The objects that retain the most (at most 5), skipping those that only pass memory on to one of their own. */
+    largestObjects: LargeObject[]
+  }
 
   /**
-   * Records a CPU profile of this process for `durationMs` (default 30000, at most 3600000) and
-   * resolves to its absolute path. `.cpuprofile` is appended when missing; without a path,
-   * `cpuprofile-<ms since epoch>.cpuprofile` in the working directory (or `--diagnostic-dir`).
+   * Reads a `.heapsnapshot` file and tells what fills the heap: totals, the top classes by retained
+   * size with Chrome DevTools' numbers, and the largest objects with their shortest retainer paths.
+   * Runs off the JS thread. Rejects with code `InvalidArg` for a bad argument, and with an error
+   * naming the file and byte offset when the file is not a complete heap snapshot.
    */
-  createCpuProfile(path?: string, durationMs?: number, options?: CaptureOptions): Promise<string>
-  createCpuProfile(path: string | undefined, options: CaptureOptions): Promise<string>
-  createCpuProfile(options: CaptureOptions): Promise<string>
-
-  /** Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found") for any other path. */
-  deleteHeapSnapshot(path: string): Promise<string>
-  /** Deletes a CPU profile this instance created; resolves to its path. Rejects ("File not found") for any other path. */
-  deleteCpuProfile(path: string): Promise<string>
-  /** Deletes every heap snapshot this instance created (files already gone are skipped). */
-  deleteAllHeapSnapshots(): void
-  /** Deletes every CPU profile this instance created (files already gone are skipped). */
-  deleteAllCpuProfiles(): void
+  function analyzeHeapSnapshot(path: string, options?: AnalyzeOptions): Promise<HeapSnapshotAnalysis>
 }
 
 /**
@@ -179,6 +235,6 @@ export interface NodeOomHeapdumpAPI {
  * On OOM, stderr says where the snapshot goes, then its size and how long it took, and the process
  * exits with status 1.
  */
-declare function nodeOomHeapdump(options?: Options | string): NodeOomHeapdumpAPI
+declare function nodeOomHeapdump(options?: nodeOomHeapdump.Options | string): nodeOomHeapdump.NodeOomHeapdumpAPI
 
 export = nodeOomHeapdump

@@ -282,4 +282,19 @@ function lastFlagValue(flag) {
   return value
 }
 
+/**
+ * Tells what fills the heap in a `.heapsnapshot` file: totals, top classes with Chrome DevTools'
+ * numbers, and the largest objects with their retainer paths, computed in Rust off the JS thread.
+ * See index.d.ts.
+ */
+async function analyzeHeapSnapshot(snapshotPath, options) {
+  if (options !== undefined && options !== null && !isPlainObject(options)) {
+    const err = new TypeError(`node-oom-heapdump: options must be an object, got ${describe(options)}`)
+    err.code = 'InvalidArg'
+    throw err
+  }
+  return JSON.parse(await loadNative().analyzeHeapSnapshot(snapshotPath, options?.top))
+}
+
 module.exports = nodeOomHeapdump
+module.exports.analyzeHeapSnapshot = analyzeHeapSnapshot

@@ -5,10 +5,12 @@
 //! websocket) or `in_process.rs` (V8's API through the shim) -> the same atomic files.
 //! Containers: `container.rs` (cgroup limits), `diagnosis.rs` (heap profile, report, snapshot cost),
 //! `gc_monitor.rs` (GC_MONITORING decisions), `rss_watch.rs` (memory outside the V8 heap).
+//! Analysis: `analysis.rs` runs crates/analyzer for `analyzeHeapSnapshot()`.
 #![deny(clippy::all)]
 // Under `cargo test` the #[napi] exports are not registered, so everything behind them looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod analysis;
 mod captures;
 mod container;
 mod cpu_profile_file;

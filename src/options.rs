@@ -260,6 +260,30 @@ pub fn sampling_interval_us(us: &Prop) -> Result<u32, OptionError> {
     }
 }
 
+/// The snapshot `analyzeHeapSnapshot` reads: a non-empty path (whether it is a readable snapshot is
+/// the analyzer's to say).
+pub fn analysis_file(path: &Prop) -> Result<PathBuf, OptionError> {
+    match path {
+        Prop::String(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        other => Err(OptionError::NotAFile {
+            name: "argument `path`",
+            got: other.describe(),
+        }),
+    }
+}
+
+/// How many classes `analyzeHeapSnapshot` returns (default 10).
+pub fn analysis_top(top: &Prop) -> Result<usize, OptionError> {
+    match top {
+        Prop::Undefined => Ok(10),
+        Prop::Number(n) if n.fract() == 0.0 && (1.0..=1_000_000.0).contains(n) => Ok(*n as usize),
+        other => Err(OptionError::PositiveInteger {
+            name: "option `top`",
+            got: other.describe(),
+        }),
+    }
+}
+
 /// A checked file location: an existing, writable folder and a file name without extension.
 struct FilePath {
     dir: PathBuf,

@@ -1,0 +1,50 @@
+//! `analyzeHeapSnapshot(path, { top })`: the analyzer (crates/analyzer) on a libuv worker thread,
+//! answering the same JSON as `node-oom-heapdump analyze --json`.
+
+use napi::bindgen_prelude::{AsyncTask, Unknown};
+use napi::{Env, Error, Result, Status, Task};
+use napi_derive::napi;
+use oom_heapdump_analyzer::report::{analyze, Limits};
+
+use crate::install::to_prop;
+use crate::options;
+
+/// Checks the arguments now (so a bad one rejects with `InvalidArg`), then analyzes off the JS
+/// thread; resolves with the analysis as JSON text.
+#[napi]
+pub fn analyze_heap_snapshot(path: Unknown, top: Unknown) -> Result<AsyncTask<Analyze>> {
+    let invalid = |e: options::OptionError| Error::new(Status::InvalidArg, e.to_string());
+    let path = options::analysis_file(&to_prop(&path)?).map_err(invalid)?;
+    let top = options::analysis_top(&to_prop(&top)?).map_err(invalid)?;
+    Ok(AsyncTask::new(Analyze { path, top }))
+}
+
+pub struct Analyze {
+    path: std::path::PathBuf,
+    top: usize,
+}
+
+impl Task for Analyze {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        let snapshot = oom_heapdump_analyzer::read_snapshot(&self.path).map_err(|e| {
+            let message = match e {
+                oom_heapdump_analyzer::ParseError::Io { .. } => e.to_string(),
+                _ => format!("{}: {e}", self.path.display()),
+            };
+            Error::new(Status::GenericFailure, message)
+        })?;
+        let limits = Limits {
+            top: self.top,
+            ..Limits::default()
+        };
+        serde_json::to_string(&analyze(&snapshot, limits))
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+    }
+
+    fn resolve(&mut self, _: Env, json: String) -> Result<String> {
+        Ok(json)
+    }
+}

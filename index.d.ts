@@ -60,6 +60,13 @@ declare namespace nodeOomHeapdump {
      * Default `90`.
      */
     rssThreshold?: number
+    /**
+     * After an OOM snapshot is written, print what filled the heap to stderr: the top classes by
+     * retained size and the largest objects with their retainer paths (`node-oom-heapdump analyze`).
+     * The helper process does this once the dying process has exited, so the exit is not delayed.
+     * Default `true`.
+     */
+    analyzeOnOOM?: boolean
   }
 
   /** The options in force, as the addon resolved them. */
@@ -76,6 +83,7 @@ declare namespace nodeOomHeapdump {
     heapProfileInterval?: number
     forceSnapshot: boolean
     rssThreshold: number
+    analyzeOnOOM: boolean
     /** Pid of the helper process waiting to write the OOM snapshot. */
     helperPid?: number
     /** Why no helper runs; the snapshot is then written from the dying process itself. */

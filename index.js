@@ -15,6 +15,7 @@ const { isMainThread } = require('node:worker_threads')
 const debug = debuglog('node-oom-heapdump')
 const nativeFile = path.join(__dirname, 'native', `node_oom_heapdump-abi${process.versions.modules}.node`)
 const helperFile = path.join(__dirname, 'native', 'oom-heapdump-helper')
+const analyzerFile = path.join(__dirname, 'native', 'oom-heapdump-analyzer')
 const TRANSPORTS = ['auto', 'devtools', 'in-process']
 
 let instance = null
@@ -265,6 +266,7 @@ function context() {
     defaultDir: diagnosticDir ?? process.cwd(),
     defaultDirIsDiagnosticDir: diagnosticDir !== undefined,
     helperPath: helperFile,
+    analyzerPath: analyzerFile,
     nodeVersion: process.version,
   }
 }

@@ -2,7 +2,7 @@
 //! kept waiting on a pipe, so that nothing has to be forked or exec'd when memory has run out.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -34,12 +34,18 @@ pub struct Helper {
 
 impl Helper {
     /// Starts the helper in its own process group, so that a Ctrl-C or SIGHUP meant for the app does
-    /// not take it down while the app lives on. It exits when this process closes the pipe.
-    pub fn spawn(exe: &Path) -> io::Result<Helper> {
+    /// not take it down while the app lives on. It exits when this process closes the pipe, after
+    /// running `analyzer` on the snapshot when the request asked for a summary.
+    pub fn spawn(exe: &Path, analyzer: &Path) -> io::Result<Helper> {
+        // Node marks its stdio close-on-exec, so `Stdio::inherit()` would leave the helper without
+        // a stderr: hand it a duplicate, which becomes its fd 2.
+        let stderr = io::stderr().as_fd().try_clone_to_owned()?;
         let mut child = Command::new(exe)
+            .arg("--analyzer")
+            .arg(analyzer)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::from(stderr))
             .process_group(0)
             .spawn()?;
         let stdin = child.stdin.take().expect("piped");

@@ -21,6 +21,8 @@ pub struct InstallContext {
     pub default_dir_is_diagnostic_dir: bool,
     /// Absolute path of the helper executable.
     pub helper_path: String,
+    /// Absolute path of the analyzer executable (for the summary after an OOM snapshot).
+    pub analyzer_path: String,
     /// `process.version`, for reports.
     pub node_version: String,
 }
@@ -45,6 +47,9 @@ pub struct Installed {
     pub force_snapshot: bool,
     /// Percent of the container memory limit at which a report is written.
     pub rss_threshold: f64,
+    /// Print what fills the heap to stderr after an OOM snapshot is written.
+    #[napi(js_name = "analyzeOnOOM")]
+    pub analyze_on_oom: bool,
     /// Pid of the helper process that will write the OOM snapshot, when it is running.
     pub helper_pid: Option<u32>,
     /// Why there is no helper (snapshots are then written from the process itself).
@@ -67,9 +72,14 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
         force_snapshot: opts.force_snapshot,
         heap_profile_interval: opts.heap_profile_interval,
         node_version: context.node_version.clone(),
+        analyze_on_oom: opts.analyze_on_oom,
     });
-    let report = oom::install(config, &PathBuf::from(&context.helper_path))
-        .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
+    let report = oom::install(
+        config,
+        &PathBuf::from(&context.helper_path),
+        &PathBuf::from(&context.analyzer_path),
+    )
+    .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
     if opts.heapdump_on_oom && opts.implementation == Implementation::GcMonitoring {
         gc_monitor::start(GcMonitor::new(
             opts.target.clone(),
@@ -85,6 +95,7 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
         heap_profile_interval: opts.heap_profile_interval.map(|i| i as f64),
         force_snapshot: opts.force_snapshot,
         rss_threshold: opts.rss_threshold,
+        analyze_on_oom: opts.analyze_on_oom,
         path: path.to_string_lossy().into_owned(),
         add_timestamp: opts.target.add_timestamp,
         port: u32::from(opts.port),
@@ -135,6 +146,7 @@ fn read_options(options: Option<&Object>) -> Result<RawOptions> {
         heap_profile_interval: get("heapProfileInterval")?,
         force_snapshot: get("forceSnapshot")?,
         rss_threshold: get("rssThreshold")?,
+        analyze_on_oom: get("analyzeOnOOM")?,
     })
 }
 

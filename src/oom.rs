@@ -32,6 +32,8 @@ pub struct OomConfig {
     pub force_snapshot: bool,
     pub heap_profile_interval: Option<u64>,
     pub node_version: String,
+    /// Ask the helper to print what fills the heap once this process has exited.
+    pub analyze_on_oom: bool,
 }
 
 struct Installed {
@@ -59,6 +61,7 @@ pub struct InstallReport {
 pub fn install(
     config: Option<OomConfig>,
     helper_exe: &Path,
+    analyzer_exe: &Path,
 ) -> Result<InstallReport, InstallError> {
     match &config {
         Some(c) => report_stale_partials(&c.target.dir),
@@ -74,7 +77,7 @@ pub fn install(
     let installed = INSTALLED.get_or_init(|| Installed {
         config: Mutex::new(None),
         helper: Mutex::new(
-            Helper::spawn(helper_exe)
+            Helper::spawn(helper_exe, analyzer_exe)
                 .map_err(|e| format!("cannot start {}: {e}", helper_exe.display())),
         ),
     });
@@ -226,7 +229,12 @@ fn handle(event: &OomEvent) {
     report.set("snapshot", snapshot_json.clone());
     let _ = report.write();
 
-    let outcome = write_snapshot(installed, &final_path, config.target.add_timestamp);
+    let outcome = write_snapshot(
+        installed,
+        &final_path,
+        config.target.add_timestamp,
+        config.analyze_on_oom,
+    );
     match &outcome {
         Ok((
             Ack::Written {
@@ -284,6 +292,7 @@ fn write_snapshot(
     installed: &Installed,
     final_path: &Path,
     add_timestamp: bool,
+    summarize: bool,
 ) -> Result<(Ack, &'static str, Duration), CaptureError> {
     let landing = if add_timestamp {
         Landing::KeepExisting
@@ -306,6 +315,7 @@ fn write_snapshot(
     let request = Request {
         final_path: final_path.to_owned(),
         landing,
+        summarize,
     };
     let mut helper = installed.helper.try_lock();
     let via_helper = match helper.as_deref_mut() {

@@ -60,6 +60,7 @@ pub struct RawOptions {
     pub heap_profile_interval: Prop,
     pub force_snapshot: Prop,
     pub rss_threshold: Prop,
+    pub analyze_on_oom: Prop,
 }
 
 /// What the process provides: where a default file goes, and which flag chose that folder.
@@ -88,6 +89,8 @@ pub struct Options {
     pub force_snapshot: bool,
     /// Percent of the container's memory limit at which a report is written.
     pub rss_threshold: f64,
+    /// Print what fills the heap (the analyzer's report) after an OOM snapshot is written.
+    pub analyze_on_oom: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +178,7 @@ impl Options {
             512 * 1024,
         )?;
         let force_snapshot = boolean("option `forceSnapshot`", &raw.force_snapshot, false)?;
+        let analyze_on_oom = boolean("option `analyzeOnOOM`", &raw.analyze_on_oom, true)?;
         let port = match &raw.port {
             Prop::Undefined => DEFAULT_PORT,
             Prop::Number(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(n) => *n as u16,
@@ -197,6 +201,7 @@ impl Options {
             heap_profile_interval: heap_profile.then_some(interval),
             force_snapshot,
             rss_threshold,
+            analyze_on_oom,
         })
     }
 }
@@ -456,6 +461,7 @@ mod tests {
             heap_profile_interval: Prop::Undefined,
             force_snapshot: Prop::Undefined,
             rss_threshold: Prop::Undefined,
+            analyze_on_oom: Prop::Undefined,
         }
     }
 

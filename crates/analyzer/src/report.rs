@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::distances::{NO_DISTANCE, NO_EDGE, SYSTEM_DISTANCE};
+use crate::distances::{NO_DISTANCE, NO_EDGE};
 use crate::graph::ROOT;
 use crate::snapshot::Snapshot;
 use crate::summary::{ClassRow, Model};
@@ -182,6 +182,7 @@ fn retainer_path(m: &Model, v: usize) -> String {
     if at == ROOT && !steps.is_empty() {
         at = m.g.target(steps.remove(0));
     }
+    let synthetic = |n: usize| m.g.node_type(n) == m.t.synthetic;
     let mut text = one_line(m.g.name(at));
     let shown = steps.len();
     for (i, &e) in steps.iter().enumerate() {
@@ -191,28 +192,30 @@ fn retainer_path(m: &Model, v: usize) -> String {
             }
             continue;
         }
+        let c = m.g.target(e);
+        // GC root groups are named, not reached by a meaningful edge: `(GC roots) -> (Stack roots)`.
+        if synthetic(c) {
+            text.push_str(" -> ");
+            text.push_str(&one_line(m.g.name(c)));
+            continue;
+        }
         let edge = match m.g.edge_name(e) {
             Some(name) => one_line(name),
             None => format!("[{}]", m.g.edge_name_or_index(e)),
         };
-        if i == 0 {
-            if edge.starts_with('[') {
-                text.push_str(&edge);
-            } else {
+        if i == 0 && !synthetic(at) {
+            // `global.logs`, `global[3]`
+            if !edge.starts_with('[') {
                 text.push('.');
-                text.push_str(&edge);
             }
         } else {
             text.push_str(" -> ");
-            text.push_str(&edge);
         }
-        text.push_str(&format!(" ({})", class_of(m, m.g.target(e))));
+        text.push_str(&edge);
+        text.push_str(&format!(" ({})", class_of(m, c)));
     }
     if steps.is_empty() {
         text = class_of(m, v);
-    }
-    if d >= SYSTEM_DISTANCE {
-        text.push_str(" [held only by V8 internals]");
     }
     text
 }

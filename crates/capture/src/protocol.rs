@@ -1,7 +1,8 @@
 //! The byte stream on the pipe from the Node process (sender) to the helper (receiver).
 //!
 //! ```text
-//! request := "OHD1" flags:u8 path_len:u32le path:[u8]    flags bit 0: keep an existing file
+//! request := "OHD1" flags:u8 path_len:u32le path:[u8]    flags bit 0: keep an existing file;
+//!                                                          bit 1: summarize it once the sender exits
 //! chunk   := len:u32le data:[u8; len]                      len > 0
 //! end     := 0u32le total:u64le                            total = sum of chunk lengths
 //! ```
@@ -17,6 +18,7 @@ use crate::error::ProtocolError;
 
 const MAGIC: &[u8; 4] = b"OHD1";
 const FLAG_KEEP_EXISTING: u8 = 1;
+const FLAG_SUMMARIZE: u8 = 2;
 /// Longest path a request may carry.
 const MAX_PATH: u32 = 64 * 1024;
 
@@ -25,6 +27,8 @@ const MAX_PATH: u32 = 64 * 1024;
 pub struct Request {
     pub final_path: PathBuf,
     pub landing: Landing,
+    /// Print what fills the heap (the analyzer's report) to stderr once the sender has exited.
+    pub summarize: bool,
 }
 
 /// What comes next after a request.
@@ -42,7 +46,7 @@ pub fn write_request<W: Write>(w: &mut W, req: &Request) -> io::Result<()> {
     let flags = match req.landing {
         Landing::Replace => 0,
         Landing::KeepExisting => FLAG_KEEP_EXISTING,
-    };
+    } | if req.summarize { FLAG_SUMMARIZE } else { 0 };
     let mut head = Vec::with_capacity(9 + path.len());
     head.extend_from_slice(MAGIC);
     head.push(flags);
@@ -127,6 +131,7 @@ impl<R: BufRead> Receiver<R> {
         Ok(Some(Request {
             final_path,
             landing,
+            summarize: flags[0] & FLAG_SUMMARIZE != 0,
         }))
     }
 
@@ -241,6 +246,7 @@ mod tests {
         Request {
             final_path: PathBuf::from("/tmp/x.heapsnapshot"),
             landing: Landing::KeepExisting,
+            summarize: true,
         }
     }
 

@@ -31,6 +31,7 @@ fn request(target: &Path) -> Request {
     Request {
         final_path: target.to_owned(),
         landing: Landing::Replace,
+        summarize: false,
     }
 }
 

@@ -5,19 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::graph::{Graph, Types};
+use crate::snapshot::Location;
 
 /// Marks a node that belongs to no class (its adjusted self size is 0).
 pub(crate) const NO_CLASS: u32 = u32::MAX;
-
-/// Where an object's constructor is defined, as the snapshot's `locations` section gives it
-/// (`line` and `column` count from 0, as V8 writes them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Location {
-    pub script_id: u32,
-    pub line: u32,
-    pub column: u32,
-}
 
 /// One class: its display name and DevTools' public key (`",Name"`, or
 /// `"scriptId,line,column,Name"` for a location-split row), which is what the Comparison view
@@ -46,53 +37,79 @@ pub(crate) struct Interfaces {
 
 /// Assigns every node with a non-zero adjusted self size to its class.
 pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interfaces) -> Classes {
+    const NONE: u32 = u32::MAX;
     let n = g.len();
-    let interface_of = apply_interfaces(g, t, defs);
-    let locations = locations_by_node(g);
+    let detached = detached_natives(g, t);
+    let mut by_detached_name: HashMap<u32, u32> = HashMap::new();
+    let mut interfaces = apply_interfaces(g, t, defs).into_iter().peekable();
+    let mut locations = g.s.locations.iter().peekable();
+    // A node's class name depends on its type, its name string (objects and natives) or its
+    // interface: resolved once each through these arrays into `names`.
+    let mut by_name = vec![NONE; g.s.strings.len()];
+    let mut by_type = vec![NONE; g.s.meta.node_types.len()];
+    let mut by_interface = vec![NONE; defs.names.len()];
+    let mut names: Vec<String> = Vec::new();
+    // Then the class: by name alone, or by name and location.
+    let mut unlocated: Vec<u32> = Vec::new();
+    let mut located: HashMap<(u32, Location), u32> = HashMap::new();
     let mut list: Vec<Class> = Vec::new();
     let mut by_key: HashMap<String, u32> = HashMap::new();
-    // The name depends only on the node type and, for objects and natives, the name string (or the
-    // interface): resolve each pair once.
-    let mut by_type_and_name: HashMap<(u32, u32, Option<Location>), u32> = HashMap::new();
     let mut of = vec![NO_CLASS; n];
     for v in 0..n {
+        // Interfaces and locations are sorted by node, and nodes come in order.
+        let interface = interfaces
+            .next_if(|&(node, _)| node as usize == v)
+            .map(|x| x.1);
+        while locations.next_if(|l| (l.0 as usize) < v).is_some() {}
         if self_size[v] == 0 {
             continue;
         }
         let ty = g.node_type(v);
-        let name_key = if ty == t.object || ty == t.native {
-            g.name_index(v)
-        } else {
-            u32::MAX
+        let is_detached = detached.get(v).is_some_and(|&d| d);
+        let slot = match interface {
+            Some(i) => &mut by_interface[i as usize],
+            None if is_detached => by_detached_name.entry(g.name_index(v)).or_insert(NONE),
+            None if ty == t.object || ty == t.native => &mut by_name[g.name_index(v) as usize],
+            None => &mut by_type[ty as usize],
         };
-        let interface = interface_of.get(&(v as u32)).copied();
-        let location = if ty == t.object {
-            locations.get(&(v as u32)).copied()
-        } else {
-            None
-        };
-        let pair = interface.map_or((ty, name_key), |i| (u32::MAX, i));
-        let id = *by_type_and_name
-            .entry((pair.0, pair.1, location))
-            .or_insert_with(|| {
-                let name = match interface {
-                    Some(i) => defs.names[i as usize].clone(),
-                    None => class_name(g, t, v),
-                };
-                let key = match location {
-                    Some(l) => format!("{},{},{},{name}", l.script_id, l.line, l.column),
-                    None => format!(",{name}"),
-                };
-                *by_key.entry(key.clone()).or_insert_with(|| {
-                    list.push(Class {
-                        name,
-                        key,
-                        location,
-                    });
-                    list.len() as u32 - 1
-                })
+        if *slot == NONE {
+            names.push(match interface {
+                Some(i) => defs.names[i as usize].clone(),
+                None if is_detached => trimmed_name(&format!("Detached {}", g.name(v))),
+                None => class_name(g, t, v),
             });
-        of[v] = id;
+            unlocated.push(NONE);
+            *slot = names.len() as u32 - 1;
+        }
+        let name = *slot;
+        let location = match locations.peek() {
+            Some(&&(node, l)) if node as usize == v && ty == t.object => Some(l),
+            _ => None,
+        };
+        let mut class = |location: Option<Location>| {
+            let name = names[name as usize].clone();
+            let key = match location {
+                Some(l) => format!("{},{},{},{name}", l.script_id, l.line, l.column),
+                None => format!(",{name}"),
+            };
+            *by_key.entry(key.clone()).or_insert_with(|| {
+                list.push(Class {
+                    name,
+                    key,
+                    location,
+                });
+                list.len() as u32 - 1
+            })
+        };
+        of[v] = match location {
+            None => {
+                if unlocated[name as usize] == NONE {
+                    unlocated[name as usize] = class(None);
+                }
+                unlocated[name as usize]
+            }
+            Some(l) => *located.entry((name, l)).or_insert_with(|| class(Some(l))),
+        };
     }
     Classes { list, of }
 }
@@ -113,45 +130,99 @@ pub(crate) fn class_name(g: &Graph, t: &Types, v: usize) -> String {
         return "RegExp".into();
     }
     if ty == t.object || ty == t.native {
-        let name = g.name(v);
-        if let Some(tag) = name.strip_prefix("Detached <") {
-            return match tag.find(' ') {
-                Some(i) => format!("Detached <{}>", &tag[..i]),
-                None => name.to_owned(),
-            };
-        }
-        if name.starts_with('<') {
-            if let Some(i) = name.find(' ') {
-                return format!("{}>", &name[..i]);
-            }
-        }
-        return name.to_owned();
+        return trimmed_name(g.name(v));
     }
     format!("({})", g.type_name(v))
 }
 
-/// The `locations` rows by node ordinal.
-fn locations_by_node(g: &Graph) -> HashMap<u32, Location> {
-    let s = g.s;
-    let width = s.meta.location_fields.len();
-    if width == 0 {
-        return HashMap::new();
+/// An object's or native's class name: `<div id="a">` is `<div>`, `Detached <div id="a">` is
+/// `Detached <div>`.
+fn trimmed_name(name: &str) -> String {
+    if let Some(tag) = name.strip_prefix("Detached <") {
+        return match tag.find(' ') {
+            Some(i) => format!("Detached <{}>", &tag[..i]),
+            None => name.to_owned(),
+        };
     }
-    let [object, script, line, column] =
-        ["object_index", "script_id", "line", "column"].map(|f| s.meta.location_field(f));
-    let nf = s.meta.node_fields.len() as u32;
-    s.locations
-        .chunks_exact(width)
-        .map(|row| {
-            (
-                row[object] / nf,
-                Location {
-                    script_id: row[script],
-                    line: row[line],
-                    column: row[column],
-                },
-            )
-        })
+    if name.starts_with('<') {
+        if let Some(i) = name.find(' ') {
+            return format!("{}>", &name[..i]);
+        }
+    }
+    name.to_owned()
+}
+
+/// DevTools' `propagateDOMState`: native (embedder) nodes whose `detachedness` is known pass it on
+/// to the natives they reach (attached wins over detached; hidden, invisible and weak edges do not
+/// count; JS objects stop it), and detached ones are named `Detached <name>`. Empty when the
+/// snapshot has no `detachedness` field.
+fn detached_natives(g: &Graph, t: &Types) -> Vec<bool> {
+    const UNKNOWN: u8 = 0;
+    const ATTACHED: u8 = 1;
+    const DETACHED: u8 = 2;
+    let n = g.len();
+    if g.s.node_detachedness.len() != n {
+        return Vec::new();
+    }
+    let mut state = g.s.node_detachedness.clone();
+    let mut visited = vec![false; n];
+    let (mut attached, mut detached) = (Vec::new(), Vec::new());
+    let mut process = |v: usize,
+                       new: u8,
+                       state: &mut [u8],
+                       attached: &mut Vec<usize>,
+                       detached: &mut Vec<usize>| {
+        if visited[v] {
+            return;
+        }
+        visited[v] = true;
+        if g.node_type(v) != t.native {
+            return;
+        }
+        state[v] = new;
+        match new {
+            ATTACHED => attached.push(v),
+            DETACHED => detached.push(v),
+            _ => {}
+        }
+    };
+    for v in 0..n {
+        let s = state[v];
+        if s != UNKNOWN {
+            process(v, s, &mut state, &mut attached, &mut detached);
+        }
+    }
+    let counts = |e: usize| {
+        let et = g.edge_type(e);
+        et != t.hidden_edge && et != t.invisible && et != t.weak
+    };
+    while let Some(v) = attached.pop() {
+        for e in g.edges(v).filter(|&e| counts(e)) {
+            process(
+                g.target(e),
+                ATTACHED,
+                &mut state,
+                &mut attached,
+                &mut detached,
+            );
+        }
+    }
+    while let Some(v) = detached.pop() {
+        if state[v] == ATTACHED {
+            continue;
+        }
+        for e in g.edges(v).filter(|&e| counts(e)) {
+            process(
+                g.target(e),
+                DETACHED,
+                &mut state,
+                &mut attached,
+                &mut detached,
+            );
+        }
+    }
+    (0..n)
+        .map(|v| state[v] == DETACHED && g.node_type(v) == t.native)
         .collect()
 }
 
@@ -222,7 +293,7 @@ pub(crate) fn infer_interfaces(g: &Graph, t: &Types) -> Interfaces {
 
 /// DevTools' application of interface names: each plain object takes the definition with the most
 /// properties contained in its own property set, then the earlier (more common) one.
-fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> HashMap<u32, u32> {
+fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> Vec<(u32, u32)> {
     let sets: Vec<HashSet<&str>> = defs
         .props
         .iter()
@@ -238,7 +309,7 @@ fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> HashMap<u32, u32
         key.dedup();
         exact.insert(key, i as u32);
     }
-    let mut of = HashMap::new();
+    let mut of = Vec::new();
     if sets.is_empty() {
         return of;
     }
@@ -254,7 +325,7 @@ fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> HashMap<u32, u32
                 .map(|&i| i as u32)
         });
         if let Some(i) = found {
-            of.insert(v as u32, i);
+            of.push((v as u32, i));
         }
     }
     of

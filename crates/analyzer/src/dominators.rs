@@ -1,11 +1,24 @@
-//! Immediate dominators by Lengauer-Tarjan (the "simple" variant with path compression), over a
-//! graph in compressed rows, iteratively (snapshots have millions of nodes: no recursion), in flat
-//! `u32` arrays; and retained sizes from the dominator tree.
+//! Immediate dominators, with Lengauer-Tarjan's semidominators (the "simple" link-eval with path
+//! compression) and the SEMI-NCA finish (each node's immediate dominator is the nearest common
+//! ancestor of its parent and its semidominator, found by walking up in preorder), iteratively
+//! (snapshots have millions of nodes: no recursion), in flat `u32` arrays; and retained sizes from
+//! the dominator tree. The immediate dominator of a reachable node is unique, so this gives the
+//! same tree as DevTools' Lengauer-Tarjan with buckets, in less memory.
 //!
 //! Nodes the root does not reach are numbered the way Chrome DevTools does it (DEVTOOLS-MODEL.md,
 //! 5.3), so that every node gets a dominator as in DevTools: first, in ordinal order, each node
 //! with no predecessor at all ("only weak retainers") is hung under the root and searched from;
 //! then each node still unnumbered is hung under the root alone.
+
+use std::ops::Range;
+
+/// A directed graph whose edges are numbered: node `n`'s are `edges(n)`, and each leads to
+/// `target(n, e)`, or nowhere when the edge does not count.
+pub trait Successors {
+    fn node_count(&self) -> usize;
+    fn edges(&self, n: usize) -> Range<usize>;
+    fn target(&self, from: usize, e: usize) -> Option<u32>;
+}
 
 /// A directed graph in compressed rows: the successors of `n` are `targets[offsets[n]..offsets[n+1]]`.
 pub struct Csr {
@@ -13,31 +26,45 @@ pub struct Csr {
     pub targets: Vec<u32>,
 }
 
-impl Csr {
-    pub fn node_count(&self) -> usize {
+impl Successors for Csr {
+    fn node_count(&self) -> usize {
         self.offsets.len() - 1
     }
+    fn edges(&self, n: usize) -> Range<usize> {
+        self.offsets[n] as usize..self.offsets[n + 1] as usize
+    }
+    fn target(&self, _: usize, e: usize) -> Option<u32> {
+        Some(self.targets[e])
+    }
+}
 
-    fn successors(&self, n: usize) -> &[u32] {
+impl Csr {
+    pub fn successors(&self, n: usize) -> &[u32] {
         &self.targets[self.offsets[n] as usize..self.offsets[n + 1] as usize]
     }
 
-    /// The same graph with every edge reversed.
-    pub fn reversed(&self) -> Csr {
-        let n = self.node_count();
+    /// The graph with every (counting) edge reversed.
+    pub fn reversed_of(graph: &impl Successors) -> Csr {
+        let n = graph.node_count();
         let mut offsets = vec![0u32; n + 1];
-        for &t in &self.targets {
-            offsets[t as usize + 1] += 1;
+        for from in 0..n {
+            for e in graph.edges(from) {
+                if let Some(t) = graph.target(from, e) {
+                    offsets[t as usize + 1] += 1;
+                }
+            }
         }
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
         let mut fill = offsets.clone();
-        let mut targets = vec![0u32; self.targets.len()];
+        let mut targets = vec![0u32; offsets[n] as usize];
         for from in 0..n {
-            for &to in self.successors(from) {
-                targets[fill[to as usize] as usize] = from as u32;
-                fill[to as usize] += 1;
+            for e in graph.edges(from) {
+                if let Some(to) = graph.target(from, e) {
+                    targets[fill[to as usize] as usize] = from as u32;
+                    fill[to as usize] += 1;
+                }
             }
         }
         Csr { offsets, targets }
@@ -54,9 +81,9 @@ pub struct Dominators {
     pub preorder: Vec<u32>,
 }
 
-pub fn dominators(graph: &Csr, root: usize) -> Dominators {
+pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
     let n = graph.node_count();
-    let preds = graph.reversed();
+    let preds = Csr::reversed_of(graph);
     // Depth-first numbering from the root: dfnum[v] is v's preorder number + 1 (0: not reached).
     let mut dfnum = vec![0u32; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
@@ -64,19 +91,30 @@ pub fn dominators(graph: &Csr, root: usize) -> Dominators {
     let mut stack: Vec<(u32, u32)> = Vec::new();
     let mut search =
         |from: usize, dfnum: &mut Vec<u32>, vertex: &mut Vec<u32>, parent: &mut Vec<u32>| {
-            stack.push((from as u32, 0));
+            stack.push((from as u32, graph.edges(from).start as u32));
             while let Some(&mut (v, ref mut next)) = stack.last_mut() {
-                let succ = graph.successors(v as usize);
-                if let Some(&w) = succ.get(*next as usize) {
+                let end = graph.edges(v as usize).end as u32;
+                let mut found = None;
+                while *next < end {
+                    let e = *next as usize;
                     *next += 1;
-                    if dfnum[w as usize] == 0 {
+                    if let Some(w) = graph.target(v as usize, e) {
+                        if dfnum[w as usize] == 0 {
+                            found = Some(w);
+                            break;
+                        }
+                    }
+                }
+                match found {
+                    Some(w) => {
                         vertex.push(w);
                         dfnum[w as usize] = vertex.len() as u32;
                         parent[w as usize] = v;
-                        stack.push((w, 0));
+                        stack.push((w, graph.edges(w as usize).start as u32));
                     }
-                } else {
-                    stack.pop();
+                    None => {
+                        stack.pop();
+                    }
                 }
             }
         };
@@ -98,75 +136,56 @@ pub fn dominators(graph: &Csr, root: usize) -> Dominators {
             parent[v] = root as u32;
         }
     }
-    // Semi-dominators and a link-eval forest, all indexed by node.
-    let mut semi: Vec<u32> = dfnum.clone(); // preorder number + 1 of the semidominator
+    // Semidominators (as preorder number + 1) with a link-eval forest, all indexed by node.
+    let mut semi: Vec<u32> = dfnum.clone();
     let mut ancestor = vec![UNREACHABLE; n];
     let mut label: Vec<u32> = (0..n as u32).collect();
-    // Nodes that no bucket settles (unreached cliques numbered without a search) stay under the root.
-    let mut idom = vec![root as u32; n];
-    let mut bucket_head = vec![UNREACHABLE; n];
-    let mut bucket_next = vec![UNREACHABLE; n];
     let mut path: Vec<u32> = Vec::new();
-
-    let eval = |v: u32,
-                ancestor: &mut Vec<u32>,
-                label: &mut Vec<u32>,
-                semi: &Vec<u32>,
-                path: &mut Vec<u32>|
-     -> u32 {
-        if ancestor[v as usize] == UNREACHABLE {
-            return v;
-        }
-        // Compress the path from v to the root of its tree, iteratively.
-        path.clear();
-        let mut u = v;
-        while ancestor[ancestor[u as usize] as usize] != UNREACHABLE {
-            path.push(u);
-            u = ancestor[u as usize];
-        }
-        for &x in path.iter().rev() {
-            let a = ancestor[x as usize] as usize;
-            if semi[label[a] as usize] < semi[label[x as usize] as usize] {
-                label[x as usize] = label[a];
+    let mut eval =
+        |v: u32, ancestor: &mut Vec<u32>, label: &mut Vec<u32>, semi: &Vec<u32>| -> u32 {
+            if ancestor[v as usize] == UNREACHABLE {
+                return v;
             }
-            ancestor[x as usize] = ancestor[a];
-        }
-        label[v as usize]
-    };
-
+            // Compress the path from v to the root of its tree, iteratively.
+            path.clear();
+            let mut u = v;
+            while ancestor[ancestor[u as usize] as usize] != UNREACHABLE {
+                path.push(u);
+                u = ancestor[u as usize];
+            }
+            for &x in path.iter().rev() {
+                let a = ancestor[x as usize] as usize;
+                if semi[label[a] as usize] < semi[label[x as usize] as usize] {
+                    label[x as usize] = label[a];
+                }
+                ancestor[x as usize] = ancestor[a];
+            }
+            label[v as usize]
+        };
     for i in (1..vertex.len()).rev() {
         let w = vertex[i] as usize;
         if preds.successors(w).is_empty() {
             semi[w] = semi[root]; // no retainer: dominated by the root
         }
         for &v in preds.successors(w) {
-            let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
+            let u = eval(v, &mut ancestor, &mut label, &semi);
             if semi[u as usize] < semi[w] {
                 semi[w] = semi[u as usize];
             }
         }
-        let s = vertex[semi[w] as usize - 1] as usize;
-        bucket_next[w] = bucket_head[s];
-        bucket_head[s] = w as u32;
-        let p = parent[w];
-        ancestor[w] = p;
-        let mut v = bucket_head[p as usize];
-        bucket_head[p as usize] = UNREACHABLE;
-        while v != UNREACHABLE {
-            let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-            idom[v as usize] = if semi[u as usize] < semi[v as usize] {
-                u
-            } else {
-                p
-            };
-            v = bucket_next[v as usize];
-        }
+        ancestor[w] = parent[w];
     }
-    for i in 1..vertex.len() {
-        let w = vertex[i] as usize;
-        if idom[w] != vertex[semi[w] as usize - 1] {
-            idom[w] = idom[idom[w] as usize];
+    drop((preds, ancestor, label));
+    // SEMI-NCA: in preorder, start from the parent and climb while above the semidominator. The
+    // parent array becomes the immediate dominators in place (ancestors are settled first).
+    let mut idom = parent;
+    for &w in &vertex[1..] {
+        let w = w as usize;
+        let mut d = idom[w];
+        while dfnum[d as usize] > semi[w] {
+            d = idom[d as usize];
         }
+        idom[w] = d;
     }
     idom[root] = root as u32;
     Dominators {

@@ -20,6 +20,8 @@ pub(crate) struct Types {
     pub weak: u32,
     pub shortcut: u32,
     pub internal: u32,
+    pub hidden_edge: u32,
+    pub invisible: u32,
 }
 
 impl Types {
@@ -44,88 +46,66 @@ impl Types {
             weak: edge("weak"),
             shortcut: edge("shortcut"),
             internal: edge("internal"),
+            hidden_edge: edge("hidden"),
+            invisible: edge("invisible"),
         }
     }
 }
 
 pub(crate) struct Graph<'a> {
     pub s: &'a Snapshot,
-    nf: usize,
-    ef: usize,
-    /// first_edge[n]..first_edge[n + 1] are the edges of node n.
-    first_edge: Vec<u32>,
 }
 
 impl<'a> Graph<'a> {
     pub fn new(s: &'a Snapshot) -> Graph<'a> {
-        let nf = s.meta.node_fields.len();
-        let mut first_edge = Vec::with_capacity(s.node_count as usize + 1);
-        let mut at = 0u32;
-        first_edge.push(0);
-        for row in s.nodes.chunks_exact(nf) {
-            at += row[s.meta.node_edge_count];
-            first_edge.push(at);
-        }
-        Graph {
-            s,
-            nf,
-            ef: s.meta.edge_fields.len(),
-            first_edge,
-        }
+        Graph { s }
     }
     pub fn len(&self) -> usize {
         self.s.node_count as usize
     }
-    pub fn field(&self, n: usize, f: usize) -> u32 {
-        self.s.nodes[n * self.nf + f]
-    }
     pub fn node_type(&self, n: usize) -> u32 {
-        self.field(n, self.s.meta.node_type)
+        u32::from(self.s.node_type[n])
     }
-    pub fn type_name(&self, n: usize) -> &str {
+    pub fn type_name(&self, n: usize) -> &'a str {
         self.s
             .meta
             .node_types
-            .get(self.node_type(n) as usize)
+            .get(self.s.node_type[n] as usize)
             .map_or("unknown", String::as_str)
     }
     pub fn name_index(&self, n: usize) -> u32 {
-        self.field(n, self.s.meta.node_name)
+        self.s.node_name[n]
     }
     pub fn name(&self, n: usize) -> &'a str {
-        &self.s.strings[self.name_index(n) as usize]
+        self.s.strings.get(self.name_index(n) as usize)
     }
     pub fn id(&self, n: usize) -> u32 {
-        self.field(n, self.s.meta.node_id)
+        self.s.node_id[n]
     }
     pub fn self_size(&self, n: usize) -> u32 {
-        self.field(n, self.s.meta.node_self_size)
+        self.s.node_self_size[n]
     }
     pub fn edges(&self, n: usize) -> std::ops::Range<usize> {
-        self.first_edge[n] as usize..self.first_edge[n + 1] as usize
+        self.s.first_edge[n] as usize..self.s.first_edge[n + 1] as usize
     }
     /// The node an edge comes from.
     pub fn source(&self, e: usize) -> usize {
-        self.first_edge.partition_point(|&f| f as usize <= e) - 1
+        self.s.first_edge.partition_point(|&f| f as usize <= e) - 1
     }
     pub fn edge_type(&self, e: usize) -> u32 {
-        self.s.edges[e * self.ef + self.s.meta.edge_type]
+        u32::from(self.s.edge_type[e])
     }
     /// The edge's `name_or_index` number: a string index or, for `element` and `hidden` edges, the
     /// index itself.
     pub fn edge_name_or_index(&self, e: usize) -> u32 {
-        self.s.edges[e * self.ef + self.s.meta.edge_name_or_index]
+        self.s.edge_name_or_index[e]
     }
     /// The edge's name, for edges named by a string.
     pub fn edge_name(&self, e: usize) -> Option<&'a str> {
-        let t = self.edge_type(e) as usize;
-        let by_index = matches!(
-            self.s.meta.edge_types.get(t).map(String::as_str),
-            Some("element" | "hidden")
-        );
-        (!by_index).then(|| self.s.strings[self.edge_name_or_index(e) as usize].as_str())
+        (!self.s.meta.edge_type_by_index(self.s.edge_type[e]))
+            .then(|| self.s.strings.get(self.edge_name_or_index(e) as usize))
     }
     pub fn target(&self, e: usize) -> usize {
-        self.s.edges[e * self.ef + self.s.meta.edge_to_node] as usize / self.nf
+        self.s.edge_to[e] as usize
     }
 }

@@ -98,12 +98,28 @@ impl<R: BufRead> Json<R> {
     }
 
     /// The elements of an array of unsigned 32-bit integers (its '[' already consumed), appended to
-    /// `out`, up to and including the closing ']'. Works on whole buffers: this is most of the file.
+    /// `out`, up to and including the closing ']'.
     pub fn u32_array_into(
         &mut self,
         out: &mut Vec<u32>,
         inside: &'static str,
     ) -> Result<(), ParseError> {
+        self.u32_array_chunks(inside, |numbers| {
+            out.extend_from_slice(numbers);
+            Ok(())
+        })
+    }
+
+    /// The elements of an array of unsigned 32-bit integers (its '[' already consumed), handed to
+    /// `take` a buffer's worth at a time, up to and including the closing ']'. Works on whole
+    /// buffers: this is most of the file. An error `take` returns is reported at the current offset.
+    pub fn u32_array_chunks(
+        &mut self,
+        inside: &'static str,
+        mut take: impl FnMut(&[u32]) -> Result<(), String>,
+    ) -> Result<(), ParseError> {
+        let mut chunk: Vec<u32> = Vec::with_capacity(1 << 16);
+        let out = &mut chunk;
         let mut value: u64 = 0;
         let mut in_number = false;
         // true: a number (or, before the first, ']') comes next; false: ',' or ']'.
@@ -119,6 +135,16 @@ impl<R: BufRead> Json<R> {
             let mut done = false;
             let mut error: Option<String> = None;
             while i < buf.len() {
+                if !in_number && i + FAST_MARGIN <= buf.len() {
+                    match fast_u32s(buf, &mut i, &mut want_value, &mut first, out) {
+                        Fast::Margin => continue,
+                        Fast::Slow => {}
+                        Fast::Error(what) => {
+                            error = Some(format!("{what} in {inside}"));
+                            break;
+                        }
+                    }
+                }
                 let b = buf[i];
                 if in_number {
                     if b.is_ascii_digit() {
@@ -170,6 +196,10 @@ impl<R: BufRead> Json<R> {
             if let Some(what) = error {
                 return Err(self.syntax(what));
             }
+            take(out).map_err(|what| {
+                ParseError::Inconsistent(format!("{what}, at byte {}", self.offset))
+            })?;
+            out.clear();
             if done {
                 return Ok(());
             }
@@ -182,9 +212,22 @@ impl<R: BufRead> Json<R> {
         out: &mut String,
         inside: &'static str,
     ) -> Result<(), ParseError> {
-        self.expect(b'"', inside)?;
+        let mut bytes = Vec::new();
+        self.string_append(&mut bytes, inside)?;
         out.clear();
-        let mut bytes: Vec<u8> = Vec::new();
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        Ok(())
+    }
+
+    /// A string, decoded leniently and appended to `bytes` as UTF-8 (bytes that are not UTF-8 become
+    /// U+FFFD).
+    pub fn string_append(
+        &mut self,
+        bytes: &mut Vec<u8>,
+        inside: &'static str,
+    ) -> Result<(), ParseError> {
+        self.expect(b'"', inside)?;
+        let start = bytes.len();
         loop {
             let offset = self.offset;
             let buf = self.input.fill_buf().map_err(|e| io_at(offset, e))?;
@@ -208,9 +251,13 @@ impl<R: BufRead> Json<R> {
             if quote {
                 break;
             }
-            self.escape(&mut bytes, inside)?;
+            self.escape(bytes, inside)?;
         }
-        out.push_str(&String::from_utf8_lossy(&bytes));
+        if std::str::from_utf8(&bytes[start..]).is_err() {
+            let fixed = String::from_utf8_lossy(&bytes[start..]).into_owned();
+            bytes.truncate(start);
+            bytes.extend_from_slice(fixed.as_bytes());
+        }
         Ok(())
     }
 
@@ -386,4 +433,66 @@ fn io_at(offset: u64, e: std::io::Error) -> ParseError {
         offset,
         what: format!("read error: {e}"),
     }
+}
+
+/// Bytes the fast path keeps away from the end of a buffer: a whole `u32` (10 digits) and the byte
+/// after it always fit, so it never has to carry a number over to the next buffer.
+const FAST_MARGIN: usize = 16;
+
+enum Fast {
+    /// Stopped within `FAST_MARGIN` of the end of the buffer.
+    Margin,
+    /// A byte the slow path must judge (`]`, an error, or an 11-digit number).
+    Slow,
+    Error(&'static str),
+}
+
+/// The common case of [`Json::u32_array_into`]: whole numbers, commas and whitespace, far from the
+/// end of the buffer. Leaves `]` and anything unexpected to the byte-by-byte state machine.
+#[inline(always)]
+fn fast_u32s(
+    buf: &[u8],
+    i: &mut usize,
+    want_value: &mut bool,
+    first: &mut bool,
+    out: &mut Vec<u32>,
+) -> Fast {
+    let mut at = *i;
+    let result = loop {
+        if at + FAST_MARGIN > buf.len() {
+            break Fast::Margin;
+        }
+        let b = buf[at];
+        if *want_value && b.is_ascii_digit() {
+            let start = at;
+            let mut value = u64::from(b - b'0');
+            at += 1;
+            while buf[at].is_ascii_digit() && at - start < 11 {
+                value = value * 10 + u64::from(buf[at] - b'0');
+                at += 1;
+            }
+            if at - start > 10 {
+                at = start;
+                break Fast::Slow;
+            }
+            if value > u64::from(u32::MAX) {
+                break Fast::Error("a number exceeds 32 bits");
+            }
+            if matches!(buf[at], b'.' | b'e' | b'E') {
+                break Fast::Error("expected a whole number");
+            }
+            out.push(value as u32);
+            *want_value = false;
+            *first = false;
+        } else if b == b',' && !*want_value {
+            *want_value = true;
+            at += 1;
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            at += 1;
+        } else {
+            break Fast::Slow;
+        }
+    };
+    *i = at;
+    result
 }

@@ -20,7 +20,6 @@ pub mod report;
 mod snapshot;
 pub mod summary;
 
-pub use classes::Location;
 pub use error::ParseError;
 pub use reader::{read_snapshot, read_snapshot_from};
-pub use snapshot::{Meta, Snapshot};
+pub use snapshot::{Location, Meta, Snapshot, Strings};

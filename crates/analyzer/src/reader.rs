@@ -1,5 +1,8 @@
-//! Streams a `.heapsnapshot` file into a [`Snapshot`]: the header is read as a small value, `nodes`
-//! and `edges` straight into `u32` columns, `strings` decoded one by one, anything else skipped.
+//! Streams a `.heapsnapshot` file into a [`Snapshot`]: the header is read as a small value; `nodes`
+//! and `edges` go a buffer at a time straight into the columns the analysis uses (fields it does
+//! not use are dropped, edge targets become node numbers); `strings` go into one buffer; anything
+//! else is skipped. Node and edge rows are checked as they arrive, so an error names the byte where
+//! it was found.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -7,7 +10,7 @@ use std::path::Path;
 
 use crate::error::ParseError;
 use crate::json::Json;
-use crate::snapshot::{Meta, Snapshot};
+use crate::snapshot::{Location, Meta, Snapshot, Strings};
 
 /// Most entries reserved up front from the header's counts; a lying header cannot make us reserve
 /// more, the columns then grow as the numbers arrive.
@@ -26,48 +29,68 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
     read_snapshot_from(BufReader::with_capacity(1 << 20, file))
 }
 
+/// What the `snapshot` header says.
+struct Header {
+    meta: Meta,
+    node_count: u32,
+    edge_count: u32,
+    extra_native_bytes: u64,
+}
+
+/// The columns as they fill.
+#[derive(Default)]
+struct Columns {
+    node_type: Vec<u8>,
+    node_name: Vec<u32>,
+    node_id: Vec<u32>,
+    node_self_size: Vec<u32>,
+    node_detachedness: Vec<u8>,
+    first_edge: Vec<u32>,
+    edge_type: Vec<u8>,
+    edge_name_or_index: Vec<u32>,
+    edge_to: Vec<u32>,
+    locations: Vec<u32>,
+    seen: [bool; 4],
+}
+
 /// Reads and checks a snapshot from any buffered reader.
 pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> {
     let mut j = Json::new(input);
     let mut head: Option<Header> = None;
-    let mut nodes = None;
-    let mut edges = None;
-    let mut strings = None;
-    let mut locations = Vec::new();
+    let mut c = Columns::default();
+    let mut strings = Strings::default();
     j.expect(b'{', "the snapshot")?;
     if !j.empty(b'}', "the snapshot")? {
         let mut key = String::new();
         loop {
             j.string_into(&mut key, "the snapshot's keys")?;
             j.expect(b':', "the snapshot")?;
+            let section = ["nodes", "edges", "strings", "locations"]
+                .iter()
+                .position(|k| *k == key);
+            if let Some(i) = section {
+                if std::mem::replace(&mut c.seen[i], true) {
+                    return Err(j.syntax(format!("a second \"{key}\" section")));
+                }
+            }
             match key.as_str() {
-                "snapshot" => head = Some(header(&mut j)?),
-                "nodes" | "edges" => {
-                    let Some(Header {
-                        meta,
-                        node_count,
-                        edge_count,
-                        ..
-                    }) = &head
-                    else {
+                "snapshot" if head.is_none() => head = Some(header(&mut j)?),
+                "nodes" | "edges" | "locations" => {
+                    let Some(h) = &head else {
                         return Err(
                             j.syntax(format!("\"{key}\" comes before the \"snapshot\" header"))
                         );
                     };
-                    let (count, width, inside) = if key == "nodes" {
-                        (*node_count, meta.node_fields.len(), "nodes")
-                    } else {
-                        (*edge_count, meta.edge_fields.len(), "edges")
-                    };
-                    let column = numbers(&mut j, count as usize * width, inside)?;
-                    if key == "nodes" {
-                        nodes = Some(column);
-                    } else {
-                        edges = Some(column);
+                    match key.as_str() {
+                        "nodes" => nodes(&mut j, h, &mut c)?,
+                        "edges" => edges(&mut j, h, &mut c)?,
+                        _ => {
+                            j.expect(b'[', "locations")?;
+                            j.u32_array_into(&mut c.locations, "locations")?;
+                        }
                     }
                 }
-                "strings" => strings = Some(string_list(&mut j)?),
-                "locations" => locations = numbers(&mut j, 0, "locations")?,
+                "strings" => string_list(&mut j, &mut strings)?,
                 _ => j.skip_value("a section")?,
             }
             if !j.next_in(b'}', "the snapshot")? {
@@ -78,32 +101,33 @@ pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> 
     j.end()?;
     let missing =
         |what: &str| ParseError::Inconsistent(format!("the snapshot has no {what:?} section"));
-    let Header {
-        meta,
-        node_count,
-        edge_count,
-        extra_native_bytes,
-    } = head.ok_or_else(|| missing("snapshot"))?;
+    let h = head.ok_or_else(|| missing("snapshot"))?;
+    for (seen, what) in c.seen.iter().zip(["nodes", "edges", "strings"]) {
+        if !seen {
+            return Err(missing(what));
+        }
+    }
+    let locations = locations(&h, &c.locations)?;
+    strings.shrink_to_fit();
     let snapshot = Snapshot {
+        meta: h.meta,
+        node_count: h.node_count,
+        edge_count: h.edge_count,
+        node_type: c.node_type,
+        node_name: c.node_name,
+        node_id: c.node_id,
+        node_self_size: c.node_self_size,
+        node_detachedness: c.node_detachedness,
+        first_edge: c.first_edge,
+        edge_type: c.edge_type,
+        edge_name_or_index: c.edge_name_or_index,
+        edge_to: c.edge_to,
+        strings,
         locations,
-        extra_native_bytes,
-        meta,
-        node_count,
-        edge_count,
-        nodes: nodes.ok_or_else(|| missing("nodes"))?,
-        edges: edges.ok_or_else(|| missing("edges"))?,
-        strings: strings.ok_or_else(|| missing("strings"))?,
+        extra_native_bytes: h.extra_native_bytes,
     };
     snapshot.validate()?;
     Ok(snapshot)
-}
-
-/// What the `snapshot` header says.
-struct Header {
-    meta: Meta,
-    node_count: u32,
-    edge_count: u32,
-    extra_native_bytes: u64,
 }
 
 fn header<R: BufRead>(j: &mut Json<R>) -> Result<Header, ParseError> {
@@ -121,6 +145,7 @@ fn header<R: BufRead>(j: &mut Json<R>) -> Result<Header, ParseError> {
         ("nodes", node_count, meta.node_fields.len()),
         ("edges", edge_count, meta.edge_fields.len()),
     ] {
+        // Edge targets are offsets into the node array, so that array must fit 32 bits too.
         if u64::from(count) * width as u64 > u64::from(u32::MAX) {
             return Err(ParseError::TooLarge(format!(
                 "{count} {what} of {width} fields do not fit 32-bit indexes"
@@ -138,35 +163,171 @@ fn header<R: BufRead>(j: &mut Json<R>) -> Result<Header, ParseError> {
     })
 }
 
-fn numbers<R: BufRead>(
+/// Calls `row` with each complete row of `width` numbers of the array that comes next.
+fn rows<R: BufRead>(
     j: &mut Json<R>,
-    expected: usize,
+    width: usize,
     inside: &'static str,
-) -> Result<Vec<u32>, ParseError> {
-    let mut out = Vec::with_capacity(expected.min(MAX_RESERVE));
+    mut row: impl FnMut(&[u32]) -> Result<(), String>,
+) -> Result<(), ParseError> {
+    let mut partial: Vec<u32> = Vec::with_capacity(width);
     j.expect(b'[', inside)?;
-    j.u32_array_into(&mut out, inside)?;
-    if out.len() > u32::MAX as usize {
-        return Err(ParseError::TooLarge(format!(
-            "more than {} numbers in {inside}",
-            u32::MAX
+    j.u32_array_chunks(inside, |numbers| {
+        let mut rest = numbers;
+        if !partial.is_empty() {
+            let take = (width - partial.len()).min(rest.len());
+            partial.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if partial.len() < width {
+                return Ok(());
+            }
+            row(&partial)?;
+            partial.clear();
+        }
+        let mut whole = rest.chunks_exact(width);
+        for r in &mut whole {
+            row(r)?;
+        }
+        partial.extend_from_slice(whole.remainder());
+        Ok(())
+    })?;
+    if !partial.is_empty() {
+        return Err(ParseError::Inconsistent(format!(
+            "{inside} ends inside a row: {} numbers left over, rows are {width} wide",
+            partial.len()
         )));
     }
+    Ok(())
+}
+
+fn nodes<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(), ParseError> {
+    let m = &h.meta;
+    let n = (h.node_count as usize).min(MAX_RESERVE);
+    c.node_type.reserve_exact(n);
+    c.node_name.reserve_exact(n);
+    c.node_id.reserve_exact(n);
+    c.node_self_size.reserve_exact(n);
+    c.first_edge.reserve_exact(n + 1);
+    if m.node_detachedness.is_some() {
+        c.node_detachedness.reserve_exact(n);
+    }
+    c.first_edge.push(0);
+    let types = m.node_types.len() as u32;
+    let mut edges: u64 = 0;
+    let mut count: u64 = 0;
+    rows(j, m.node_fields.len(), "nodes", |r| {
+        if count == u64::from(h.node_count) {
+            return Err(format!(
+                "more nodes than the {} the header says",
+                h.node_count
+            ));
+        }
+        let t = r[m.node_type];
+        if t >= types {
+            return Err(format!("node {count} has type {t}, meta names {types}"));
+        }
+        edges += u64::from(r[m.node_edge_count]);
+        if edges > u64::from(h.edge_count) {
+            return Err(format!(
+                "nodes up to node {count} claim more edges than the {} the header says",
+                h.edge_count
+            ));
+        }
+        c.node_type.push(t as u8);
+        c.node_name.push(r[m.node_name]);
+        c.node_id.push(r[m.node_id]);
+        c.node_self_size.push(r[m.node_self_size]);
+        if let Some(d) = m.node_detachedness {
+            c.node_detachedness.push(r[d].min(u32::from(u8::MAX)) as u8);
+        }
+        c.first_edge.push(edges as u32);
+        count += 1;
+        Ok(())
+    })
+}
+
+fn edges<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(), ParseError> {
+    let m = &h.meta;
+    let e = (h.edge_count as usize).min(MAX_RESERVE);
+    c.edge_type.reserve_exact(e);
+    c.edge_name_or_index.reserve_exact(e);
+    c.edge_to.reserve_exact(e);
+    let nf = m.node_fields.len() as u64;
+    let end = u64::from(h.node_count) * nf;
+    let types = m.edge_types.len() as u32;
+    let mut count: u64 = 0;
+    rows(j, m.edge_fields.len(), "edges", |r| {
+        if count == u64::from(h.edge_count) {
+            return Err(format!(
+                "more edges than the {} the header says",
+                h.edge_count
+            ));
+        }
+        let to = u64::from(r[m.edge_to_node]);
+        if to % nf != 0 || to >= end {
+            return Err(format!(
+                "edge {count} points at {to}, not a node (node rows are {nf} wide, {end} numbers in all)"
+            ));
+        }
+        let t = r[m.edge_type];
+        if t >= types {
+            return Err(format!("edge {count} has type {t}, meta names {types}"));
+        }
+        c.edge_type.push(t as u8);
+        c.edge_name_or_index.push(r[m.edge_name_or_index]);
+        c.edge_to.push((to / nf) as u32);
+        count += 1;
+        Ok(())
+    })
+}
+
+/// The `locations` rows as (node number, location), sorted by node.
+fn locations(h: &Header, raw: &[u32]) -> Result<Vec<(u32, Location)>, ParseError> {
+    let m = &h.meta;
+    let width = m.location_fields.len();
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    if width == 0 || !raw.len().is_multiple_of(width) {
+        return Err(ParseError::Inconsistent(format!(
+            "{} numbers in locations, rows are {width} wide",
+            raw.len()
+        )));
+    }
+    let [object, script, line, column] =
+        ["object_index", "script_id", "line", "column"].map(|f| m.location_field(f));
+    let nf = m.node_fields.len() as u32;
+    let mut out = Vec::with_capacity(raw.len() / width);
+    for (i, row) in raw.chunks_exact(width).enumerate() {
+        let node = row[object];
+        if !node.is_multiple_of(nf) || node / nf >= h.node_count {
+            return Err(ParseError::Inconsistent(format!(
+                "location {i} points at {node}, not a node"
+            )));
+        }
+        out.push((
+            node / nf,
+            Location {
+                script_id: row[script],
+                line: row[line],
+                column: row[column],
+            },
+        ));
+    }
+    out.sort_by_key(|&(node, _)| node);
     Ok(out)
 }
 
-fn string_list<R: BufRead>(j: &mut Json<R>) -> Result<Vec<String>, ParseError> {
-    let mut out = Vec::new();
+fn string_list<R: BufRead>(j: &mut Json<R>, out: &mut Strings) -> Result<(), ParseError> {
     j.expect(b'[', "strings")?;
     if j.empty(b']', "strings")? {
-        return Ok(out);
+        return Ok(());
     }
     loop {
-        let mut s = String::new();
-        j.string_into(&mut s, "strings")?;
-        out.push(s);
+        j.string_append(out.buffer(), "strings")?;
+        out.close();
         if !j.next_in(b']', "strings")? {
-            return Ok(out);
+            return Ok(());
         }
     }
 }

@@ -5,10 +5,11 @@
 use serde::Serialize;
 
 use crate::distances::{NO_DISTANCE, NO_EDGE};
+use crate::dominators::Csr;
 use crate::graph::ROOT;
+use crate::snapshot::Location;
 use crate::snapshot::Snapshot;
 use crate::summary::{ClassRow, Model};
-use crate::Location;
 
 /// How much to report.
 #[derive(Debug, Clone, Copy)]
@@ -84,8 +85,9 @@ impl From<ClassRow> for ClassSummary {
 /// Analyzes a snapshot.
 pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
     let m = Model::new(s);
-    let largest_objects = largest_objects(&m, limits.objects);
-    let mut rows = m.rows();
+    let tree = m.dominated();
+    let largest_objects = largest_objects(&m, &tree, limits.objects);
+    let mut rows = m.rows_in(&tree);
     rows.truncate(limits.top);
     Analysis {
         node_count: u64::from(s.node_count),
@@ -113,13 +115,10 @@ fn reportable(m: &Model, v: usize) -> bool {
 /// The objects that retain the most, skipping those that only pass memory through: an object one
 /// of whose dominated objects retains at least half as much is reported through that one instead
 /// (so `global` gives way to `global.logs`, and `global.logs` stays when no single entry dominates).
-fn largest_objects(m: &Model, count: usize) -> Vec<LargeObject> {
+fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
     if count == 0 || m.g.len() == 0 {
         return Vec::new();
     }
-    let tree = m.dominated();
-    let mut candidates: Vec<usize> = (0..m.g.len()).filter(|&v| reportable(m, v)).collect();
-    candidates.sort_unstable_by(|&a, &b| m.retained[b].cmp(&m.retained[a]).then(a.cmp(&b)));
     let passes_through = |v: usize| {
         let half = m.retained[v].div_ceil(2);
         // Children of hidden and array nodes it dominates count as its own (an array's entries
@@ -139,10 +138,37 @@ fn largest_objects(m: &Model, count: usize) -> Vec<LargeObject> {
         }
         false
     };
-    candidates
+    // The largest candidates in order, a few times more than needed at first (most are kept).
+    let mut candidates: Vec<u32> = (0..m.g.len() as u32)
+        .filter(|&v| reportable(m, v as usize))
+        .collect();
+    let by_retained = |a: &u32, b: &u32| {
+        m.retained[*b as usize]
+            .cmp(&m.retained[*a as usize])
+            .then(a.cmp(b))
+    };
+    let mut look_at = count * 16;
+    let chosen = loop {
+        let top = if candidates.len() > look_at {
+            candidates.select_nth_unstable_by(look_at, by_retained);
+            &mut candidates[..look_at]
+        } else {
+            &mut candidates[..]
+        };
+        top.sort_unstable_by(by_retained);
+        let chosen: Vec<usize> = top
+            .iter()
+            .map(|&v| v as usize)
+            .filter(|&v| !passes_through(v))
+            .take(count)
+            .collect();
+        if chosen.len() == count || top.len() == candidates.len() {
+            break chosen;
+        }
+        look_at *= 8;
+    };
+    chosen
         .into_iter()
-        .filter(|&v| !passes_through(v))
-        .take(count)
         .map(|v| LargeObject {
             id: m.g.id(v),
             name: class_of(m, v),

@@ -1,6 +1,8 @@
-//! A heap snapshot in flat columns: `nodes` and `edges` exactly as V8 lays them out (a row of
-//! `node_fields.len()` numbers per node, `edge_fields.len()` per edge), `strings` decoded, and the
-//! positions of the fields we use, found by name in `meta`.
+//! A heap snapshot in flat columns, holding only what the analysis uses: per node its type, name,
+//! id and self size, where its edges start; per edge its type, name (or index) and target node
+//! (as a node number, not V8's offset into the node array); the strings in one buffer; and the
+//! constructor locations. Field positions in V8's rows are found by name in `meta`, because they
+//! differ across Node versions.
 
 use serde_json::Value;
 
@@ -20,7 +22,7 @@ pub struct Meta {
     pub node_id: usize,
     pub node_self_size: usize,
     pub node_edge_count: usize,
-    /// Present since V8 9.x; absent in older snapshots.
+    /// Present since V8 9.x: 0 unknown, 1 attached, 2 detached (DOM and other embedder objects).
     pub node_detachedness: Option<usize>,
     pub edge_type: usize,
     pub edge_name_or_index: usize,
@@ -31,14 +33,6 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// Position of a field of a `locations` row (only called once the fields are known to exist).
-    pub fn location_field(&self, name: &str) -> usize {
-        self.location_fields
-            .iter()
-            .position(|f| f == name)
-            .unwrap_or(0)
-    }
-
     /// Reads `meta` out of the snapshot's header object.
     pub fn from_header(header: &Value) -> Result<Meta, ParseError> {
         let meta = header
@@ -76,16 +70,23 @@ impl Meta {
             None => Vec::new(),
             Some(_) => names("location_fields")?,
         };
-        for name in ["object_index", "script_id", "line", "column"] {
-            if !location_fields.is_empty() {
+        if !location_fields.is_empty() {
+            for name in ["object_index", "script_id", "line", "column"] {
                 find(&location_fields, "location", name)?;
             }
         }
         let node_type = find(&node_fields, "node", "type")?;
         let edge_type = find(&edge_fields, "edge", "type")?;
+        let edge_types = type_names("edge_types", edge_type)?;
+        if edge_types.len() > usize::from(u8::MAX) + 1 {
+            return Err(ParseError::Meta(format!(
+                "{} edge types, at most 256 are supported",
+                edge_types.len()
+            )));
+        }
         Ok(Meta {
             node_types: type_names("node_types", node_type)?,
-            edge_types: type_names("edge_types", edge_type)?,
+            edge_types,
             node_type,
             node_name: find(&node_fields, "node", "name")?,
             node_id: find(&node_fields, "node", "id")?,
@@ -100,6 +101,76 @@ impl Meta {
             location_fields,
         })
     }
+
+    /// Position of a field of a `locations` row (only called once the fields are known to exist).
+    pub fn location_field(&self, name: &str) -> usize {
+        self.location_fields
+            .iter()
+            .position(|f| f == name)
+            .unwrap_or(0)
+    }
+
+    /// True for edge types whose `name_or_index` is an index, not a string.
+    pub fn edge_type_by_index(&self, t: u8) -> bool {
+        matches!(
+            self.edge_types.get(usize::from(t)).map(String::as_str),
+            Some("element" | "hidden")
+        )
+    }
+}
+
+/// All strings of the snapshot in one buffer (a `String` each would cost more than their text).
+#[derive(Debug, Clone, Default)]
+pub struct Strings {
+    bytes: Vec<u8>,
+    ends: Vec<u64>,
+}
+
+impl Strings {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The `i`th string.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends[i] as usize;
+        // Only whole UTF-8 strings are ever pushed (`Json::string_append` makes them so).
+        std::str::from_utf8(&self.bytes[start..end]).unwrap_or("\u{FFFD}")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The buffer to append the next string's UTF-8 to; then call [`Strings::close`].
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Ends the string appended to [`Strings::buffer`] since the last call.
+    pub(crate) fn close(&mut self) {
+        self.ends.push(self.bytes.len() as u64);
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// Where an object's constructor is defined, as the snapshot's `locations` section gives it
+/// (`line` and `column` count from 0, as V8 writes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    pub script_id: u32,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// A whole snapshot, checked for consistency.
@@ -108,101 +179,67 @@ pub struct Snapshot {
     pub meta: Meta,
     pub node_count: u32,
     pub edge_count: u32,
-    pub nodes: Vec<u32>,
-    pub edges: Vec<u32>,
-    pub strings: Vec<String>,
-    /// The `locations` rows, `meta.location_fields.len()` numbers each (empty when absent).
-    pub locations: Vec<u32>,
+    pub node_type: Vec<u8>,
+    pub node_name: Vec<u32>,
+    pub node_id: Vec<u32>,
+    pub node_self_size: Vec<u32>,
+    /// The `detachedness` field (empty when the snapshot has none).
+    pub node_detachedness: Vec<u8>,
+    /// `first_edge[n]..first_edge[n + 1]` are the edges of node `n` (`node_count + 1` entries).
+    pub first_edge: Vec<u32>,
+    pub edge_type: Vec<u8>,
+    /// A string index, or for `element` and `hidden` edges the index itself.
+    pub edge_name_or_index: Vec<u32>,
+    /// The node each edge points to, by node number.
+    pub edge_to: Vec<u32>,
+    pub strings: Strings,
+    /// Constructor locations by node number, sorted by node.
+    pub locations: Vec<(u32, Location)>,
     /// Native memory V8 attributes to the heap but not to any node (newer V8 only; else 0).
     pub extra_native_bytes: u64,
 }
 
 impl Snapshot {
-    /// Checks counts, edge targets and string references; the first problem found is the error.
+    /// Checks what could not be checked while reading (string references need the strings, which
+    /// come last); the first problem found is the error.
     pub fn validate(&self) -> Result<(), ParseError> {
         let m = &self.meta;
-        let (nf, ef) = (m.node_fields.len(), m.edge_fields.len());
         let bad = |s: String| Err(ParseError::Inconsistent(s));
-        if self.nodes.len() != self.node_count as usize * nf {
+        let n = self.node_count as usize;
+        if self.node_type.len() != n {
             return bad(format!(
-                "{} numbers in nodes, header says {} nodes of {nf} fields",
-                self.nodes.len(),
-                self.node_count
+                "{} nodes in \"nodes\", the header says {n}",
+                self.node_type.len()
             ));
         }
-        if self.edges.len() != self.edge_count as usize * ef {
+        let e = self.edge_count as usize;
+        if self.edge_to.len() != e {
             return bad(format!(
-                "{} numbers in edges, header says {} edges of {ef} fields",
-                self.edges.len(),
-                self.edge_count
+                "{} edges in \"edges\", the header says {e}",
+                self.edge_to.len()
+            ));
+        }
+        if self.first_edge.last().copied().unwrap_or(0) as usize != e {
+            return bad(format!(
+                "nodes claim {} edges, the header says {e}",
+                self.first_edge.last().copied().unwrap_or(0)
             ));
         }
         let strings = self.strings.len() as u64;
-        let mut edges_claimed: u64 = 0;
-        for (i, row) in self.nodes.chunks_exact(nf).enumerate() {
-            if row[m.node_type] as usize >= m.node_types.len() {
-                return bad(format!(
-                    "node {i} has type {}, meta names {}",
-                    row[m.node_type],
-                    m.node_types.len()
-                ));
-            }
-            if u64::from(row[m.node_name]) >= strings {
-                return bad(format!(
-                    "node {i} names string {}, there are {strings}",
-                    row[m.node_name]
-                ));
-            }
-            edges_claimed += u64::from(row[m.node_edge_count]);
-        }
-        if edges_claimed != u64::from(self.edge_count) {
+        if let Some(i) = self.node_name.iter().position(|&s| u64::from(s) >= strings) {
             return bad(format!(
-                "nodes claim {edges_claimed} edges, header says {}",
-                self.edge_count
+                "node {i} names string {}, there are {strings}",
+                self.node_name[i]
             ));
         }
-        let by_index = |t: u32| {
-            matches!(
-                m.edge_types.get(t as usize).map(String::as_str),
-                Some("element" | "hidden")
-            )
-        };
-        for (i, row) in self.edges.chunks_exact(ef).enumerate() {
-            let to = row[m.edge_to_node] as usize;
-            if !to.is_multiple_of(nf) || to >= self.nodes.len() {
-                return bad(format!(
-                    "edge {i} points at {to}, not a node (node rows are {nf} wide, {} in all)",
-                    self.nodes.len()
-                ));
-            }
-            let t = row[m.edge_type];
-            if t as usize >= m.edge_types.len() {
-                return bad(format!(
-                    "edge {i} has type {t}, meta names {}",
-                    m.edge_types.len()
-                ));
-            }
-            if !by_index(t) && u64::from(row[m.edge_name_or_index]) >= strings {
-                return bad(format!(
-                    "edge {i} names string {}, there are {strings}",
-                    row[m.edge_name_or_index]
-                ));
-            }
-        }
-        let lf = m.location_fields.len();
-        if !self.locations.is_empty() {
-            if lf == 0 || !self.locations.len().is_multiple_of(lf) {
-                return bad(format!(
-                    "{} numbers in locations, rows are {lf} wide",
-                    self.locations.len()
-                ));
-            }
-            let at = m.location_field("object_index");
-            for (i, row) in self.locations.chunks_exact(lf).enumerate() {
-                let node = row[at] as usize;
-                if !node.is_multiple_of(nf) || node >= self.nodes.len() {
-                    return bad(format!("location {i} points at {node}, not a node"));
-                }
+        for (i, (&t, &name)) in self
+            .edge_type
+            .iter()
+            .zip(&self.edge_name_or_index)
+            .enumerate()
+        {
+            if !m.edge_type_by_index(t) && u64::from(name) >= strings {
+                return bad(format!("edge {i} names string {name}, there are {strings}"));
             }
         }
         Ok(())

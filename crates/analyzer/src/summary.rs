@@ -7,10 +7,11 @@
 //! The dominator tree and the classes do not depend on each other: they are computed on two
 //! threads.
 
-use crate::classes::{classify, infer_interfaces, Classes, Location, NO_CLASS};
+use crate::classes::{classify, infer_interfaces, Classes, NO_CLASS};
 use crate::distances::{distances, has_user_roots, Distances};
-use crate::dominators::{dominators, retained_sizes, Csr};
+use crate::dominators::{dominators, retained_sizes, Csr, Successors};
 use crate::graph::{Graph, Types, ROOT};
+use crate::snapshot::Location;
 use crate::snapshot::Snapshot;
 
 /// One Summary row.
@@ -101,6 +102,11 @@ impl<'a> Model<'a> {
 
     /// The Summary rows, sorted by retained size (descending), then name.
     pub fn rows(&self) -> Vec<ClassRow> {
+        self.rows_in(&self.dominated())
+    }
+
+    /// The same, given the dominator tree from [`Model::dominated`].
+    pub fn rows_in(&self, tree: &Csr) -> Vec<ClassRow> {
         let n = self.g.len();
         let class_of = &self.classes.of;
         let mut rows: Vec<ClassRow> = self
@@ -126,7 +132,6 @@ impl<'a> Model<'a> {
         }
         // Class retained size: members with no contributing dominator of the same class, found by
         // a depth-first walk of the dominator tree counting open contributors per class.
-        let tree = self.dominated();
         let mut open = vec![0u32; rows.len()];
         let retained = &self.retained;
         let enter = |v: usize, open: &mut [u32], rows: &mut [ClassRow]| -> bool {
@@ -174,8 +179,26 @@ pub(crate) fn adjusted_self_sizes(g: &Graph, t: &Types) -> Vec<u64> {
     self_size
 }
 
-/// The edges that count for dominators (DEVTOOLS-MODEL.md 5.2).
-fn essential_edges(g: &Graph, t: &Types) -> Csr {
+/// The snapshot's graph with only the edges that count for dominators (DEVTOOLS-MODEL.md 5.2),
+/// marked in a bitset so that the filter runs once per edge.
+struct EssentialEdges<'a> {
+    g: &'a Graph<'a>,
+    essential: Vec<u64>,
+}
+
+impl Successors for EssentialEdges<'_> {
+    fn node_count(&self) -> usize {
+        self.g.len()
+    }
+    fn edges(&self, n: usize) -> std::ops::Range<usize> {
+        self.g.edges(n)
+    }
+    fn target(&self, _: usize, e: usize) -> Option<u32> {
+        (self.essential[e / 64] & (1 << (e % 64)) != 0).then(|| self.g.target(e) as u32)
+    }
+}
+
+fn essential_edges<'a>(g: &'a Graph<'a>, t: &Types) -> EssentialEdges<'a> {
     let n = g.len();
     // Page-owned nodes: from the root's shortcut targets (and DOM trees), along non-weak edges.
     let mut page = vec![false; n];
@@ -196,25 +219,22 @@ fn essential_edges(g: &Graph, t: &Types) -> Csr {
             }
         }
     }
-    let mut offsets = Vec::with_capacity(n + 1);
-    let mut targets = Vec::new();
-    offsets.push(0u32);
+    let mut essential = vec![0u64; (g.s.edge_count as usize).div_ceil(64)];
     for v in 0..n {
         for e in g.edges(v) {
             let c = g.target(e);
             let et = g.edge_type(e);
-            let essential = et != t.weak
+            if et != t.weak
                 && c != v
                 && !(v != ROOT && et == t.shortcut)
                 && !(v != ROOT && page[c] && !page[v])
-                && !(et == t.internal && weakmap_table_edge(g.edge_name(e), g.id(v)));
-            if essential {
-                targets.push(c as u32);
+                && !(et == t.internal && weakmap_table_edge(g.edge_name(e), g.id(v)))
+            {
+                essential[e / 64] |= 1 << (e % 64);
             }
         }
-        offsets.push(targets.len() as u32);
     }
-    Csr { offsets, targets }
+    EssentialEdges { g, essential }
 }
 
 /// True for the internal edge from a WeakMap's table to a value ("N / part of key (K @k) -> value

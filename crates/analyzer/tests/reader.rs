@@ -26,15 +26,18 @@ fn reads_columns_by_field_name() {
     let s = read(SMALL).unwrap();
     assert_eq!((s.node_count, s.edge_count), (3, 2));
     assert_eq!(s.meta.node_fields.len(), 7);
-    assert_eq!(s.meta.node_detachedness, Some(6));
-    assert_eq!(s.nodes.len(), 21);
-    assert_eq!(s.edges, vec![5, 1, 7, 2, 3, 14]);
+    assert_eq!(s.node_type, vec![9, 3, 2]);
+    assert_eq!(s.node_name, vec![0, 1, 2]);
+    assert_eq!(s.node_id, vec![1, 3, 5]);
+    assert_eq!(s.node_self_size, vec![0, 24, 16]);
+    assert_eq!(s.first_edge, vec![0, 1, 2, 2]);
+    assert_eq!(s.edge_type, vec![5, 2]);
+    assert_eq!(s.edge_name_or_index, vec![1, 3]);
+    assert_eq!(s.edge_to, vec![1, 2], "edge targets become node numbers");
+    assert_eq!(s.meta.node_types[s.node_type[1] as usize], "object");
     assert_eq!(
-        s.meta.node_types[s.nodes[7 + s.meta.node_type] as usize],
-        "object"
-    );
-    assert_eq!(
-        s.strings[2], "text \u{FFFD} lone",
+        s.strings.get(2),
+        "text \u{FFFD} lone",
         "a lone surrogate is kept as U+FFFD"
     );
 }
@@ -48,11 +51,10 @@ fn layout_without_detachedness_and_in_another_order() {
         .replace("[5,1,7\n,2,3,14]", "[5,1,5\n,2,3,10]")
         .replace(r#""node_types":[["hidden""#, r#""node_types":["string",["hidden""#);
     let s = read(&text).unwrap();
-    assert_eq!(
-        (s.meta.node_name, s.meta.node_type, s.meta.node_detachedness),
-        (0, 1, None)
-    );
-    assert_eq!(s.meta.node_types[s.nodes[5 + 1] as usize], "object");
+    assert_eq!((s.meta.node_name, s.meta.node_type), (0, 1));
+    assert_eq!(s.meta.node_types[s.node_type[1] as usize], "object");
+    assert_eq!(s.node_name, vec![0, 1, 2]);
+    assert_eq!(s.edge_to, vec![1, 2]);
 }
 
 #[test]
@@ -101,7 +103,7 @@ fn bad_inputs_say_what_and_where() {
     let out_of_range = SMALL.replace(",2,3,14]", ",2,3,21]");
     assert_eq!(
         read(&out_of_range).unwrap_err().to_string(),
-        "inconsistent snapshot: edge 1 points at 21, not a node (node rows are 7 wide, 21 in all)"
+        "inconsistent snapshot: edge 1 points at 21, not a node (node rows are 7 wide, 21 numbers in all), at byte 739"
     );
     let misaligned = SMALL.replace(",2,3,14]", ",2,3,15]");
     assert!(read(&misaligned)
@@ -112,7 +114,12 @@ fn bad_inputs_say_what_and_where() {
     assert!(read(&short)
         .unwrap_err()
         .to_string()
-        .contains("21 numbers in nodes, header says 4 nodes of 7 fields"));
+        .contains("3 nodes in \"nodes\", the header says 4"));
+    let more_edges = SMALL.replace(",2,2,5,16,0,0,0]", ",2,2,5,16,5,0,0]");
+    assert!(read(&more_edges)
+        .unwrap_err()
+        .to_string()
+        .contains("nodes up to node 2 claim more edges than the 2 the header says"));
     let huge = SMALL.replace("\"node_count\":3", "\"node_count\":900000000");
     assert_eq!(
         read(&huge).unwrap_err().to_string(),
@@ -156,17 +163,14 @@ fn reads_a_real_snapshot_made_by_node() {
     let file = util::real_snapshot("reader", util::KEPT_THINGS);
     let s = read_snapshot(&file).unwrap();
     let m = &s.meta;
-    let nf = m.node_fields.len();
     let kept = s
         .strings
         .iter()
         .position(|x| x == "KeptThing")
         .expect("class name in strings") as u32;
     let object = m.node_types.iter().position(|t| t == "object").unwrap() as u32;
-    let n = s
-        .nodes
-        .chunks_exact(nf)
-        .filter(|row| row[m.node_type] == object && row[m.node_name] == kept)
+    let n = (0..s.node_count as usize)
+        .filter(|&v| u32::from(s.node_type[v]) == object && s.node_name[v] == kept)
         .count();
     assert_eq!(n, 3000);
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();

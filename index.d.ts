@@ -230,7 +230,7 @@ declare namespace nodeOomHeapdump {
    * Reads a `.heapsnapshot` file and tells what fills the heap: totals, the top classes by retained
    * size with Chrome DevTools' numbers, and the largest objects with their shortest retainer paths.
    * Runs off the JS thread. Rejects with code `InvalidArg` for a bad argument, and with an error
-   * naming the file and byte offset when the file is not a complete heap snapshot.
+   * naming the file (and, for what is read wrong, the byte) when it is not a complete heap snapshot.
    */
   function analyzeHeapSnapshot(path: string, options?: AnalyzeOptions): Promise<HeapSnapshotAnalysis>
 }

@@ -29,13 +29,8 @@ impl Task for Analyze {
     type JsValue = String;
 
     fn compute(&mut self) -> Result<String> {
-        let snapshot = oom_heapdump_analyzer::read_snapshot(&self.path).map_err(|e| {
-            let message = match e {
-                oom_heapdump_analyzer::ParseError::Io { .. } => e.to_string(),
-                _ => format!("{}: {e}", self.path.display()),
-            };
-            Error::new(Status::GenericFailure, message)
-        })?;
+        let snapshot = oom_heapdump_analyzer::read_snapshot(&self.path)
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
         let limits = Limits {
             top: self.top,
             ..Limits::default()

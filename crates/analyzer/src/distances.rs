@@ -12,18 +12,26 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::graph::{Graph, Types, ROOT};
 
-/// The distance of a node no path reaches (DevTools' `noDistance`).
-pub const NO_DISTANCE: i32 = -5;
-/// The distance DevTools gives the root when there are user roots: nodes reached only from the
-/// root (system internals) are at this distance or more.
-pub const SYSTEM_DISTANCE: i32 = 100_000_000;
 /// Marks a node with no parent edge (the root, user roots, unreachable nodes).
 pub const NO_EDGE: u32 = u32::MAX;
 
+/// The breadth-first search's result. The distances themselves are not kept (a path's length is
+/// its node's distance, counted from 1 at a user root, or from 100000000 at the root when there
+/// are user roots).
 pub(crate) struct Distances {
-    pub distance: Vec<i32>,
     /// The edge through which the breadth-first search first reached each node.
     pub parent_edge: Vec<u32>,
+    /// Which nodes it reached (a bitset): the others are what DevTools shows at no distance.
+    reached: Vec<u64>,
+}
+
+impl Distances {
+    pub fn reached(&self, v: usize) -> bool {
+        self.reached[v / 64] & (1 << (v % 64)) != 0
+    }
+    fn reach(&mut self, v: usize) {
+        self.reached[v / 64] |= 1 << (v % 64);
+    }
 }
 
 /// True when the root has children that are not synthetic (or the document DOM trees).
@@ -38,8 +46,8 @@ fn is_user_root(g: &Graph, t: &Types, v: usize) -> bool {
 pub(crate) fn distances(g: &Graph, t: &Types) -> Distances {
     let n = g.len();
     let mut d = Distances {
-        distance: vec![NO_DISTANCE; n],
         parent_edge: vec![NO_EDGE; n],
+        reached: vec![0; n.div_ceil(64)],
     };
     if n == 0 {
         return d;
@@ -48,18 +56,14 @@ pub(crate) fn distances(g: &Graph, t: &Types) -> Distances {
     let mut queue = VecDeque::new();
     for e in g.edges(ROOT) {
         let c = g.target(e);
-        if is_user_root(g, t, c) && d.distance[c] == NO_DISTANCE {
-            d.distance[c] = 1;
-            queue.push_back(c);
+        if is_user_root(g, t, c) && !d.reached(c) {
+            d.reach(c);
+            queue.push_back(c as u32);
         }
     }
     bfs(g, t, &mut d, &mut queue, &mut weakmap_pairs_seen);
-    d.distance[ROOT] = if has_user_roots(g, t) {
-        SYSTEM_DISTANCE
-    } else {
-        0
-    };
-    queue.push_back(ROOT);
+    d.reach(ROOT);
+    queue.push_back(ROOT as u32);
     bfs(g, t, &mut d, &mut queue, &mut weakmap_pairs_seen);
     d
 }
@@ -68,22 +72,22 @@ fn bfs<'a>(
     g: &Graph<'a>,
     t: &Types,
     d: &mut Distances,
-    queue: &mut VecDeque<usize>,
+    queue: &mut VecDeque<u32>,
     weakmap_pairs_seen: &mut HashSet<&'a str>,
 ) {
     while let Some(v) = queue.pop_front() {
-        let next = d.distance[v] + 1;
+        let v = v as usize;
         for e in g.edges(v) {
             let c = g.target(e);
-            if g.edge_type(e) == t.weak || d.distance[c] != NO_DISTANCE {
+            if g.edge_type(e) == t.weak || d.reached(c) {
                 continue;
             }
             if !edge_counts(g, t, v, e, weakmap_pairs_seen) {
                 continue;
             }
-            d.distance[c] = next;
+            d.reach(c);
             d.parent_edge[c] = e as u32;
-            queue.push_back(c);
+            queue.push_back(c as u32);
         }
     }
 }

@@ -17,4 +17,10 @@ pub enum ParseError {
     Inconsistent(String),
     #[error("snapshot too large for 32-bit indexes: {0}")]
     TooLarge(String),
+    /// Any of the above, in the named file ([`crate::read_snapshot`] says which file).
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        source: Box<ParseError>,
+    },
 }

@@ -97,7 +97,7 @@ fn main() -> ExitCode {
                         format!("{}: {a}", file.display())
                     }
                 })
-                .map_err(|e| located(file, e))
+                .map_err(|e| e.to_string())
         }
         _ => {
             let (base, target) = (&args.files[0], &args.files[1]);
@@ -128,13 +128,5 @@ fn main() -> ExitCode {
             eprintln!("node-oom-heapdump: {e}");
             ExitCode::from(2)
         }
-    }
-}
-
-/// The error with the file's name in front, unless it already names it.
-fn located(file: &std::path::Path, e: oom_heapdump_analyzer::ParseError) -> String {
-    match e {
-        oom_heapdump_analyzer::ParseError::Io { .. } => e.to_string(),
-        _ => format!("{}: {e}", file.display()),
     }
 }

@@ -12,11 +12,7 @@ use crate::error::ParseError;
 use crate::json::Json;
 use crate::snapshot::{Location, Meta, Snapshot, Strings};
 
-/// Most entries reserved up front from the header's counts; a lying header cannot make us reserve
-/// more, the columns then grow as the numbers arrive.
-const MAX_RESERVE: usize = 1 << 26;
-
-/// Reads and checks the snapshot at `path`.
+/// Reads and checks the snapshot at `path`; errors name the file.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
     let io = |source| ParseError::Io {
         path: path.display().to_string(),
@@ -26,7 +22,18 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
     if file.metadata().map_err(io)?.is_dir() {
         return Err(io(std::io::Error::other("it is a folder")));
     }
-    read_snapshot_from(BufReader::with_capacity(1 << 20, file))
+    // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
+    // make us reserve.
+    let len = file.metadata().map_err(io)?.len();
+    read(BufReader::with_capacity(1 << 20, file), len / 2).map_err(|e| ParseError::File {
+        path: path.display().to_string(),
+        source: Box::new(e),
+    })
+}
+
+/// Reads and checks a snapshot from any buffered reader.
+pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> {
+    read(input, 1 << 20)
 }
 
 /// What the `snapshot` header says.
@@ -53,8 +60,9 @@ struct Columns {
     seen: [bool; 4],
 }
 
-/// Reads and checks a snapshot from any buffered reader.
-pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> {
+/// Reads; `max_numbers` bounds the numbers reserved up front from the header's counts (a lying
+/// header cannot make us reserve more, the columns then grow as the numbers arrive).
+fn read<R: BufRead>(input: R, max_numbers: u64) -> Result<Snapshot, ParseError> {
     let mut j = Json::new(input);
     let mut head: Option<Header> = None;
     let mut c = Columns::default();
@@ -82,8 +90,8 @@ pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> 
                         );
                     };
                     match key.as_str() {
-                        "nodes" => nodes(&mut j, h, &mut c)?,
-                        "edges" => edges(&mut j, h, &mut c)?,
+                        "nodes" => nodes(&mut j, h, &mut c, max_numbers)?,
+                        "edges" => edges(&mut j, h, &mut c, max_numbers)?,
                         _ => {
                             j.expect(b'[', "locations")?;
                             j.u32_array_into(&mut c.locations, "locations")?;
@@ -200,9 +208,14 @@ fn rows<R: BufRead>(
     Ok(())
 }
 
-fn nodes<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(), ParseError> {
+fn nodes<R: BufRead>(
+    j: &mut Json<R>,
+    h: &Header,
+    c: &mut Columns,
+    max_numbers: u64,
+) -> Result<(), ParseError> {
     let m = &h.meta;
-    let n = (h.node_count as usize).min(MAX_RESERVE);
+    let n = u64::from(h.node_count).min(max_numbers / m.node_fields.len() as u64) as usize;
     c.node_type.reserve_exact(n);
     c.node_name.reserve_exact(n);
     c.node_id.reserve_exact(n);
@@ -246,14 +259,26 @@ fn nodes<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(),
     })
 }
 
-fn edges<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(), ParseError> {
+fn edges<R: BufRead>(
+    j: &mut Json<R>,
+    h: &Header,
+    c: &mut Columns,
+    max_numbers: u64,
+) -> Result<(), ParseError> {
     let m = &h.meta;
-    let e = (h.edge_count as usize).min(MAX_RESERVE);
+    let e = u64::from(h.edge_count).min(max_numbers / m.edge_fields.len() as u64) as usize;
     c.edge_type.reserve_exact(e);
     c.edge_name_or_index.reserve_exact(e);
     c.edge_to.reserve_exact(e);
-    let nf = m.node_fields.len() as u64;
-    let end = u64::from(h.node_count) * nf;
+    // The header check made node_count * nf fit 32 bits.
+    let nf = m.node_fields.len() as u32;
+    let end = h.node_count * nf;
+    // Division by the common widths compiles to multiplications (this runs for every edge).
+    let node_of = |to: u32| match nf {
+        7 => to / 7,
+        6 => to / 6,
+        _ => to / nf,
+    };
     let types = m.edge_types.len() as u32;
     let mut count: u64 = 0;
     rows(j, m.edge_fields.len(), "edges", |r| {
@@ -263,8 +288,9 @@ fn edges<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(),
                 h.edge_count
             ));
         }
-        let to = u64::from(r[m.edge_to_node]);
-        if to % nf != 0 || to >= end {
+        let to = r[m.edge_to_node];
+        let node = node_of(to);
+        if node * nf != to || to >= end {
             return Err(format!(
                 "edge {count} points at {to}, not a node (node rows are {nf} wide, {end} numbers in all)"
             ));
@@ -275,7 +301,7 @@ fn edges<R: BufRead>(j: &mut Json<R>, h: &Header, c: &mut Columns) -> Result<(),
         }
         c.edge_type.push(t as u8);
         c.edge_name_or_index.push(r[m.edge_name_or_index]);
-        c.edge_to.push((to / nf) as u32);
+        c.edge_to.push(node);
         count += 1;
         Ok(())
     })

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::distances::{NO_DISTANCE, NO_EDGE};
+use crate::distances::NO_EDGE;
 use crate::dominators::Csr;
 use crate::graph::ROOT;
 use crate::snapshot::Location;
@@ -192,8 +192,7 @@ const MAX_PATH_STEPS: usize = 12;
 
 /// `holder.edge (Class) -> edge (Class) -> ...` from the first node below the root down to `v`.
 fn retainer_path(m: &Model, v: usize) -> String {
-    let d = m.distances.distance[v];
-    if d == NO_DISTANCE {
+    if !m.distances.reached(v) {
         return "(unreachable: held only by weak references, or by nothing)".into();
     }
     let mut steps = Vec::new();

@@ -35,8 +35,11 @@ export function start(args, { node = process.execPath, env = {}, cwd = root, com
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
+  // stderrAtExit: what had arrived when the process exited (its helper may write on after that).
+  let stderrAtExit
+  child.on('exit', () => (stderrAtExit = stderr))
   child.done = new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, stderrAtExit }))
   })
   child.firstLine = new Promise((resolve) => {
     const onData = () => {

@@ -1,8 +1,9 @@
 // OOM captures through the native hook: a leaking child process on every supported Node major.
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { MAJORS, nodeBinary, runLeak, readSnapshot, countObjectsOfClass, tmpdir, ls, mode, skipOrFail } from './helpers.mjs'
+import { MAJORS, nodeBinary, root, runLeak, readSnapshot, countObjectsOfClass, tmpdir, ls, mode, skipOrFail } from './helpers.mjs'
 
 for (const major of MAJORS) {
   test(`Node ${major}: OOM leaves one complete snapshot holding the leak, mode 0600`, async (t) => {
@@ -19,9 +20,37 @@ for (const major of MAJORS) {
     assert.deepEqual(ls(dir), ['crash.heapprofile', 'crash.heapsnapshot', 'crash.oom.json'], 'no temporary file beside them')
     assert.equal(mode(final), 0o600)
     const snap = readSnapshot(final)
-    assert.ok(countObjectsOfClass(snap, 'LeakyRequestRecord') > 10000, 'the leaking class is in the snapshot')
+    const leaked = countObjectsOfClass(snap, 'LeakyRequestRecord')
+    assert.ok(leaked > 10000, 'the leaking class is in the snapshot')
+    // What filled the heap, printed by the helper once the app has exited: the leaking class with
+    // its count, and the array that holds it among the largest objects.
+    const summary = r.stderr.slice(r.stderr.indexOf(`what filled the heap, from ${final}`))
+    assert.ok(summary.length < r.stderr.length, r.stderr)
+    const row = summary.split('\n').find((l) => / LeakyRequestRecord {2}\(script \d+, line \d+\)$/.test(l))
+    assert.ok(row, summary)
+    assert.equal(Number(row.trim().split(/\s+/)[0].replaceAll(',', '')), leaked, row)
+    assert.match(summary, /Largest objects by retained size[^\n]*\n +[\d.]+ MB {2}Array @\d+: /, summary)
   })
 }
+
+test('the summary does not hold up the exit of the dying process', async () => {
+  // An analyzer that takes 5 s: the app must exit long before its report arrives.
+  const dir = tmpdir('slowsummary')
+  const slow = path.join(dir, 'slow-analyzer')
+  fs.writeFileSync(slow, `#!/bin/sh\nsleep 5\nexec ${path.join(root, 'native', 'oom-heapdump-analyzer')} "$@"\n`, { mode: 0o755 })
+  const r = await runLeak({ options: { path: path.join(dir, 'slow') }, env: { NODE_OOM_HEAPDUMP_ANALYZER: slow } })
+  assert.equal(r.code, 1, r.stderr)
+  assert.ok(!r.stderrAtExit.includes('Top 10 classes'), 'the app exited before the analysis ended')
+  assert.match(r.stderr, /what filled the heap, from .*slow\.heapsnapshot[^]*Top 10 classes by retained size[^]*LeakyRequestRecord/)
+})
+
+test('analyzeOnOOM: false: no summary after the snapshot', async () => {
+  const dir = tmpdir('nosummary')
+  const r = await runLeak({ options: { path: path.join(dir, 'quiet'), analyzeOnOOM: false } })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /wrote .*quiet\.heapsnapshot/)
+  assert.doesNotMatch(r.stderr, /what filled the heap, from/)
+})
 
 test('the path shorthand and the .heapsnapshot extension', async () => {
   const dir = tmpdir('short')

@@ -30,6 +30,7 @@ const bad = [
   [{ heapProfileInterval: 1024.5 }, /^option `heapProfileInterval` must be a positive integer, got 1024.5$/],
   [{ rssThreshold: -1 }, /^option `rssThreshold` must be a number from 0 to 100, got -1$/],
   [{ forceSnapshot: 'yes' }, /^option `forceSnapshot` must be a boolean, got "yes"$/],
+  [{ analyzeOnOOM: 1 }, /^option `analyzeOnOOM` must be a boolean, got 1$/],
   [{ path: 42 }, /^option `path` must be a string, got 42$/],
   [{ path: { dir: '/tmp' } }, /^option `path` must be a string, got a value of type object$/],
   [{ path: '/no/such/folder/crash' }, /^option `path`: folder "\/no\/such\/folder" does not exist$/],
@@ -104,6 +105,7 @@ test('after bad options, good ones still install, and the API object is a single
       heapProfileInterval: 524288,
       forceSnapshot: false,
       rssThreshold: 90,
+      analyzeOnOOM: true,
       helperPid: 'number',
     },
   )

@@ -50,15 +50,18 @@ impl<'a> Model<'a> {
         let self_size = adjusted_self_sizes(&g, &t);
         let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
             let dominator_side = scope.spawn(|| {
+                if g.len() == 0 {
+                    return (Vec::new(), Vec::new());
+                }
                 let doms = dominators(&essential_edges(&g, &t), ROOT);
                 let retained = retained_sizes(&doms, |v| self_size[v], g.len());
-                (doms, retained)
+                (doms.idom, retained)
             });
             let defs = infer_interfaces(&g, &t);
             let classes = classify(&g, &t, &self_size, &defs);
             let distances = distances(&g, &t);
-            let (doms, retained) = dominator_side.join().expect("the dominator thread");
-            ((doms.idom, retained), (classes, distances))
+            let (idom, retained) = dominator_side.join().expect("the dominator thread");
+            ((idom, retained), (classes, distances))
         });
         Model {
             g,

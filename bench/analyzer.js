@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+// Benchmark of the snapshot analyzer on a snapshot of about 2M nodes, in one run: ours
+// (native/oom-heapdump-analyzer, and the same through the npx wrapper bin/node-oom-heapdump.js),
+// Chrome DevTools' own heap snapshot model (scripts/devtools-model.mjs summary, the code behind the
+// Memory panel's Summary view, run in Node) and memlab (npm memlab, installed on demand into
+// bench/.memlab with the puppeteer browser download skipped): `memlab analyze object-size` (the
+// largest objects by retained size) and `memlab analyze shape` (the shapes, i.e. classes, that
+// retain the most), which between them answer what `analyze` answers.
+//
+// The snapshot is generated once by bench/fixtures/request-log-app.js (a request log of small
+// objects, until the used heap reaches 90 MB) and cached in bench/.analyzer/, one per Node version
+// (--regenerate to rebuild it). Each tool reads it warm from the page cache: the snapshot is read
+// once, untimed, before the runs.
+//
+// Each measurement is a fresh child process tree under /usr/bin/time. Wall time is the bench's clock
+// around the child; CPU is user+sys from /usr/bin/time (children included). Peak RSS is the larger
+// of /usr/bin/time's %M (the exact high-water mark of the largest single process in the tree) and
+// the highest sum of VmRSS over every process in the tree, polled every 20 ms (for the wrapper, node
+// and the analyzer it spawns are alive at once). The tools alternate, in an order rotated every run;
+// medians of --runs. Every run's output is checked (exit 0; the same node and edge counts from ours
+// and DevTools; memlab names the request log as the largest object), and a run that fails aborts.
+//
+//   node bench/analyzer.js [--runs 3] [--tools ours,wrapper,devtools,memlab-object-size,memlab-shape]
+//                          [--target-mb 90] [--regenerate]
+'use strict'
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const argv = process.argv.slice(2)
+const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback)
+const runs = Number(arg('--runs', 3)) || 3
+const targetMb = Number(arg('--target-mb', 90)) || 90
+const regenerate = argv.includes('--regenerate')
+
+const root = path.resolve(__dirname, '..')
+const workDir = path.join(__dirname, '.analyzer')
+const snapshot = path.join(workDir, `request-log-${targetMb}mb-node${process.version}.heapsnapshot`)
+const analyzer = path.join(root, 'native', 'oom-heapdump-analyzer')
+const MEMLAB_VERSION = '2.0.5'
+const memlabDir = path.join(__dirname, '.memlab')
+const memlab = path.join(memlabDir, 'node_modules', '.bin', 'memlab')
+const memlabWorkDir = path.join(workDir, 'memlab-work')
+// memlab creates its default work dir, os.tmpdir()/memlab, at start-up whatever --work-dir says.
+const memlabEnv = { ...process.env, TMPDIR: memlabWorkDir }
+const POLL_MS = 20
+const PAGE = Number(spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).stdout) || 4096
+
+const rel = (p) => path.relative(process.cwd(), p) || '.'
+const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+
+// --- the snapshot -----------------------------------------------------------------------------
+
+function ensureSnapshot() {
+  fs.mkdirSync(workDir, { recursive: true })
+  if (fs.existsSync(snapshot) && !regenerate) {
+    console.log(`snapshot: ${rel(snapshot)} (cached; --regenerate to rebuild)`)
+    return
+  }
+  console.log(`generating ${rel(snapshot)}: a request log of small objects until the used heap is ${targetMb} MB ...`)
+  const tmp = `${snapshot}.tmp-${process.pid}`
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'request-log-app.js'), tmp, String(targetMb)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  if (r.status !== 0) throw new Error(`request-log-app.js exited ${r.status}`)
+  const info = JSON.parse(r.stdout.trim().split('\n').pop())
+  fs.renameSync(tmp, snapshot)
+  console.log(`  ${info.records} records, used heap ${mb(info.heapUsed)}, v8.writeHeapSnapshot took ${info.snapshotSeconds.toFixed(1)} s`)
+}
+
+// --- memlab, on demand from the npm registry ----------------------------------------------------
+
+function installMemlab() {
+  const pkg = path.join(memlabDir, 'node_modules', 'memlab', 'package.json')
+  if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).version === MEMLAB_VERSION && fs.existsSync(memlab)) return
+  console.log(`installing memlab@${MEMLAB_VERSION} into ${rel(memlabDir)} (puppeteer's browser download skipped) ...`)
+  fs.mkdirSync(memlabDir, { recursive: true })
+  fs.writeFileSync(path.join(memlabDir, 'package.json'), '{"private":true}\n')
+  const env = { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1', PUPPETEER_SKIP_CHROMIUM_DOWNLOAD: '1' }
+  const r = spawnSync('npm', ['install', '--prefix', memlabDir, '--no-save', '--no-audit', '--no-fund', `memlab@${MEMLAB_VERSION}`], { env, stdio: 'inherit' })
+  if (r.status !== 0) throw new Error(`cannot install memlab@${MEMLAB_VERSION}`)
+}
+
+// --- the tools and their checks -----------------------------------------------------------------
+
+let expected // { nodeCount, edgeCount, json }: ours, read once before the runs
+
+function checkOurs(out) {
+  const r = JSON.parse(out)
+  if (r.nodeCount !== expected.nodeCount || r.edgeCount !== expected.edgeCount) throw new Error(`counts ${r.nodeCount}/${r.edgeCount}`)
+  if (out !== expected.json) throw new Error('output differs from the first run of ours')
+}
+
+const tools = {
+  ours: {
+    label: 'ours: oom-heapdump-analyzer analyze --json',
+    cmd: () => [analyzer, 'analyze', snapshot, '--json'],
+    check: checkOurs,
+  },
+  wrapper: {
+    label: 'ours via node bin/node-oom-heapdump.js (npx)',
+    cmd: () => [process.execPath, path.join(root, 'bin', 'node-oom-heapdump.js'), 'analyze', snapshot, '--json'],
+    check: checkOurs,
+  },
+  devtools: {
+    label: "DevTools' own model (devtools-model.mjs summary)",
+    cmd: () => [process.execPath, path.join(root, 'scripts', 'devtools-model.mjs'), 'summary', snapshot],
+    check(out) {
+      const r = JSON.parse(out)
+      if (r.nodeCount !== expected.nodeCount || r.edgeCount !== expected.edgeCount) throw new Error(`counts ${r.nodeCount}/${r.edgeCount}`)
+      // The class that fills the heap must get the same numbers from both.
+      const ours = JSON.parse(expected.json).classes.find((c) => c.name.includes('method'))
+      const theirs = r.classes.find((c) => c.name === ours?.name)
+      if (!theirs || theirs.count !== ours.count || theirs.retainedSize !== ours.retainedSize) {
+        throw new Error(`class ${ours?.name}: ours ${JSON.stringify(ours)}, DevTools ${JSON.stringify(theirs)}`)
+      }
+    },
+  },
+  'memlab-object-size': {
+    label: `memlab ${MEMLAB_VERSION} analyze object-size`,
+    cmd: () => [memlab, 'analyze', 'object-size', '--snapshot', snapshot, '--work-dir', memlabWorkDir],
+    env: memlabEnv,
+    check(out) {
+      // "· @6163 Array: 700003 edges, 90.9MB, refs: [value, requestLog]"
+      const first = stripAnsi(out).split('\n').find((l) => l.startsWith('· @'))
+      if (!first || !/^· @\d+ Array: \d+ edges, [\d.]+MB, refs: \[.*requestLog/.test(first)) throw new Error(`largest object: ${first}`)
+    },
+  },
+  'memlab-shape': {
+    label: `memlab ${MEMLAB_VERSION} analyze shape`,
+    cmd: () => [memlab, 'analyze', 'shape', '--snapshot', snapshot, '--work-dir', memlabWorkDir],
+    env: memlabEnv,
+    check(out) {
+      // "· Array: 90.9MB (N: 118, ...)" then "· Object { 2, method, path }: 83.9MB (N: 699998, ...)"
+      const rows = stripAnsi(out).split('\n').filter((l) => /^· \S/.test(l))
+      if (!/^· Array: [\d.]+MB/.test(rows[0] ?? '') || !/method, path/.test(rows[1] ?? '')) throw new Error(`top shapes: ${rows.slice(0, 2).join(' | ')}`)
+    },
+  },
+}
+const selected = arg('--tools', Object.keys(tools).join(',')).split(',')
+for (const t of selected) if (!tools[t]) throw new Error(`unknown tool ${t}; known: ${Object.keys(tools).join(', ')}`)
+
+// --- measuring a process tree --------------------------------------------------------------------
+
+function children(pid) {
+  const out = []
+  let tasks = []
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tasks) {
+    try {
+      for (const c of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c))
+    } catch {}
+  }
+  return out
+}
+
+// Sum of VmRSS over the descendants of `pid` (not `pid` itself: that is /usr/bin/time).
+function treeRss(pid) {
+  let rss = 0
+  let procs = 0
+  const stack = children(pid)
+  while (stack.length) {
+    const p = stack.pop()
+    try {
+      rss += Number(fs.readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * PAGE
+      procs++
+    } catch {}
+    stack.push(...children(p))
+  }
+  return { rss, procs }
+}
+
+function measure(name, run) {
+  const tool = tools[name]
+  const [cmd, ...args] = tool.cmd()
+  const outFile = path.join(workDir, `out-${name}.txt`)
+  const errFile = path.join(workDir, `err-${name}.txt`)
+  const timeFile = path.join(workDir, `time-${name}.txt`)
+  const out = fs.openSync(outFile, 'w')
+  const err = fs.openSync(errFile, 'w')
+  const started = process.hrtime.bigint()
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', out, err], env: tool.env ?? process.env })
+  let polledRss = 0
+  let maxProcs = 0
+  const poll = () => {
+    const t = treeRss(child.pid)
+    polledRss = Math.max(polledRss, t.rss)
+    maxProcs = Math.max(maxProcs, t.procs)
+  }
+  const timer = setInterval(poll, POLL_MS)
+  poll()
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      clearInterval(timer)
+      fs.closeSync(out)
+      fs.closeSync(err)
+      const stdout = fs.readFileSync(outFile, 'utf8')
+      const stderr = fs.readFileSync(errFile, 'utf8')
+      if (code !== 0) return reject(new Error(`${name} (run ${run}) exited ${code ?? signal}: ${stripAnsi(stderr + stdout).slice(-2000)}`))
+      try {
+        tool.check(stdout + stderr)
+      } catch (e) {
+        return reject(new Error(`${name} (run ${run}): unexpected output: ${e.message}\n(see ${rel(outFile)})`))
+      }
+      // /usr/bin/time -o: the last line (a "Command exited with non-zero status" line would precede it).
+      const [, maxRssKb, user, sys] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+      resolve({ seconds, peakRss: Math.max(maxRssKb * 1024, polledRss), timeRss: maxRssKb * 1024, polledRss, cpu: user + sys, procs: maxProcs })
+    })
+  })
+}
+
+// Busy (not idle, not iowait) CPU time of the whole machine, in clock ticks, from /proc/stat.
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100
+function cpuTicks() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number)
+  return f.reduce((a, b) => a + b, 0) - f[3] - f[4]
+}
+async function busyCpus(ms) {
+  const before = cpuTicks()
+  await new Promise((r) => setTimeout(r, ms))
+  return (cpuTicks() - before) / TICKS / (ms / 1000)
+}
+
+// --- main --------------------------------------------------------------------------------------
+
+async function main() {
+  const benchStarted = Date.now()
+  if (!fs.existsSync(analyzer)) throw new Error(`${rel(analyzer)} is missing: node scripts/build.js`)
+  if (!fs.existsSync('/usr/bin/time')) throw new Error('/usr/bin/time (GNU time) is needed')
+  ensureSnapshot()
+  if (selected.some((t) => t.startsWith('memlab'))) installMemlab()
+  if (selected.includes('devtools')) {
+    // Transpiles DevTools' sources into .cache/devtools-model on first use (and installs the pinned
+    // chrome-devtools-frontend if missing); not part of the measurement.
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'devtools-model.mjs'), 'build'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    if (r.status !== 0) throw new Error('scripts/devtools-model.mjs build failed')
+  }
+  fs.mkdirSync(memlabWorkDir, { recursive: true })
+
+  // Untimed: reads the snapshot into the page cache and gives the counts the runs are checked against.
+  const first = spawnSync(analyzer, ['analyze', snapshot, '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 })
+  if (first.status !== 0) throw new Error(`analyzer exited ${first.status}: ${first.stderr}`)
+  const parsed = JSON.parse(first.stdout)
+  expected = { nodeCount: parsed.nodeCount, edgeCount: parsed.edgeCount, json: first.stdout }
+  const size = fs.statSync(snapshot).size
+  console.log(`  ${(size / 1e6).toFixed(1)} MB, ${parsed.nodeCount.toLocaleString('en-US')} nodes, ${parsed.edgeCount.toLocaleString('en-US')} edges, heap total ${mb(parsed.totalSize)}`)
+
+  const bin = fs.statSync(analyzer)
+  const binHash = require('node:crypto').createHash('sha256').update(fs.readFileSync(analyzer)).digest('hex').slice(0, 12)
+  console.log(`analyzer: ${rel(analyzer)}, built ${bin.mtime.toISOString()}, sha256 ${binHash}`)
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
+  const machine = `${os.availableParallelism()} CPUs (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`
+  const idle = await busyCpus(1000)
+  console.log(`machine: ${machine}; before the runs, other processes kept ${idle.toFixed(2)} CPUs busy`)
+  if (idle > 0.1) console.log('  warning: the machine is busy; times will be inflated')
+  console.log(`${runs} runs each, alternating (order rotated every run); peak RSS of the process tree\n`)
+  const machineBefore = cpuTicks()
+  const benchCpuBefore = process.cpuUsage()
+  const runsStarted = Date.now()
+
+  const results = Object.fromEntries(selected.map((t) => [t, []]))
+  for (let i = 0; i < runs; i++) {
+    const order = selected.map((_, k) => selected[(i + k) % selected.length])
+    for (const name of order) {
+      const r = await measure(name, i + 1)
+      results[name].push(r)
+      console.log(
+        `  run ${i + 1} ${name.padEnd(18)} ${r.seconds.toFixed(2).padStart(6)} s, CPU ${r.cpu.toFixed(2).padStart(6)} s, ` +
+          `peak RSS ${mb(r.peakRss).padStart(7)} (time %M ${mb(r.timeRss)}, polled tree ${mb(r.polledRss)}, ${r.procs} process${r.procs === 1 ? '' : 'es'})`,
+      )
+    }
+  }
+
+  // CPU time the whole machine spent during the runs, less the measured tools' and the bench's own.
+  const machineCpu = (cpuTicks() - machineBefore) / TICKS
+  const benchCpu = (() => { const u = process.cpuUsage(benchCpuBefore); return (u.user + u.system) / 1e6 })()
+  const toolsCpu = Object.values(results).flat().reduce((a, r) => a + r.cpu, 0)
+  const otherCpu = Math.max(0, machineCpu - toolsCpu - benchCpu)
+  const runsWall = (Date.now() - runsStarted) / 1000
+
+  const stats = Object.fromEntries(
+    selected.map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]),
+  )
+  const base = stats.ours ?? stats[selected[0]]
+  const baseName = stats.ours ? 'ours' : selected[0]
+  console.log(`\nnode bench/analyzer.js ${argv.join(' ')}`.trimEnd())
+  console.log(`${(size / 1e6).toFixed(0)} MB snapshot, ${(parsed.nodeCount / 1e6).toFixed(2)}M nodes, ${(parsed.edgeCount / 1e6).toFixed(2)}M edges; ${machine}; medians of ${runs}\n`)
+  console.log(`| tool | wall time | CPU (user+sys) | peak RSS | time / ${baseName} | peak RSS / ${baseName} |`)
+  console.log('|---|---|---|---|---|---|')
+  for (const t of selected) {
+    const s = stats[t]
+    console.log(`| ${tools[t].label} | ${s.s.toFixed(2)} s | ${s.cpu.toFixed(2)} s | ${mb(s.rss)} | ${(s.s / base.s).toFixed(1)}x | ${(s.rss / base.rss).toFixed(1)}x |`)
+  }
+  if (stats.ours && stats.devtools) {
+    const speed = stats.devtools.s / stats.ours.s
+    const mem = stats.ours.rss / stats.devtools.rss
+    console.log(`\nvs DevTools' model: ${speed.toFixed(1)}x faster (goal >= 10x), ${mem.toFixed(2)}x its peak RSS (goal < 0.4x)`)
+  }
+  for (const m of ['memlab-object-size', 'memlab-shape']) {
+    if (stats.ours && stats[m]) console.log(`vs ${tools[m].label}: ${(stats[m].s / stats.ours.s).toFixed(1)}x faster (goal > 45x), ${(stats.ours.rss / stats[m].rss).toFixed(2)}x its peak RSS`)
+  }
+  console.log(
+    `\nother processes used ${otherCpu.toFixed(1)} s of CPU during the ${runsWall.toFixed(0)} s of runs (${(otherCpu / runsWall).toFixed(2)} CPUs on average)` +
+      `; the whole bench took ${((Date.now() - benchStarted) / 1000).toFixed(0)} s`,
+  )
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

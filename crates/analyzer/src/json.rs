@@ -104,19 +104,20 @@ impl<R: BufRead> Json<R> {
         out: &mut Vec<u32>,
         inside: &'static str,
     ) -> Result<(), ParseError> {
-        self.u32_array_chunks(inside, |numbers| {
+        self.u32_array_chunks(inside, |numbers, _| {
             out.extend_from_slice(numbers);
             Ok(())
         })
     }
 
     /// The elements of an array of unsigned 32-bit integers (its '[' already consumed), handed to
-    /// `take` a buffer's worth at a time, up to and including the closing ']'. Works on whole
-    /// buffers: this is most of the file. An error `take` returns is reported at the current offset.
+    /// `take` a buffer's worth at a time with the offset after them, up to and including the
+    /// closing ']'. Works on whole buffers: this is most of the file. `take` may keep the vector
+    /// (swapping in another); an error it returns is reported at the current offset.
     pub fn u32_array_chunks(
         &mut self,
         inside: &'static str,
-        mut take: impl FnMut(&[u32]) -> Result<(), String>,
+        mut take: impl FnMut(&mut Vec<u32>, u64) -> Result<(), String>,
     ) -> Result<(), ParseError> {
         let mut chunk: Vec<u32> = Vec::with_capacity(1 << 16);
         let out = &mut chunk;
@@ -196,7 +197,7 @@ impl<R: BufRead> Json<R> {
             if let Some(what) = error {
                 return Err(self.syntax(what));
             }
-            take(out).map_err(|what| {
+            take(out, self.offset).map_err(|what| {
                 ParseError::Inconsistent(format!("{what}, at byte {}", self.offset))
             })?;
             out.clear();

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::sync::mpsc;
 
 use crate::error::ParseError;
 use crate::json::Json;
@@ -32,7 +33,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
 }
 
 /// Reads and checks a snapshot from any buffered reader.
-pub fn read_snapshot_from<R: BufRead>(input: R) -> Result<Snapshot, ParseError> {
+pub fn read_snapshot_from<R: BufRead + Send>(input: R) -> Result<Snapshot, ParseError> {
     read(input, 1 << 20)
 }
 
@@ -62,7 +63,7 @@ struct Columns {
 
 /// Reads; `max_numbers` bounds the numbers reserved up front from the header's counts (a lying
 /// header cannot make us reserve more, the columns then grow as the numbers arrive).
-fn read<R: BufRead>(input: R, max_numbers: u64) -> Result<Snapshot, ParseError> {
+fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, ParseError> {
     let mut j = Json::new(input);
     let mut head: Option<Header> = None;
     let mut c = Columns::default();
@@ -171,44 +172,84 @@ fn header<R: BufRead>(j: &mut Json<R>) -> Result<Header, ParseError> {
     })
 }
 
-/// Calls `row` with each complete row of `width` numbers of the array that comes next.
-fn rows<R: BufRead>(
+/// Calls `row` with each complete row of `width` numbers of the array that comes next. Two
+/// threads share the work: one reads the file and turns digits into numbers, this one takes the
+/// rows apart into columns; buffers of numbers go between them and back.
+fn rows<R: BufRead + Send>(
     j: &mut Json<R>,
     width: usize,
     inside: &'static str,
     mut row: impl FnMut(&[u32]) -> Result<(), String>,
 ) -> Result<(), ParseError> {
-    let mut partial: Vec<u32> = Vec::with_capacity(width);
     j.expect(b'[', inside)?;
-    j.u32_array_chunks(inside, |numbers| {
-        let mut rest = numbers;
-        if !partial.is_empty() {
-            let take = (width - partial.len()).min(rest.len());
-            partial.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if partial.len() < width {
-                return Ok(());
+    let (full, numbers) = mpsc::sync_channel::<(Vec<u32>, u64)>(4);
+    let (recycle, empties) = mpsc::channel::<Vec<u32>>();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            j.u32_array_chunks(inside, |chunk, offset| {
+                let next = empties
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(chunk.capacity()));
+                let chunk = std::mem::replace(chunk, next);
+                // A closed channel: the rows were found wrong, and that error is the one reported.
+                full.send((chunk, offset))
+                    .map_err(|_| String::from("stopped"))
+            })
+        });
+        let mut partial: Vec<u32> = Vec::with_capacity(width);
+        let mut failed = None;
+        for (chunk, offset) in numbers.iter() {
+            if let Err(what) = take_rows(&chunk, width, &mut partial, &mut row) {
+                failed = Some(ParseError::Inconsistent(format!(
+                    "{what}, at byte {offset}"
+                )));
+                break;
             }
-            row(&partial)?;
-            partial.clear();
+            let _ = recycle.send(chunk);
         }
-        let mut whole = rest.chunks_exact(width);
-        for r in &mut whole {
-            row(r)?;
+        drop(numbers);
+        let read = reader.join().expect("the reading thread does not panic");
+        if let Some(e) = failed {
+            return Err(e);
         }
-        partial.extend_from_slice(whole.remainder());
+        read?;
+        if !partial.is_empty() {
+            return Err(ParseError::Inconsistent(format!(
+                "{inside} ends inside a row: {} numbers left over, rows are {width} wide",
+                partial.len()
+            )));
+        }
         Ok(())
-    })?;
+    })
+}
+
+/// Hands the complete rows in `numbers` to `row`, with `partial` carrying a row cut between chunks.
+fn take_rows(
+    numbers: &[u32],
+    width: usize,
+    partial: &mut Vec<u32>,
+    row: &mut impl FnMut(&[u32]) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut rest = numbers;
     if !partial.is_empty() {
-        return Err(ParseError::Inconsistent(format!(
-            "{inside} ends inside a row: {} numbers left over, rows are {width} wide",
-            partial.len()
-        )));
+        let take = (width - partial.len()).min(rest.len());
+        partial.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        if partial.len() < width {
+            return Ok(());
+        }
+        row(partial)?;
+        partial.clear();
     }
+    let mut whole = rest.chunks_exact(width);
+    for r in &mut whole {
+        row(r)?;
+    }
+    partial.extend_from_slice(whole.remainder());
     Ok(())
 }
 
-fn nodes<R: BufRead>(
+fn nodes<R: BufRead + Send>(
     j: &mut Json<R>,
     h: &Header,
     c: &mut Columns,
@@ -259,7 +300,7 @@ fn nodes<R: BufRead>(
     })
 }
 
-fn edges<R: BufRead>(
+fn edges<R: BufRead + Send>(
     j: &mut Json<R>,
     h: &Header,
     c: &mut Columns,

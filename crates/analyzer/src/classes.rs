@@ -2,7 +2,9 @@
 //! names by node type, `<tag>` trimming, `{a, b}` names of plain objects from inferred property
 //! sets, and, for `object` nodes with a constructor location, one row per location.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::graph::{Graph, Types};
 use crate::snapshot::Location;
@@ -228,7 +230,11 @@ fn detached_natives(g: &Graph, t: &Types) -> Vec<bool> {
 
 /// Length in UTF-16 code units, as DevTools measures names.
 fn utf16_len(s: &str) -> usize {
-    s.encode_utf16().count()
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
+    }
 }
 
 /// Plain JS objects: `object` nodes named exactly `Object`.
@@ -236,92 +242,195 @@ fn plain_objects<'a>(g: &'a Graph, t: &'a Types) -> impl Iterator<Item = usize> 
     (0..g.len()).filter(move |&v| g.node_type(v) == t.object && g.name(v) == "Object")
 }
 
-/// The names of a node's `property` edges, in file order.
-fn properties<'a>(g: &'a Graph, t: &'a Types, v: usize) -> impl Iterator<Item = &'a str> + 'a {
-    g.edges(v)
-        .filter(move |&e| g.edge_type(e) == t.property)
-        .filter_map(move |e| g.edge_name(e))
+/// The property names of plain objects as numbers, equal names equal numbers (V8 writes each
+/// string once, other producers may not): a string index stands for the first index seen with the
+/// same text. Comparing and hashing these is much cheaper than the text.
+struct PropertyNames<'a> {
+    g: &'a Graph<'a>,
+    canonical: Vec<u32>,
+    by_text: FxHashMap<&'a str, u32>,
+}
+
+impl<'a> PropertyNames<'a> {
+    const UNSEEN: u32 = u32::MAX;
+
+    fn new(g: &'a Graph<'a>) -> Self {
+        PropertyNames {
+            g,
+            canonical: vec![Self::UNSEEN; g.s.strings.len()],
+            by_text: FxHashMap::default(),
+        }
+    }
+
+    /// Makes `text` stand for the string at `index` (called before any other use of that text).
+    fn seed(&mut self, text: &'a str, index: u32) {
+        self.by_text.entry(text).or_insert(index);
+    }
+
+    /// The number of a property edge's name.
+    fn of(&mut self, e: usize) -> u32 {
+        let i = self.g.edge_name_or_index(e);
+        let c = &mut self.canonical[i as usize];
+        if *c == Self::UNSEEN {
+            *c = *self
+                .by_text
+                .entry(self.g.s.strings.get(i as usize))
+                .or_insert(i);
+        }
+        *c
+    }
+
+    /// The numbers of a node's `property` edge names, in file order, into `out`.
+    fn of_node(&mut self, t: &Types, v: usize, out: &mut Vec<u32>) {
+        out.clear();
+        for e in self.g.edges(v) {
+            if self.g.edge_type(e) == t.property {
+                out.push(self.of(e));
+            }
+        }
+    }
+}
+
+/// How a property name reads in an interface name: as it is, or as a JSON string when it holds
+/// one of `,'"{}`.
+fn formatted(name: &str) -> String {
+    if name.contains([',', '\'', '"', '{', '}']) {
+        serde_json::to_string(name).unwrap_or_default()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// DevTools' inference of `{a, b}` names (DEVTOOLS-MODEL.md 3.2): a name from each plain object's
 /// property edges in file order (no `__proto__`, at most 120 UTF-16 units); the names shared by at
 /// least max(2, plain objects / 1000) objects are kept, most common first (ties: first seen).
 pub(crate) fn infer_interfaces(g: &Graph, t: &Types) -> Interfaces {
-    // Candidate text -> (count, first seen, raw names).
-    let mut candidates: HashMap<String, (u32, usize, Vec<&str>)> = HashMap::new();
+    const PROTO: u32 = u32::MAX;
+    let mut names = PropertyNames::new(g);
+    // UTF-16 length of each name as formatted, by name number (PROTO for `__proto__`).
+    let mut units: FxHashMap<u32, u32> = FxHashMap::default();
+    // Candidate (the name numbers it includes) -> (count, first seen).
+    let mut candidates: FxHashMap<Vec<u32>, (u32, usize)> = FxHashMap::default();
+    let (mut own, mut kept_names) = (Vec::new(), Vec::new());
     let mut plain = 0usize;
     for (order, v) in plain_objects(g, t).enumerate() {
         plain += 1;
-        let mut text = String::from("{");
-        let mut raw: Vec<&str> = Vec::new();
-        for name in properties(g, t, v).filter(|n| *n != "__proto__") {
-            let formatted = if name.contains([',', '\'', '"', '{', '}']) {
-                serde_json::to_string(name).unwrap_or_default()
-            } else {
-                name.to_owned()
-            };
-            if !raw.is_empty() && utf16_len(&text) + utf16_len(&formatted) > 120 {
+        names.of_node(t, v, &mut own);
+        kept_names.clear();
+        let mut length = 1; // "{"
+        for &n in &own {
+            let u = *units.entry(n).or_insert_with(|| {
+                let name = g.s.strings.get(n as usize);
+                if name == "__proto__" {
+                    PROTO
+                } else {
+                    utf16_len(&formatted(name)) as u32
+                }
+            });
+            if u == PROTO {
+                continue;
+            }
+            if !kept_names.is_empty() && length + u as usize > 120 {
                 break;
             }
-            if !raw.is_empty() {
-                text.push_str(", ");
-            }
-            text.push_str(&formatted);
-            raw.push(name);
+            length += u as usize + if kept_names.is_empty() { 0 } else { 2 };
+            kept_names.push(n);
         }
-        if raw.is_empty() {
+        if kept_names.is_empty() {
             continue;
         }
-        text.push('}');
-        candidates.entry(text).or_insert((0, order, raw)).0 += 1;
+        match candidates.get_mut(kept_names.as_slice()) {
+            Some(c) => c.0 += 1,
+            None => {
+                candidates.insert(kept_names.clone(), (1, order));
+            }
+        }
     }
     let min = (plain / 1000).max(2) as u32;
-    let mut kept: Vec<(String, u32, usize, Vec<&str>)> = candidates
+    let mut kept: Vec<(Vec<u32>, u32, usize)> = candidates
         .into_iter()
-        .filter(|(_, (count, _, _))| *count >= min)
-        .map(|(text, (count, first, raw))| (text, count, first, raw))
+        .filter(|(_, (count, _))| *count >= min)
+        .map(|(props, (count, first))| (props, count, first))
         .collect();
     kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    let text = |i: &u32| g.s.strings.get(*i as usize);
     Interfaces {
+        names: kept
+            .iter()
+            .map(|k| {
+                let list: Vec<String> = k.0.iter().map(|i| formatted(text(i))).collect();
+                format!("{{{}}}", list.join(", "))
+            })
+            .collect(),
         props: kept
             .iter()
-            .map(|k| k.3.iter().map(|&p| p.to_owned()).collect())
+            .map(|k| k.0.iter().map(|i| text(i).to_owned()).collect())
             .collect(),
-        names: kept.into_iter().map(|k| k.0).collect(),
     }
+}
+
+/// True when every element of sorted `small` is in sorted `big`.
+fn sorted_subset(small: &[u32], big: &[u32]) -> bool {
+    let mut rest = big;
+    small.iter().all(|x| match rest.binary_search(x) {
+        Ok(i) => {
+            rest = &rest[i + 1..];
+            true
+        }
+        Err(_) => false,
+    })
 }
 
 /// DevTools' application of interface names: each plain object takes the definition with the most
 /// properties contained in its own property set, then the earlier (more common) one.
 fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> Vec<(u32, u32)> {
-    let sets: Vec<HashSet<&str>> = defs
-        .props
-        .iter()
-        .map(|p| p.iter().map(String::as_str).collect())
-        .collect();
-    let mut order: Vec<usize> = (0..sets.len()).collect();
-    order.sort_by(|&a, &b| sets[b].len().cmp(&sets[a].len()).then(a.cmp(&b)));
-    // Exact property sets: the best match when the object has no other property.
-    let mut exact: HashMap<Vec<&str>, u32> = HashMap::new();
-    for &i in order.iter().rev() {
-        let mut key: Vec<&str> = defs.props[i].iter().map(String::as_str).collect();
-        key.sort_unstable();
-        key.dedup();
-        exact.insert(key, i as u32);
-    }
     let mut of = Vec::new();
-    if sets.is_empty() {
+    if defs.props.is_empty() {
         return of;
     }
+    // The definitions' names as this snapshot's name numbers; a definition with a name no string
+    // of this snapshot has matches nothing.
+    let mut names = PropertyNames::new(g);
+    let wanted: FxHashSet<&str> = defs.props.iter().flatten().map(String::as_str).collect();
+    for (i, text) in g.s.strings.iter().enumerate() {
+        if wanted.contains(text) {
+            names.seed(text, i as u32);
+        }
+    }
+    let sets: Vec<Option<Vec<u32>>> = defs
+        .props
+        .iter()
+        .map(|p| {
+            let mut set: Vec<u32> = p
+                .iter()
+                .map(|n| names.by_text.get(n.as_str()).copied())
+                .collect::<Option<_>>()?;
+            set.sort_unstable();
+            set.dedup();
+            Some(set)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..sets.len()).filter(|&i| sets[i].is_some()).collect();
+    let len = |i: usize| sets[i].as_ref().map_or(0, Vec::len);
+    order.sort_by(|&a, &b| len(b).cmp(&len(a)).then(a.cmp(&b)));
+    // Exact property sets: the best match when the object has no other property (no definition
+    // larger than its own set can match).
+    let mut exact: FxHashMap<&[u32], u32> = FxHashMap::default();
+    for &i in order.iter().rev() {
+        exact.insert(sets[i].as_deref().unwrap_or_default(), i as u32);
+    }
+    let mut own = Vec::new();
     for v in plain_objects(g, t) {
-        let mut own: Vec<&str> = properties(g, t, v).collect();
+        names.of_node(t, v, &mut own);
         own.sort_unstable();
         own.dedup();
-        let found = exact.get(&own).copied().or_else(|| {
-            let own_set: HashSet<&str> = own.iter().copied().collect();
+        let found = exact.get(own.as_slice()).copied().or_else(|| {
             order
                 .iter()
-                .find(|&&i| sets[i].len() <= own_set.len() && sets[i].is_subset(&own_set))
+                .find(|&&i| {
+                    len(i) <= own.len()
+                        && sorted_subset(sets[i].as_deref().unwrap_or_default(), &own)
+                })
                 .map(|&i| i as u32)
         });
         if let Some(i) = found {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run demo`: runs demo/leaky-app.js with a 64 MB heap until it runs out of memory, shows what
-// node-oom-heapdump prints as it writes the snapshot, then opens the snapshot and checks it.
+// node-oom-heapdump prints as it writes the snapshot and what filled the heap (the analyzer's summary,
+// printed by the helper after the app has exited), then opens the snapshot and checks it.
 'use strict'
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -40,27 +41,10 @@ app.on('close', (code, signal) => {
   console.log(`snapshot: ${snapshot}`)
   console.log(`  ${(st.size / 1e6).toFixed(1)} MB, mode ${(st.mode & 0o777).toString(8)}, ${nodeCount} nodes, ${edgeCount} edges, counts match header: ${complete}`)
 
-  // Objects per constructor, as the "Summary" view of DevTools' Memory tab lists them.
-  const typeAt = meta.node_fields.indexOf('type')
-  const nameAt = meta.node_fields.indexOf('name')
-  const sizeAt = meta.node_fields.indexOf('self_size')
-  const objectType = meta.node_types[typeAt].indexOf('object')
-  const byClass = new Map()
-  for (let i = 0; i < snap.nodes.length; i += nodeFields) {
-    if (snap.nodes[i + typeAt] !== objectType) continue
-    const name = snap.strings[snap.nodes[i + nameAt]]
-    const entry = byClass.get(name) ?? { count: 0, size: 0 }
-    entry.count++
-    entry.size += snap.nodes[i + sizeAt]
-    byClass.set(name, entry)
-  }
-  console.log('  most numerous objects:')
-  for (const [name, { count, size }] of [...byClass].sort((a, b) => b[1].count - a[1].count).slice(0, 5)) {
-    console.log(`    ${String(count).padStart(9)}  ${(size / 1e6).toFixed(1).padStart(6)} MB  ${name}`)
-  }
   const report = JSON.parse(fs.readFileSync(snapshot.replace(/\.heapsnapshot$/, '.oom.json'), 'utf8'))
   console.log(`report: ${report.kind}, ${report.trigger.location}; used heap ${(report.heapStatistics.usedHeapSize / 1e6).toFixed(1)} MB of ${(report.heapStatistics.heapSizeLimit / 1e6).toFixed(1)} MB; memory limit from ${report.container.source}`)
   console.log(`  top allocation site: ${report.topAllocationSites[0].functionName} (${report.topAllocationSites[0].url}:${report.topAllocationSites[0].lineNumber}), ${(report.topAllocationSites[0].bytes / 1e6).toFixed(1)} MB sampled`)
-  console.log('\nOpen the .heapsnapshot and the .heapprofile in Chrome DevTools: Memory tab > Load profile.')
+  console.log(`\nWhat filled the heap, again: npx node-oom-heapdump analyze ${path.relative(process.cwd(), snapshot)}`)
+  console.log('Open the .heapsnapshot and the .heapprofile in Chrome DevTools: Memory tab > Load profile.')
   process.exit(complete ? 0 : 1)
 })

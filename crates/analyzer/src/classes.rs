@@ -42,20 +42,22 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
     const NONE: u32 = u32::MAX;
     let n = g.len();
     let detached = detached_natives(g, t);
-    let mut by_detached_name: HashMap<u32, u32> = HashMap::new();
     let mut interfaces = apply_interfaces(g, t, defs).into_iter().peekable();
     let mut locations = g.s.locations.iter().peekable();
-    // A node's class name depends on its type, its name string (objects and natives) or its
-    // interface: resolved once each through these arrays into `names`.
+    // DevTools' class index (DEVTOOLS-MODEL.md 3.1), here a "name id" into `names`: the raw name
+    // string of objects and natives (a detached native's renamed string), one per computed name
+    // (`<div>`, `Detached <div>`, `(system)`, `Function`, ... shared by text), one per interface.
     let mut by_name = vec![NONE; g.s.strings.len()];
-    let mut by_type = vec![NONE; g.s.meta.node_types.len()];
+    let mut by_detached_name: HashMap<u32, u32> = HashMap::new();
+    let mut by_computed_name: HashMap<String, u32> = HashMap::new();
     let mut by_interface = vec![NONE; defs.names.len()];
     let mut names: Vec<String> = Vec::new();
-    // Then the class: by name alone, or by name and location.
+    // Then the class: by name id alone, or, for objects with a location, by location and name
+    // text (DevTools' internal class keys).
     let mut unlocated: Vec<u32> = Vec::new();
-    let mut located: HashMap<(u32, Location), u32> = HashMap::new();
+    let mut located: HashMap<(Location, u32), u32> = HashMap::new();
+    let mut located_by_text: HashMap<(Location, String), u32> = HashMap::new();
     let mut list: Vec<Class> = Vec::new();
-    let mut by_key: HashMap<String, u32> = HashMap::new();
     let mut of = vec![NO_CLASS; n];
     for v in 0..n {
         // Interfaces and locations are sorted by node, and nodes come in order.
@@ -68,22 +70,48 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
         }
         let ty = g.node_type(v);
         let is_detached = detached.get(v).is_some_and(|&d| d);
-        let slot = match interface {
-            Some(i) => &mut by_interface[i as usize],
-            None if is_detached => by_detached_name.entry(g.name_index(v)).or_insert(NONE),
-            None if ty == t.object || ty == t.native => &mut by_name[g.name_index(v) as usize],
-            None => &mut by_type[ty as usize],
-        };
-        if *slot == NONE {
-            names.push(match interface {
-                Some(i) => defs.names[i as usize].clone(),
-                None if is_detached => trimmed_name(&format!("Detached {}", g.name(v))),
-                None => class_name(g, t, v),
-            });
+        let raw = g.name(v);
+        let mut new_name = |text: String, names: &mut Vec<String>| {
+            names.push(text);
             unlocated.push(NONE);
-            *slot = names.len() as u32 - 1;
-        }
-        let name = *slot;
+            names.len() as u32 - 1
+        };
+        let name = match interface {
+            Some(i) => {
+                let slot = &mut by_interface[i as usize];
+                if *slot == NONE {
+                    *slot = new_name(defs.names[i as usize].clone(), &mut names);
+                }
+                *slot
+            }
+            None if (is_detached && raw.starts_with('<'))
+                || (!is_detached && !raw_named(g, t, v)) =>
+            {
+                let text = if is_detached {
+                    trimmed_name(&format!("Detached {raw}"))
+                } else {
+                    class_name(g, t, v)
+                };
+                match by_computed_name.get(&text) {
+                    Some(&id) => id,
+                    None => {
+                        let id = new_name(text.clone(), &mut names);
+                        by_computed_name.insert(text, id);
+                        id
+                    }
+                }
+            }
+            None if is_detached => *by_detached_name
+                .entry(g.name_index(v))
+                .or_insert_with(|| new_name(format!("Detached {raw}"), &mut names)),
+            None => {
+                let slot = &mut by_name[g.name_index(v) as usize];
+                if *slot == NONE {
+                    *slot = new_name(raw.to_owned(), &mut names);
+                }
+                *slot
+            }
+        };
         let location = match locations.peek() {
             Some(&&(node, l)) if node as usize == v && ty == t.object => Some(l),
             _ => None,
@@ -94,14 +122,12 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
                 Some(l) => format!("{},{},{},{name}", l.script_id, l.line, l.column),
                 None => format!(",{name}"),
             };
-            *by_key.entry(key.clone()).or_insert_with(|| {
-                list.push(Class {
-                    name,
-                    key,
-                    location,
-                });
-                list.len() as u32 - 1
-            })
+            list.push(Class {
+                name,
+                key,
+                location,
+            });
+            list.len() as u32 - 1
         };
         of[v] = match location {
             None => {
@@ -110,10 +136,33 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
                 }
                 unlocated[name as usize]
             }
-            Some(l) => *located.entry((name, l)).or_insert_with(|| class(Some(l))),
+            Some(l) => match located.get(&(l, name)) {
+                Some(&c) => c,
+                None => {
+                    // Name ids with the same text share a located class.
+                    let text = names[name as usize].clone();
+                    let c = match located_by_text.get(&(l, text.clone())) {
+                        Some(&c) => c,
+                        None => {
+                            let c = class(Some(l));
+                            located_by_text.insert((l, text), c);
+                            c
+                        }
+                    };
+                    located.insert((l, name), c);
+                    c
+                }
+            },
         };
     }
     Classes { list, of }
+}
+
+/// True for objects and natives whose class is their raw name string (not starting with `<`).
+fn raw_named(g: &Graph, t: &Types, v: usize) -> bool {
+    let ty = g.node_type(v);
+    let name = g.name(v);
+    (ty == t.object || ty == t.native) && !name.starts_with('<') && !name.starts_with("Detached <")
 }
 
 /// DevTools' class name by node type (DEVTOOLS-MODEL.md 3.1).
@@ -346,10 +395,11 @@ pub(crate) fn infer_interfaces(g: &Graph, t: &Types) -> Interfaces {
             }
         }
     }
-    let min = (plain / 1000).max(2) as u32;
+    // DevTools: count >= max(2, plain / 1000), in floating point.
+    let enough = |count: u32| count >= 2 && u64::from(count) * 1000 >= plain as u64;
     let mut kept: Vec<(Vec<u32>, u32, usize)> = candidates
         .into_iter()
-        .filter(|(_, (count, _))| *count >= min)
+        .filter(|(_, (count, _))| enough(*count))
         .map(|(props, (count, first))| (props, count, first))
         .collect();
     kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
@@ -369,15 +419,18 @@ pub(crate) fn infer_interfaces(g: &Graph, t: &Types) -> Interfaces {
     }
 }
 
-/// True when every element of sorted `small` is in sorted `big`.
+/// True when sorted `small` is a sub-multiset of sorted `big` (a name twice in `small` must be
+/// there twice in `big`: two symbols can share a description).
 fn sorted_subset(small: &[u32], big: &[u32]) -> bool {
     let mut rest = big;
-    small.iter().all(|x| match rest.binary_search(x) {
-        Ok(i) => {
+    small.iter().all(|x| {
+        let i = rest.partition_point(|y| y < x);
+        if rest.get(i) == Some(x) {
             rest = &rest[i + 1..];
             true
+        } else {
+            false
         }
-        Err(_) => false,
     })
 }
 
@@ -406,7 +459,6 @@ fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> Vec<(u32, u32)> 
                 .map(|n| names.by_text.get(n.as_str()).copied())
                 .collect::<Option<_>>()?;
             set.sort_unstable();
-            set.dedup();
             Some(set)
         })
         .collect();
@@ -423,7 +475,6 @@ fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> Vec<(u32, u32)> 
     for v in plain_objects(g, t) {
         names.of_node(t, v, &mut own);
         own.sort_unstable();
-        own.dedup();
         let found = exact.get(own.as_slice()).copied().or_else(|| {
             order
                 .iter()

@@ -109,32 +109,63 @@ fn edge_counts<'a>(
     }
     if ty == t.array && g.name(from) == "(map descriptors)" {
         let index = match g.edge_name(e) {
-            Some(name) => name.parse::<u64>().ok(),
-            None => Some(u64::from(g.edge_name_or_index(e))),
+            Some(name) => js_parse_int(name),
+            None => Some(i64::from(g.edge_name_or_index(e))),
         };
-        if let Some(i) = index {
-            if i >= 2 && i % 3 == 1 {
-                return false;
-            }
+        if index.is_some_and(|i| i >= 2 && i % 3 == 1) {
+            return false;
         }
     }
     if g.edge_type(e) == t.internal {
-        if let Some(pair) = g.edge_name(e).and_then(weakmap_pair_key) {
-            return !weakmap_pairs_seen.insert(pair);
+        if let Some((pair, _)) = g.edge_name(e).and_then(weakmap_edge) {
+            // The first edge of a pair is refused, the second allowed (and the pair forgotten).
+            return !weakmap_pairs_seen.insert(pair) && weakmap_pairs_seen.remove(pair);
         }
     }
     true
 }
 
-/// For an edge named like `12 / part of key (Object @3) -> value (Object @5) pair in WeakMap (table
-/// @7)`, the text after the leading number, which both edges of the entry share.
-pub(crate) fn weakmap_pair_key(name: &str) -> Option<&str> {
+/// JavaScript's `parseInt(text, 10)`: leading whitespace, a sign, then the digits there are
+/// (None where JavaScript gives NaN).
+fn js_parse_int(text: &str) -> Option<i64> {
+    let t = text.trim_start();
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let value = t[..digits.min(18)].parse::<i64>().ok()?;
+    Some(if negative { -value } else { value })
+}
+
+/// For an internal edge named like `12 / part of key (Object @3) -> value (Object @5) pair in
+/// WeakMap (table @7)` (DevTools' pattern, exactly), the text after the leading number, which both
+/// edges of the entry share, and the table's node id.
+pub(crate) fn weakmap_edge(name: &str) -> Option<(&str, u64)> {
     let digits = name.bytes().take_while(u8::is_ascii_digit).count();
-    let rest = &name[digits..];
-    (digits > 0
-        && rest.starts_with(" / part of key (")
-        && rest.contains(") -> value (")
-        && rest.contains(" pair in WeakMap (table @")
-        && rest.ends_with(')'))
-    .then_some(rest)
+    let pair = &name[digits..];
+    let middle = pair.strip_prefix(" / part of key (")?;
+    let (middle, table) = middle
+        .strip_suffix(')')?
+        .rsplit_once(") pair in WeakMap (table @")?;
+    let table_id = all_digits(table)?;
+    // middle is `K @k) -> value (V @v`: some split of it must fit.
+    let value_ok = |v: &str| {
+        v.rsplit_once(" @")
+            .is_some_and(|(_, id)| all_digits(id).is_some())
+    };
+    let fits = middle
+        .match_indices(") -> value (")
+        .any(|(i, sep)| value_ok(&middle[..i]) && value_ok(&middle[i + sep.len()..]));
+    (digits > 0 && fits).then_some((pair, table_id))
+}
+
+/// The number a non-empty run of ASCII digits spells (saturating: only compared with node ids).
+fn all_digits(s: &str) -> Option<u64> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        s.bytes().fold(0u64, |n, b| {
+            n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+        })
+    })
 }

@@ -21,6 +21,7 @@ pub(crate) struct Types {
     pub shortcut: u32,
     pub internal: u32,
     pub hidden_edge: u32,
+    pub element: u32,
     pub invisible: u32,
 }
 
@@ -47,6 +48,7 @@ impl Types {
             shortcut: edge("shortcut"),
             internal: edge("internal"),
             hidden_edge: edge("hidden"),
+            element: edge("element"),
             invisible: edge("invisible"),
         }
     }

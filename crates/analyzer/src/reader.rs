@@ -292,7 +292,8 @@ fn nodes<R: BufRead + Send>(
         c.node_id.push(r[m.node_id]);
         c.node_self_size.push(r[m.node_self_size]);
         if let Some(d) = m.node_detachedness {
-            c.node_detachedness.push(r[d].min(u32::from(u8::MAX)) as u8);
+            // DevTools reads the low two bits (the rest holds its own class index).
+            c.node_detachedness.push((r[d] & 3) as u8);
         }
         c.first_edge.push(edges as u32);
         count += 1;
@@ -381,7 +382,11 @@ fn locations(h: &Header, raw: &[u32]) -> Result<Vec<(u32, Location)>, ParseError
             },
         ));
     }
+    // A node listed twice keeps its last location, as DevTools does.
     out.sort_by_key(|&(node, _)| node);
+    out.reverse();
+    out.dedup_by_key(|&mut (node, _)| node);
+    out.reverse();
     Ok(out)
 }
 

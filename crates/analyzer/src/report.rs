@@ -112,15 +112,18 @@ fn reportable(m: &Model, v: usize) -> bool {
         && m.self_size[v] > 0
 }
 
-/// The objects that retain the most, skipping those that only pass memory through: an object one
-/// of whose dominated objects retains at least half as much is reported through that one instead
-/// (so `global` gives way to `global.logs`, and `global.logs` stays when no single entry dominates).
+/// The objects that retain the most. An object gives way to one it dominates that retains at least
+/// half as much and is of another class (so `global` gives way to `global.logs`, and `global.logs`
+/// stays when no single entry dominates); an object inside one already listed is not listed when it
+/// retains at least half as much or is of the same class (so a linked list or a tree shows as its
+/// head, not as its cells).
 fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
     if count == 0 || m.g.len() == 0 {
         return Vec::new();
     }
     let passes_through = |v: usize| {
         let half = m.retained[v].div_ceil(2);
+        let class = m.classes.of[v];
         // Children of hidden and array nodes it dominates count as its own (an array's entries
         // sit under its elements store).
         let mut todo = vec![v];
@@ -128,7 +131,7 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             for &c in &tree.targets[tree.offsets[x] as usize..tree.offsets[x + 1] as usize] {
                 let c = c as usize;
                 if reportable(m, c) {
-                    if m.retained[c] >= half {
+                    if m.retained[c] >= half && m.classes.of[c] != class {
                         return true;
                     }
                 } else if m.g.node_type(c) == m.t.hidden || m.g.node_type(c) == m.t.array {
@@ -156,12 +159,34 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             &mut candidates[..]
         };
         top.sort_unstable_by(by_retained);
-        let chosen: Vec<usize> = top
-            .iter()
-            .map(|&v| v as usize)
-            .filter(|&v| !passes_through(v))
-            .take(count)
-            .collect();
+        // inside[v]: the innermost listed object whose dominator subtree holds v.
+        let mut inside = vec![u32::MAX; m.g.len()];
+        let mut chosen: Vec<usize> = Vec::new();
+        for &v in top.iter() {
+            let v = v as usize;
+            if chosen.len() == count {
+                break;
+            }
+            let z = inside[v];
+            if z != u32::MAX
+                && (m.retained[v] * 2 >= m.retained[z as usize]
+                    || m.classes.of[v] == m.classes.of[z as usize])
+            {
+                continue;
+            }
+            if passes_through(v) {
+                continue;
+            }
+            chosen.push(v);
+            let mut todo = vec![v as u32];
+            while let Some(x) = todo.pop() {
+                let x = x as usize;
+                inside[x] = v as u32;
+                todo.extend_from_slice(
+                    &tree.targets[tree.offsets[x] as usize..tree.offsets[x + 1] as usize],
+                );
+            }
+        }
         if chosen.len() == count || top.len() == candidates.len() {
             break chosen;
         }

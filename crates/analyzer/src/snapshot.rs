@@ -78,14 +78,17 @@ impl Meta {
         let node_type = find(&node_fields, "node", "type")?;
         let edge_type = find(&edge_fields, "edge", "type")?;
         let edge_types = type_names("edge_types", edge_type)?;
-        if edge_types.len() > usize::from(u8::MAX) + 1 {
-            return Err(ParseError::Meta(format!(
-                "{} edge types, at most 256 are supported",
-                edge_types.len()
-            )));
+        let node_types = type_names("node_types", node_type)?;
+        for (kind, types) in [("node", &node_types), ("edge", &edge_types)] {
+            if types.len() > usize::from(u8::MAX) + 1 {
+                return Err(ParseError::Meta(format!(
+                    "{} {kind} types, at most 256 are supported",
+                    types.len()
+                )));
+            }
         }
         Ok(Meta {
-            node_types: type_names("node_types", node_type)?,
+            node_types,
             edge_types,
             node_type,
             node_name: find(&node_fields, "node", "name")?,

@@ -7,6 +7,8 @@
 //! The dominator tree and the classes do not depend on each other: they are computed on two
 //! threads.
 
+use std::collections::HashMap;
+
 use crate::classes::{classify, infer_interfaces, Classes, NO_CLASS};
 use crate::distances::{distances, has_user_roots, Distances};
 use crate::dominators::{dominators, retained_sizes, Csr, Successors};
@@ -163,6 +165,19 @@ impl<'a> Model<'a> {
                 stack.pop();
             }
         }
+        // Classes whose public keys are equal (an object named `Function` and the closures, say):
+        // DevTools keeps the one whose first member comes last, as its object keyed by public key
+        // is filled in that order.
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, c) in self.classes.list.iter().enumerate() {
+            last.insert(c.key.as_str(), i);
+        }
+        let mut i = 0;
+        rows.retain(|_| {
+            let keep = last.get(self.classes.list[i].key.as_str()) == Some(&i);
+            i += 1;
+            keep
+        });
         rows.sort_by(|a, b| {
             b.retained_size
                 .cmp(&a.retained_size)
@@ -207,7 +222,13 @@ fn essential_edges<'a>(g: &'a Graph<'a>, t: &Types) -> EssentialEdges<'a> {
     let mut page = vec![false; n];
     let mut todo: Vec<usize> = g
         .edges(ROOT)
-        .filter(|&e| g.edge_type(e) == t.shortcut || g.name(g.target(e)) == "(Document DOM trees)")
+        .filter(|&e| {
+            let c = g.target(e);
+            g.edge_type(e) == t.shortcut
+                || (g.edge_type(e) == t.element
+                    && g.node_type(c) == t.synthetic
+                    && g.name(c) == "(Document DOM trees)")
+        })
         .map(|e| g.target(e))
         .collect();
     for &v in &todo {
@@ -243,13 +264,8 @@ fn essential_edges<'a>(g: &'a Graph<'a>, t: &Types) -> EssentialEdges<'a> {
 /// True for the internal edge from a WeakMap's table to a value ("N / part of key (K @k) -> value
 /// (V @v) pair in WeakMap (table @T)" from the node with id T): it does not retain the value.
 fn weakmap_table_edge(name: Option<&str>, from_id: u32) -> bool {
-    let Some(pair) = name.and_then(crate::distances::weakmap_pair_key) else {
-        return false;
-    };
-    pair.strip_suffix(')')
-        .and_then(|r| r.rsplit_once(" pair in WeakMap (table @"))
-        .and_then(|(_, id)| id.parse::<u32>().ok())
-        .is_some_and(|id| id == from_id)
+    name.and_then(crate::distances::weakmap_edge)
+        .is_some_and(|(_, table)| table == u64::from(from_id))
 }
 
 /// Moves the size of every hidden or array node with a single owner onto that owner, unless the
@@ -260,7 +276,9 @@ fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut [u64]) {
     let n = g.len();
     let candidate = |v: usize| {
         let ty = g.node_type(v);
-        ty == t.hidden || ty == t.array
+        ty == t.hidden
+            || ty == t.array
+            || (ty == t.native && g.name(v) == "system / ExternalStringData")
     };
     let mut owner: Vec<u32> = (0..n)
         .map(|v| if candidate(v) { NONE } else { v as u32 })

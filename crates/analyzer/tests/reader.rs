@@ -175,3 +175,27 @@ fn reads_a_real_snapshot_made_by_node() {
     assert_eq!(n, 3000);
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn detachedness_is_its_low_two_bits_and_a_node_located_twice_keeps_the_last() {
+    let text = SMALL
+        .replace(",3,1,3,24,1,0,0\n", ",3,1,3,24,1,0,6\n")
+        .replace(
+            r#""location_fields":[]"#,
+            r#""location_fields":["object_index","script_id","line","column"]"#,
+        )
+        .replace(r#""locations":[]"#, r#""locations":[7,1,1,1,7,2,2,2]"#);
+    let s = read(&text).unwrap();
+    assert_eq!(s.node_detachedness, vec![0, 2, 0], "6 & 3 is 2: detached");
+    assert_eq!(
+        s.locations,
+        vec![(
+            1,
+            oom_heapdump_analyzer::Location {
+                script_id: 2,
+                line: 2,
+                column: 2
+            }
+        )]
+    );
+}

@@ -353,3 +353,142 @@ fn long_property_lists_are_cut_at_120_units() {
         "{name}"
     );
 }
+
+#[test]
+fn plain_object_names_need_a_thousandth_of_plain_objects_counted_exactly() {
+    // 2001 empty plain objects and 2 with {zzq}: 2 < 2003 / 1000 = 2.003, so no {zzq} name (an
+    // integer division would give 2 and name them).
+    let mut nodes = vec![("synthetic", "", 0), ("object", "Global", 10)];
+    let mut edges = vec![(0, "shortcut", "g", 1)];
+    for i in 0..2003 {
+        nodes.push(("object", "Object", 8));
+        edges.push((1, "element", "", nodes.len() - 1));
+        let _ = i;
+    }
+    let index = |e: &mut Vec<(usize, &str, &str, usize)>| {
+        let mut n = 0;
+        for edge in e.iter_mut() {
+            if edge.1 == "element" {
+                edge.2 = Box::leak(n.to_string().into_boxed_str());
+                n += 1;
+            }
+        }
+    };
+    index(&mut edges);
+    for at in [2, 3] {
+        nodes.push(("object", "Value", 4));
+        edges.push((at, "property", "zzq", nodes.len() - 1));
+    }
+    edges.sort_by_key(|e| e.0);
+    let r = rows(&nodes, &edges);
+    assert!(r.iter().all(|c| c.name != "{zzq}"), "{r:?}");
+    assert_eq!(row(&r, "Object").count, 2003);
+}
+
+#[test]
+fn external_string_data_moves_to_its_owner() {
+    let r = rows(
+        &[
+            ("synthetic", "", 0),
+            ("object", "Global", 10),
+            ("object", "Holder", 20),
+            ("native", "system / ExternalStringData", 1000),
+        ],
+        &[
+            (0, "shortcut", "g", 1),
+            (1, "property", "h", 2),
+            (2, "internal", "data", 3),
+        ],
+    );
+    assert_eq!(row(&r, "Holder").self_size, 1020);
+    assert!(r.iter().all(|c| c.name != "system / ExternalStringData"));
+}
+
+#[test]
+fn a_property_name_twice_must_be_there_twice() {
+    // Two symbols with one description give two edges of the same name.
+    let mut nodes = vec![("synthetic", "", 0), ("object", "Global", 10)];
+    let mut edges = vec![(0, "shortcut", "g", 1)];
+    for (i, names) in [&["s", "s"][..], &["s", "s"], &["s"]].iter().enumerate() {
+        nodes.push(("object", "Object", 8));
+        let o = nodes.len() - 1;
+        edges.push((1, "property", ["p0", "p1", "p2"][i], o));
+        for n in names.iter() {
+            nodes.push(("object", "Value", 4));
+            edges.push((o, "property", n, nodes.len() - 1));
+        }
+    }
+    edges.sort_by_key(|e| e.0);
+    let r = rows(&nodes, &edges);
+    assert_eq!(row(&r, "{s, s}").count, 2);
+    assert_eq!(
+        row(&r, "Object").count,
+        1,
+        "one `s` does not match {{s, s}}"
+    );
+}
+
+#[test]
+fn equal_class_keys_keep_the_class_whose_first_member_comes_last() {
+    // An object named `Function` (say Object.create(Function.prototype)) and a closure: DevTools
+    // shows one `Function` row, the later class's, as its object keyed by class name is filled in
+    // order of first members.
+    let graph = |first: &'static str, second: &'static str| {
+        rows(
+            &[
+                ("synthetic", "", 0),
+                ("object", "Global", 10),
+                (first, "Function", 30),
+                (second, "Function", 70),
+            ],
+            &[
+                (0, "shortcut", "g", 1),
+                (1, "property", "a", 2),
+                (1, "property", "b", 3),
+            ],
+        )
+    };
+    let r = graph("object", "closure");
+    assert_eq!(row(&r, "Function").self_size, 70);
+    assert_eq!(r.iter().filter(|c| c.name == "Function").count(), 1);
+    assert_eq!(row(&graph("closure", "object"), "Function").self_size, 70);
+}
+
+#[test]
+fn a_linked_list_is_listed_once_by_its_head() {
+    // global.head -> Cell -> Cell -> Cell -> Cell, and global.other (Other): each cell's next
+    // retains more than half of it, yet the list shows as its head, and Other comes next.
+    let text = snapshot(
+        &[
+            ("synthetic", "", 0),
+            ("object", "Global", 10),
+            ("object", "Cell", 100),
+            ("object", "Cell", 100),
+            ("object", "Cell", 100),
+            ("object", "Cell", 100),
+            ("object", "Other", 50),
+        ],
+        &[
+            (0, "shortcut", "global", 1),
+            (1, "property", "head", 2),
+            (1, "property", "other", 6),
+            (2, "property", "next", 3),
+            (3, "property", "next", 4),
+            (4, "property", "next", 5),
+        ],
+    );
+    let s = read_snapshot_from(Cursor::new(text.into_bytes())).unwrap();
+    let a = oom_heapdump_analyzer::report::analyze(&s, Default::default());
+    let listed: Vec<(&str, u64, &str)> = a
+        .largest_objects
+        .iter()
+        .map(|o| (o.name.as_str(), o.retained_size, o.retainer_path.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("Cell", 400, "Global.head (Cell)"),
+            ("Other", 50, "Global.other (Other)")
+        ]
+    );
+}

@@ -222,7 +222,11 @@ declare namespace nodeOomHeapdump {
     totalSize: number
     /** The top classes by retained size, descending. */
     classes: ClassSummary[]
-    /** The objects that retain the most (at most 5), skipping those that only pass memory on to one of their own. */
+    /**
+     * The objects that retain the most (at most 5). An object gives way to one of another class it
+     * dominates that retains at least half as much (`global` to `global.logs`); a linked list or a
+     * tree is listed once, by its head.
+     */
     largestObjects: LargeObject[]
   }
 

@@ -51,6 +51,7 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
     let mut by_detached_name: HashMap<u32, u32> = HashMap::new();
     let mut by_computed_name: HashMap<String, u32> = HashMap::new();
     let mut by_interface = vec![NONE; defs.names.len()];
+    let mut by_type = vec![NONE; g.s.meta.node_types.len()];
     let mut names: Vec<String> = Vec::new();
     // Then the class: by name id alone, or, for objects with a location, by location and name
     // text (DevTools' internal class keys).
@@ -84,6 +85,14 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
                 }
                 *slot
             }
+            // Other types: one computed name per type (looked up once).
+            None if !is_detached
+                && ty != t.object
+                && ty != t.native
+                && by_type[ty as usize] != NONE =>
+            {
+                by_type[ty as usize]
+            }
             None if (is_detached && raw.starts_with('<'))
                 || (!is_detached && !raw_named(g, t, v)) =>
             {
@@ -92,14 +101,18 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
                 } else {
                     class_name(g, t, v)
                 };
-                match by_computed_name.get(&text) {
+                let id = match by_computed_name.get(&text) {
                     Some(&id) => id,
                     None => {
                         let id = new_name(text.clone(), &mut names);
                         by_computed_name.insert(text, id);
                         id
                     }
+                };
+                if !is_detached && ty != t.object && ty != t.native {
+                    by_type[ty as usize] = id;
                 }
+                id
             }
             None if is_detached => *by_detached_name
                 .entry(g.name_index(v))

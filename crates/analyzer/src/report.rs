@@ -159,32 +159,19 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             &mut candidates[..]
         };
         top.sort_unstable_by(by_retained);
-        // inside[v]: the innermost listed object whose dominator subtree holds v.
-        let mut inside = vec![u32::MAX; m.g.len()];
         let mut chosen: Vec<usize> = Vec::new();
         for &v in top.iter() {
             let v = v as usize;
             if chosen.len() == count {
                 break;
             }
-            let z = inside[v];
-            if z != u32::MAX
-                && (m.retained[v] * 2 >= m.retained[z as usize]
-                    || m.classes.of[v] == m.classes.of[z as usize])
-            {
-                continue;
+            if let Some(z) = innermost_listed(m, v, &chosen) {
+                if m.retained[v] * 2 >= m.retained[z] || m.classes.of[v] == m.classes.of[z] {
+                    continue;
+                }
             }
-            if passes_through(v) {
-                continue;
-            }
-            chosen.push(v);
-            let mut todo = vec![v as u32];
-            while let Some(x) = todo.pop() {
-                let x = x as usize;
-                inside[x] = v as u32;
-                todo.extend_from_slice(
-                    &tree.targets[tree.offsets[x] as usize..tree.offsets[x + 1] as usize],
-                );
+            if !passes_through(v) {
+                chosen.push(v);
             }
         }
         if chosen.len() == count || top.len() == candidates.len() {
@@ -203,6 +190,19 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             retainer_path: retainer_path(m, v),
         })
         .collect()
+}
+
+/// The nearest dominator of `v` that is listed. Candidates come by retained size, so the first
+/// ones are shallow in the dominator tree and the walks short.
+fn innermost_listed(m: &Model, v: usize, listed: &[usize]) -> Option<usize> {
+    let mut d = v;
+    while d != ROOT {
+        d = m.idom[d] as usize;
+        if listed.contains(&d) {
+            return Some(d);
+        }
+    }
+    None
 }
 
 fn class_of(m: &Model, v: usize) -> String {

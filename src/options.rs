@@ -279,14 +279,7 @@ pub fn analysis_file(path: &Prop) -> Result<PathBuf, OptionError> {
 
 /// How many classes `analyzeHeapSnapshot` returns (default 10).
 pub fn analysis_top(top: &Prop) -> Result<usize, OptionError> {
-    match top {
-        Prop::Undefined => Ok(10),
-        Prop::Number(n) if n.fract() == 0.0 && (1.0..=1_000_000.0).contains(n) => Ok(*n as usize),
-        other => Err(OptionError::PositiveInteger {
-            name: "option `top`",
-            got: other.describe(),
-        }),
-    }
+    positive_integer("option `top`", top, 10).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// A checked file location: an existing, writable folder and a file name without extension.

@@ -108,7 +108,7 @@ fn reportable(m: &Model, v: usize) -> bool {
         && ty != t.hidden
         && ty != t.code
         && ty != t.array
-        && m.g.type_name(v) != "object shape"
+        && ty != t.object_shape
         && m.self_size[v] > 0
 }
 

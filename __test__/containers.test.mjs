@@ -49,7 +49,7 @@ test('NATIVE_HOOK in a 256 MB cgroup: heap profile and report, no snapshot that 
   assert.match(report.snapshot.reason, /would need about .* but only .* is left under the 268.4 MB limit of cgroup/)
   assert.equal(report.topAllocationSites[0].functionName, 'leak', JSON.stringify(report.topAllocationSites.slice(0, 3)))
   assert.match(report.topAllocationSites[0].url, /leak\.js$/)
-  assert.match(r.stderr, /what filled the heap \(live sampled bytes by allocation site\):\n +\d.* MB +leak \(.*leak\.js:\d+:\d+\)/)
+  assert.match(r.stderr, /where the heap was allocated \(live sampled bytes by allocation site\):\n +\d.* MB +leak \(.*leak\.js:\d+:\d+\)/)
   assert.match(r.stderr, /no heap snapshot: a heap snapshot would need about/)
 })
 

@@ -191,7 +191,7 @@ fn handle(event: &OomEvent) {
         .set_sites(&profile.top_sites);
     if !profile.top_sites.is_empty() {
         say!(
-            "node-oom-heapdump: what filled the heap (live sampled bytes by allocation site):{}",
+            "node-oom-heapdump: where the heap was allocated (live sampled bytes by allocation site):{}",
             diagnosis::describe_sites(&profile.top_sites, 5)
         );
     }

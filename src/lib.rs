@@ -1,28 +1,22 @@
-//! node-oom-heapdump's native addon. The data flow of an OOM capture, file by file:
-//! `install.rs` (options from JS) -> `oom.rs` (V8's OOM handler, via `shim.rs` and
-//! shim/oom_shim.cc) -> `helper_process.rs` (the pipe to crates/helper, which writes the file).
-//! On-request captures: `captures.rs` (arguments from JS) -> `devtools/` (over the inspector
-//! websocket) or `in_process.rs` (V8's API through the shim) -> the same atomic files.
-//! Containers: `container.rs` (cgroup limits), `diagnosis.rs` (heap profile, report, snapshot cost),
-//! `gc_monitor.rs` (GC_MONITORING decisions), `rss_watch.rs` (memory outside the V8 heap).
-//! Analysis: `analysis.rs` runs crates/analyzer for `analyzeHeapSnapshot()`.
+//! node-oom-heapdump's native addon. Folders follow the data flow:
+//! - `napi/`: the boundary, and the only place with `#[napi]` items: reads JS values, calls the
+//!   features below, maps their typed errors to JS errors once.
+//! - `options/`: every option declared once, checked into typed values.
+//! - `oom/`: V8's OOM hook (through `shim.rs` and shim/oom_shim.cc) and what happens at OOM: the
+//!   cheap artifacts, then the snapshot streamed to the helper process (crates/helper).
+//! - `containers/`: memory cgroup limits, GC_MONITORING, the watch on memory outside the V8 heap.
+//! - `diagnosis/`: what is written besides a snapshot: the `.oom.json` report, the `.heapprofile`,
+//!   the estimate of a snapshot's cost.
+//! - `on_request/`: captures the app asks for, over DevTools (`devtools/`) or in-process.
 #![deny(clippy::all)]
 // Under `cargo test` the #[napi] exports are not registered, so everything behind them looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
-mod analysis;
-mod captures;
-mod container;
-mod cpu_profile_file;
-mod devtools;
+mod containers;
 mod diagnosis;
-mod gc_monitor;
-mod heap_profile;
-mod helper_process;
-mod in_process;
-mod install;
+mod napi;
+mod on_request;
 mod oom;
 mod options;
-mod rss_watch;
 mod shim;
 mod units;

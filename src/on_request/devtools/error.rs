@@ -25,5 +25,5 @@ pub enum DevtoolsError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
     #[error(transparent)]
-    CpuProfile(#[from] crate::cpu_profile_file::CpuProfileError),
+    CpuProfile(#[from] crate::on_request::cpu_profile_file::CpuProfileError),
 }

@@ -10,9 +10,9 @@ use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use oom_heapdump_capture::SnapshotSummary;
 
-use crate::devtools::{self, Probe};
-use crate::in_process::{self, PendingWrite};
-use crate::install::{defaults, to_prop, InstallContext};
+use super::install::{defaults, to_prop, InstallContext};
+use crate::on_request::devtools::{self, Probe};
+use crate::on_request::in_process::{self, PendingWrite};
 use crate::options::{self, CaptureKind, OptionError};
 
 /// Heap snapshot progress, as V8 reports it.
@@ -230,7 +230,7 @@ impl Task for WriteCpuProfile {
 
     fn compute(&mut self) -> Result<CaptureResult> {
         let (path, bytes) =
-            crate::cpu_profile_file::write(self.path.as_ref(), self.json.as_bytes())
+            crate::on_request::cpu_profile_file::write(self.path.as_ref(), self.json.as_bytes())
                 .map_err(failure)?;
         Ok(CaptureResult::profile("in-process", path, bytes))
     }

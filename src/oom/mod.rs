@@ -5,6 +5,8 @@
 //! take it, written from this process with the same atomic rules. Then the process exits with
 //! status 1, as the original package's did.
 
+mod helper;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,9 +17,9 @@ use oom_heapdump_capture::{
 };
 use serde_json::json;
 
-use crate::container;
+use self::helper::{Helper, HelperError};
+use crate::containers::cgroup;
 use crate::diagnosis::{self, Estimate, Report};
-use crate::helper_process::{Helper, HelperError};
 use crate::options::SnapshotTarget;
 use crate::shim::{self, HeapSnapshot, OomEvent};
 use crate::units::{say, Secs, Size};
@@ -172,7 +174,7 @@ fn handle(event: &OomEvent) {
     let (profile_path, report_path) = diagnosis::artifact_paths(&final_path);
 
     // The cheap artifacts first: they survive even if what follows gets the process killed.
-    let memory = container::read();
+    let memory = cgroup::read();
     let stats = shim::heap_statistics();
     let mut report = Report::new(
         report_path,

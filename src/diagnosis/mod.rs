@@ -2,14 +2,16 @@
 //! profile) and `<path>.oom.json` (the report), both small and written atomically; and the estimate
 //! of what a full heap snapshot would cost, against the memory left in the container.
 
+pub mod heap_profile;
+
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
 use serde_json::{json, Map, Value};
 
-use crate::container::MemoryLimit;
-use crate::heap_profile::{HeapProfile, Site};
+use self::heap_profile::{HeapProfile, Site};
+use crate::containers::cgroup::MemoryLimit;
 use crate::options::iso_time;
 use crate::shim::{self, HeapStats};
 

@@ -15,7 +15,7 @@ use napi::{Error, Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
-use crate::container::{self, MemoryLimit};
+use crate::containers::cgroup::{self, MemoryLimit};
 use crate::diagnosis::{self, Report};
 use crate::oom;
 use crate::shim;
@@ -49,7 +49,7 @@ pub fn watch_container_memory(
     threshold: f64,
     on_near_limit: Function<NearLimit, ()>,
 ) -> Result<bool> {
-    if !container::read().is_container() || WATCHING.swap(true, Ordering::SeqCst) {
+    if !cgroup::read().is_container() || WATCHING.swap(true, Ordering::SeqCst) {
         return Ok(false);
     }
     // Weak: the watch must not keep the event loop alive.
@@ -64,7 +64,7 @@ pub fn watch_container_memory(
             let mut in_episode = false;
             loop {
                 thread::sleep(POLL);
-                let m = container::read();
+                let m = cgroup::read();
                 let percent = m.working_set as f64 * 100.0 / m.limit.max(1) as f64;
                 if !in_episode && percent >= threshold {
                     in_episode = true;
@@ -115,7 +115,7 @@ fn first_report(m: &MemoryLimit, threshold: f64) {
 pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<String> {
     let config = oom::config()
         .ok_or_else(|| Error::new(Status::GenericFailure, "the OOM hook is not installed"))?;
-    let m = container::read();
+    let m = cgroup::read();
     let final_path = config.target.final_path(SystemTime::now());
     let (profile_path, report_path) = diagnosis::artifact_paths(&final_path);
     let mut report = Report::new(

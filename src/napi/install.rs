@@ -8,7 +8,7 @@ use napi::Unknown;
 use napi::{Error, Result, Status, ValueType};
 use napi_derive::napi;
 
-use crate::gc_monitor::{self, GcMonitor};
+use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::oom::{self, InstallError, OomConfig};
 use crate::options::{Defaults, Implementation, OptionError, Options, Prop, RawOptions};
 

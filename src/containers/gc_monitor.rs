@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use napi_derive::napi;
 
-use crate::container::{self, MemoryLimit};
+use crate::containers::cgroup::{self, MemoryLimit};
 use crate::diagnosis::{Estimate, SNAPSHOT_COST_RATIO};
 use crate::options::SnapshotTarget;
 use crate::shim;
@@ -126,7 +126,7 @@ pub struct GcCheck {
 #[napi]
 pub fn gc_monitor_check() -> Option<GcCheck> {
     let stats = shim::heap_statistics()?;
-    let memory = container::read();
+    let memory = cgroup::read();
     let mut guard = MONITOR.lock().unwrap_or_else(|e| e.into_inner());
     let monitor = guard.as_mut()?;
     match monitor.check(stats.used_heap_size, stats.heap_size_limit, &memory) {

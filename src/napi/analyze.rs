@@ -6,7 +6,7 @@ use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use oom_heapdump_analyzer::report::{analyze, Limits};
 
-use crate::install::to_prop;
+use super::install::to_prop;
 use crate::options;
 
 /// Checks the arguments now (so a bad one rejects with `InvalidArg`), then analyzes off the JS

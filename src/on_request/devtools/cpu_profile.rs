@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::client::Session;
 use super::DevtoolsError;
-use crate::cpu_profile_file;
+use crate::on_request::cpu_profile_file;
 
 #[derive(Deserialize)]
 struct Stopped<'a> {

@@ -24,6 +24,12 @@
 //   node by node (`ohd_profile_node`), so no V8 type crosses the boundary.
 // - v8::Isolate::GetHeapStatistics() / GetHeapSpaceStatistics(): the figures of the OOM report,
 //   and the used heap from which a snapshot's cost is estimated.
+// - v8::Isolate::AddGCEpilogueCallback(): GC_MONITORING decides after garbage collections whether
+//   to take a snapshot; the callback only tells Rust that a GC happened (no V8 call, no allocation:
+//   Rust queues the decision for the JS thread, where a snapshot may be taken).
+// - v8::CpuProfiler::New() / Start() / Stop() / Dispose(), v8::CpuProfile::Serialize(): in-process
+//   CPU profiles, with a profiler of our own (Node's inspector keeps its own), serialized by V8 in
+//   the `.cpuprofile` JSON that Chrome DevTools loads, through the same chunk stream as snapshots.
 //
 // Everything else (paths, the helper process, files, messages) is Rust: see src/shim.rs, which
 // declares these functions in its one extern "C" block.
@@ -50,6 +56,8 @@ struct ohd_oom_event {
 };
 
 typedef void (*ohd_oom_callback)(const ohd_oom_event* event);
+// Called after every garbage collection of the isolate that added it.
+typedef void (*ohd_gc_callback)(void);
 // Returns 0 to continue, anything else to abort serialization.
 typedef int32_t (*ohd_chunk_sink)(void* ctx, const char* data, size_t len);
 // Receives V8's snapshot progress; returns 0 to continue, anything else to abort the snapshot.
@@ -101,6 +109,18 @@ namespace {
 
 v8::Isolate* g_isolate = nullptr;
 ohd_oom_callback g_on_oom = nullptr;
+ohd_gc_callback g_on_gc = nullptr;
+
+void OnGcEpilogue(v8::Isolate* /*isolate*/, v8::GCType /*type*/, v8::GCCallbackFlags /*flags*/,
+                  void* /*data*/) {
+  g_on_gc();
+}
+
+// An in-process CPU profile being recorded: the profiler that records it and the profile's id.
+struct CpuProfileRun {
+  v8::CpuProfiler* profiler;
+  v8::ProfilerId id;
+};
 
 void OnOOMError(const char* location, const v8::OOMDetails& details) {
   ohd_oom_event event;
@@ -275,6 +295,55 @@ int32_t ohd_serialize_heap_snapshot(const void* snapshot, ohd_chunk_sink sink, v
 
 void ohd_delete_heap_snapshot(const void* snapshot) {
   const_cast<v8::HeapSnapshot*>(static_cast<const v8::HeapSnapshot*>(snapshot))->Delete();
+}
+
+// Calls `on_gc` after every garbage collection of the current thread's isolate (once per process:
+// a second call only replaces the callback). Returns 0, or -1 without an isolate.
+int32_t ohd_on_every_gc(ohd_gc_callback on_gc) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr || on_gc == nullptr) return -1;
+  bool first = g_on_gc == nullptr;
+  g_on_gc = on_gc;
+  if (first) isolate->AddGCEpilogueCallback(OnGcEpilogue, nullptr, v8::kGCTypeAll);
+  return 0;
+}
+
+// Starts recording a CPU profile of the current thread's isolate, one sample every
+// `sampling_interval_us` microseconds, every sample kept. Returns null when it cannot start.
+void* ohd_cpu_profile_start(uint32_t sampling_interval_us) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr) return nullptr;
+  v8::HandleScope scope(isolate);
+  v8::CpuProfiler* profiler = v8::CpuProfiler::New(isolate);
+  profiler->SetSamplingInterval(static_cast<int>(sampling_interval_us));
+  v8::CpuProfilingResult started = profiler->Start(v8::CpuProfilingOptions(
+      v8::kLeafNodeLineNumbers, v8::CpuProfilingOptions::kNoSampleLimit));
+  if (started.status != v8::CpuProfilingStatus::kStarted) {
+    profiler->Dispose();
+    return nullptr;
+  }
+  return new CpuProfileRun{profiler, started.id};
+}
+
+// Stops the profile `run` (from ohd_cpu_profile_start, on the same thread) and streams its JSON to
+// `sink` in chunks of `chunk_size` bytes; frees the profile and the profiler. Returns 1 when V8
+// reached the end of the stream, 0 when it gave no profile or the sink aborted.
+int32_t ohd_cpu_profile_stop(void* run, ohd_chunk_sink sink, void* ctx, int32_t chunk_size) {
+  CpuProfileRun* r = static_cast<CpuProfileRun*>(run);
+  int32_t ended = 0;
+  {
+    v8::HandleScope scope(v8::Isolate::GetCurrent());
+    v8::CpuProfile* profile = r->profiler->Stop(r->id);
+    if (profile != nullptr) {
+      ChunkStream stream(sink, ctx, chunk_size);
+      profile->Serialize(&stream, v8::CpuProfile::kJSON);
+      ended = stream.ended() ? 1 : 0;
+      profile->Delete();
+    }
+  }
+  r->profiler->Dispose();
+  delete r;
+  return ended;
 }
 
 }  // extern "C"

@@ -109,6 +109,7 @@ pub struct HeapSpace {
 }
 
 pub type OomCallback = extern "C" fn(event: *const OomEvent);
+pub type GcCallback = extern "C" fn();
 type ChunkSink = extern "C" fn(ctx: *mut c_void, data: *const c_char, len: usize) -> i32;
 type ProgressSink = extern "C" fn(ctx: *mut c_void, done: u32, total: u32) -> i32;
 type ProfileNodeSink = extern "C" fn(ctx: *mut c_void, node: *const ProfileNode);
@@ -139,6 +140,14 @@ extern "C" {
     fn ohd_heap_statistics(out: *mut HeapStats) -> i32;
     fn ohd_heap_space_count() -> usize;
     fn ohd_heap_space(index: usize, out: *mut RawHeapSpace) -> i32;
+    fn ohd_on_every_gc(on_gc: GcCallback) -> i32;
+    fn ohd_cpu_profile_start(sampling_interval_us: u32) -> *mut c_void;
+    fn ohd_cpu_profile_stop(
+        run: *mut c_void,
+        sink: ChunkSink,
+        ctx: *mut c_void,
+        chunk_size: i32,
+    ) -> i32;
 }
 
 /// Starts V8's sampling heap profiler on the current thread's isolate.
@@ -216,6 +225,53 @@ pub fn heap_spaces() -> Vec<HeapSpace> {
 /// Sets V8's OOM handler of the current thread's isolate. False if the thread has no isolate.
 pub fn install_oom_handler(on_oom: OomCallback) -> bool {
     unsafe { ohd_install_oom_handler(on_oom) == 0 }
+}
+
+/// Calls `on_gc` after every garbage collection of the current thread's isolate, inside V8's GC
+/// epilogue: it must not call into V8. False if the thread has no isolate.
+pub fn on_every_gc(on_gc: GcCallback) -> bool {
+    unsafe { ohd_on_every_gc(on_gc) == 0 }
+}
+
+/// A CPU profile being recorded by a V8 CPU profiler of our own, on the thread that started it.
+/// Not `Send`: V8 wants it stopped on that thread.
+pub struct CpuProfileRun(NonNull<c_void>);
+
+impl CpuProfileRun {
+    /// Starts recording, one sample every `sampling_interval_us` microseconds. None if V8 could not.
+    pub fn start(sampling_interval_us: u32) -> Option<CpuProfileRun> {
+        NonNull::new(unsafe { ohd_cpu_profile_start(sampling_interval_us) }).map(CpuProfileRun)
+    }
+
+    /// Stops recording and streams the profile's `.cpuprofile` JSON, as V8 writes it, to `sink` in
+    /// chunks of about `chunk_size` bytes. True when V8 reached the end of the stream.
+    pub fn stop(self, chunk_size: usize, sink: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+        let run = self.0.as_ptr();
+        std::mem::forget(self);
+        let mut sink = sink;
+        let ctx = &mut sink as *mut &mut dyn FnMut(&[u8]) -> bool as *mut c_void;
+        let size = chunk_size.min(i32::MAX as usize) as i32;
+        unsafe { ohd_cpu_profile_stop(run, forward_chunk, ctx, size) == 1 }
+    }
+}
+
+impl Drop for CpuProfileRun {
+    fn drop(&mut self) {
+        // Stopping frees the profiler; a run dropped unstopped (its promise abandoned) is stopped
+        // and its profile discarded.
+        unsafe {
+            ohd_cpu_profile_stop(
+                self.0.as_ptr(),
+                discard_chunk,
+                std::ptr::null_mut(),
+                1 << 20,
+            )
+        };
+    }
+}
+
+extern "C" fn discard_chunk(_: *mut c_void, _: *const c_char, _: usize) -> i32 {
+    1
 }
 
 /// A heap snapshot held by V8's heap profiler; deleted on drop.

@@ -4,16 +4,18 @@
 //! still can"); never takes one that is estimated not to fit; at most `limit` snapshots, each after
 //! the heap grew by a tenth since the last.
 
-use std::sync::Mutex;
-use std::time::SystemTime;
-
-use napi_derive::napi;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Instant, SystemTime};
 
 use crate::containers::cgroup::{self, MemoryLimit};
 use crate::diagnosis::{Estimate, SNAPSHOT_COST_RATIO};
+use crate::on_request::in_process::{self, InProcessError};
 use crate::options::SnapshotTarget;
 use crate::shim;
-use crate::units::Size;
+use crate::units::{say, Size};
 
 #[derive(Debug)]
 pub struct GcMonitor {
@@ -107,47 +109,91 @@ impl GcMonitor {
     }
 }
 
+/// The monitor of this process, once installed.
 static MONITOR: Mutex<Option<GcMonitor>> = Mutex::new(None);
+/// Queues [`after_gc`] on the JS thread; set once.
+static WAKE: OnceLock<Box<dyn Fn() + Send + Sync>> = OnceLock::new();
+/// A check is queued and has not run yet: GCs in between queue nothing more.
+static QUEUED: AtomicBool = AtomicBool::new(false);
+/// A snapshot is being taken or written: no checks until it has landed.
+static SNAPSHOTTING: AtomicBool = AtomicBool::new(false);
 
-pub fn start(monitor: GcMonitor) {
+/// Starts monitoring on the calling (JS) thread's isolate. `wake` must run [`after_gc`] on the JS
+/// thread; it is called from V8's GC epilogue, so it must not call into V8. False when the thread
+/// has no isolate.
+pub fn start(monitor: GcMonitor, wake: impl Fn() + Send + Sync + 'static) -> bool {
     *MONITOR.lock().unwrap_or_else(|e| e.into_inner()) = Some(monitor);
+    let _ = WAKE.set(Box::new(wake));
+    shim::on_every_gc(on_gc)
 }
 
-/// A decision after a GC, for index.js.
-#[napi(object)]
-pub struct GcCheck {
-    /// "take": write a snapshot to `path`; "tell": print `message`.
-    pub action: String,
-    pub message: String,
-    pub path: Option<String>,
-}
-
-/// Called by index.js after garbage collections (GC_MONITORING); null when nothing is to be done.
-#[napi]
-pub fn gc_monitor_check() -> Option<GcCheck> {
-    let stats = shim::heap_statistics()?;
-    let memory = cgroup::read();
-    let mut guard = MONITOR.lock().unwrap_or_else(|e| e.into_inner());
-    let monitor = guard.as_mut()?;
-    match monitor.check(stats.used_heap_size, stats.heap_size_limit, &memory) {
-        Verdict::Nothing => None,
-        Verdict::Tell(message) => Some(GcCheck {
-            action: "tell".into(),
-            message,
-            path: None,
-        }),
-        Verdict::Take(message) => Some(GcCheck {
-            action: "take".into(),
-            message,
-            path: Some(
-                monitor
-                    .target
-                    .final_path(SystemTime::now())
-                    .to_string_lossy()
-                    .into_owned(),
-            ),
-        }),
+extern "C" fn on_gc() {
+    if !QUEUED.swap(true, Ordering::AcqRel) {
+        if let Some(wake) = WAKE.get() {
+            wake();
+        }
     }
+}
+
+/// On the JS thread, after garbage collections: decides, says why, and takes the snapshot
+/// in-process when it is time (V8 builds it here; a writer thread lands it).
+pub fn after_gc() {
+    QUEUED.store(false, Ordering::Release);
+    if SNAPSHOTTING.load(Ordering::Acquire) {
+        return;
+    }
+    let Some(stats) = shim::heap_statistics() else {
+        return;
+    };
+    let memory = cgroup::read();
+    let (verdict, path) = {
+        let mut guard = MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(monitor) = guard.as_mut() else {
+            return;
+        };
+        let verdict = monitor.check(stats.used_heap_size, stats.heap_size_limit, &memory);
+        (verdict, monitor.target.final_path(SystemTime::now()))
+    };
+    match verdict {
+        Verdict::Nothing => {}
+        Verdict::Tell(message) => say!("node-oom-heapdump: {message}"),
+        Verdict::Take(message) => {
+            say!("node-oom-heapdump: {message}");
+            SNAPSHOTTING.store(true, Ordering::Release);
+            if let Err(e) = snapshot(&path) {
+                say!("node-oom-heapdump: GC_MONITORING snapshot failed: {e}");
+                SNAPSHOTTING.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Takes the snapshot on this thread and lands it from a writer thread, which says how it went.
+fn snapshot(path: &Path) -> Result<(), InProcessError> {
+    let started = Instant::now();
+    let snapshot = in_process::take(&mut |_, _| {})?;
+    let pending = in_process::write(snapshot, path)?;
+    let waiter = thread::Builder::new()
+        .name("ohd-gc-monitor".into())
+        .spawn(move || {
+            match pending.wait() {
+                Ok((path, s)) => say!(
+                    "node-oom-heapdump: wrote {} ({:.1} MB, {} nodes) in {:.1} s",
+                    path.display(),
+                    s.bytes as f64 / 1e6,
+                    s.node_count,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(e) => say!("node-oom-heapdump: GC_MONITORING snapshot failed: {e}"),
+            }
+            SNAPSHOTTING.store(false, Ordering::Release);
+        });
+    if let Err(e) = waiter {
+        // The writer thread still lands the file; only the message and the re-arming are lost.
+        say!("node-oom-heapdump: GC_MONITORING cannot watch its snapshot's writer: {e}");
+        SNAPSHOTTING.store(false, Ordering::Release);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

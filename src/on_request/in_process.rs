@@ -1,7 +1,9 @@
-//! On-request heap snapshots without an inspector: V8's heap profiler through the shim, on the JS
-//! thread (V8 must build and serialize the snapshot there, as `v8.writeHeapSnapshot()` does).
-//! Chunks go through a bounded channel to a writer thread, which checks, fsyncs and renames, so
-//! that disk writes overlap serialization and the final fsync happens off the JS thread.
+//! On-request captures without an inspector, through the shim on the JS thread.
+//! Heap snapshots: V8 must build and serialize the snapshot there, as `v8.writeHeapSnapshot()`
+//! does; chunks go through a bounded channel to a writer thread, which checks, fsyncs and renames,
+//! so that disk writes overlap serialization and the final fsync happens off the JS thread.
+//! CPU profiles: a V8 CPU profiler of our own is started and, after the duration, stopped on the
+//! JS thread, which gets V8's `.cpuprofile` JSON; it is written like the DevTools path's.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -9,7 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use oom_heapdump_capture::{CaptureError, Landing, SnapshotSummary, SnapshotWriter};
 
-use crate::shim::HeapSnapshot;
+use crate::shim::{CpuProfileRun, HeapSnapshot};
 
 /// Chunk size asked of V8, and how many chunks may wait for the disk (16 MiB).
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -19,6 +21,10 @@ const QUEUE_CHUNKS: usize = 64;
 pub enum InProcessError {
     #[error("V8 returned no heap snapshot")]
     NoSnapshot,
+    #[error("V8 could not start a CPU profile")]
+    NoCpuProfiler,
+    #[error("V8 returned no CPU profile")]
+    NoCpuProfile,
     #[error("the snapshot writer thread failed")]
     WriterPanicked,
     #[error(transparent)]
@@ -62,4 +68,23 @@ pub fn write(snapshot: HeapSnapshot, final_path: &Path) -> Result<PendingWrite, 
     // Stops early if the writer failed; its error comes out of the join.
     snapshot.serialize(CHUNK_BYTES, &mut |chunk| tx.send(chunk.to_vec()).is_ok());
     Ok(PendingWrite(handle))
+}
+
+/// Starts recording a CPU profile on the calling (JS) thread.
+pub fn start_cpu_profile(sampling_interval_us: u32) -> Result<CpuProfileRun, InProcessError> {
+    CpuProfileRun::start(sampling_interval_us).ok_or(InProcessError::NoCpuProfiler)
+}
+
+/// Stops `run` on the thread that started it; returns the profile's JSON, as V8 wrote it.
+pub fn stop_cpu_profile(run: CpuProfileRun) -> Result<Vec<u8>, InProcessError> {
+    let mut json = Vec::new();
+    let complete = run.stop(CHUNK_BYTES, &mut |chunk| {
+        json.extend_from_slice(chunk);
+        true
+    });
+    if complete {
+        Ok(json)
+    } else {
+        Err(InProcessError::NoCpuProfile)
+    }
 }

@@ -1,0 +1,160 @@
+//! Which way an on-request capture goes: over this process's own DevTools inspector, or in-process
+//! through V8's API. "auto" takes the inspector when this process has one that loopback reaches;
+//! "devtools" insists (and fails clearly when there is none); "in-process" never uses it.
+
+use crate::options::{OptionError, Prop};
+
+/// What the caller asked for (option `transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    Auto,
+    Devtools,
+    InProcess,
+}
+
+const NAMES: [(&str, Requested); 3] = [
+    ("auto", Requested::Auto),
+    ("devtools", Requested::Devtools),
+    ("in-process", Requested::InProcess),
+];
+
+impl Requested {
+    /// Option `transport`: absent means "auto".
+    pub fn parse(value: &Prop) -> Result<Requested, OptionError> {
+        match value {
+            Prop::Undefined => Ok(Requested::Auto),
+            Prop::String(s) => NAMES
+                .iter()
+                .find(|(name, _)| name == s)
+                .map(|(_, r)| *r)
+                .ok_or_else(|| invalid(value.describe())),
+            other => Err(invalid(other.describe())),
+        }
+    }
+}
+
+fn invalid(got: String) -> OptionError {
+    OptionError::Type {
+        name: "option `transport`",
+        expected: "one of \"auto\", \"devtools\", \"in-process\"",
+        got,
+    }
+}
+
+/// This process's inspector, from `inspector.url()` (`ws://127.0.0.1:9229/<target id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnInspector {
+    pub port: u16,
+    pub id: String,
+    /// True when 127.0.0.1 reaches it (bound to loopback or to every address).
+    pub loopback: bool,
+}
+
+impl OwnInspector {
+    pub fn parse(url: &str) -> Option<OwnInspector> {
+        let rest = url.strip_prefix("ws://")?;
+        let (authority, id) = rest.split_once('/')?;
+        let (host, port) = authority.rsplit_once(':')?;
+        Some(OwnInspector {
+            port: port.parse().ok().filter(|p| *p > 0)?,
+            id: id.to_owned(),
+            loopback: ["127.0.0.1", "localhost", "[::1]", "0.0.0.0", "[::]"].contains(&host),
+        })
+    }
+}
+
+/// Where a capture goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// Over the inspector on 127.0.0.1:`port`, target `id` (None: this process has no inspector,
+    /// and the capture will say so).
+    Devtools {
+        port: u16,
+        id: Option<String>,
+    },
+    InProcess,
+}
+
+/// Chooses the transport; `port` is the configured port, tried when this process has no inspector.
+pub fn choose(requested: Requested, own: Option<&OwnInspector>, port: u16) -> Transport {
+    let over = |own: &OwnInspector| Transport::Devtools {
+        port: own.port,
+        id: Some(own.id.clone()),
+    };
+    match (requested, own) {
+        (Requested::InProcess, _) => Transport::InProcess,
+        (Requested::Devtools, Some(own)) => over(own),
+        (Requested::Devtools, None) => Transport::Devtools { port, id: None },
+        (Requested::Auto, Some(own)) if own.loopback => over(own),
+        (Requested::Auto, _) => Transport::InProcess,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspector_urls() {
+        assert_eq!(
+            OwnInspector::parse("ws://127.0.0.1:9229/0f2c-11"),
+            Some(OwnInspector {
+                port: 9229,
+                id: "0f2c-11".into(),
+                loopback: true
+            })
+        );
+        assert!(
+            !OwnInspector::parse("ws://10.1.2.3:9230/x")
+                .unwrap()
+                .loopback
+        );
+        assert!(OwnInspector::parse("ws://[::1]:9230/x").unwrap().loopback);
+        assert_eq!(OwnInspector::parse("http://127.0.0.1:9229/x"), None);
+        assert_eq!(OwnInspector::parse("ws://127.0.0.1:0/x"), None);
+    }
+
+    #[test]
+    fn auto_takes_a_loopback_inspector_else_in_process() {
+        let own = OwnInspector::parse("ws://127.0.0.1:4000/id").unwrap();
+        let far = OwnInspector::parse("ws://10.0.0.1:4000/id").unwrap();
+        let devtools = Transport::Devtools {
+            port: 4000,
+            id: Some("id".into()),
+        };
+        assert_eq!(choose(Requested::Auto, Some(&own), 9229), devtools);
+        assert_eq!(
+            choose(Requested::Auto, Some(&far), 9229),
+            Transport::InProcess
+        );
+        assert_eq!(choose(Requested::Auto, None, 9229), Transport::InProcess);
+        assert_eq!(choose(Requested::Devtools, Some(&far), 9229), devtools);
+        assert_eq!(
+            choose(Requested::Devtools, None, 9229),
+            Transport::Devtools {
+                port: 9229,
+                id: None
+            }
+        );
+        assert_eq!(
+            choose(Requested::InProcess, Some(&own), 9229),
+            Transport::InProcess
+        );
+    }
+
+    #[test]
+    fn bad_transport_names_the_option_and_the_value() {
+        assert_eq!(
+            Requested::parse(&Prop::String("carrier-pigeon".into()))
+                .unwrap_err()
+                .to_string(),
+            "option `transport` must be one of \"auto\", \"devtools\", \"in-process\", got \"carrier-pigeon\""
+        );
+        assert_eq!(
+            Requested::parse(&Prop::String("in-process".into())),
+            Ok(Requested::InProcess)
+        );
+        assert_eq!(Requested::parse(&Prop::Undefined), Ok(Requested::Auto));
+        assert!(Requested::parse(&Prop::Number(1.0)).is_err());
+    }
+}

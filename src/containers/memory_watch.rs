@@ -1,18 +1,16 @@
 //! Memory outside the V8 heap (Buffers, native memory) can push a process over its container limit
 //! with no V8 OOM at all; the kernel then kills it without a word. A thread polls the container's
 //! working set every 50 ms; when it passes `rssThreshold` percent of the limit it writes a first
-//! report at once (from this thread: container and process figures) and asks the JS thread for the
-//! full one (heap profile, V8 heap, `process.memoryUsage()`). Once per episode: it re-arms when usage
-//! falls 10 points below the threshold.
+//! report at once (from this thread: container and process figures) and wakes the JS thread for the
+//! full one (heap profile, V8 heap, `process.memoryUsage()`, which only that thread can read). Once
+//! per episode: it re-arms when usage falls 10 points below the threshold.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use napi::bindgen_prelude::Function;
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Error, Result, Status};
-use napi_derive::napi;
 use serde_json::{json, Value};
 
 use crate::containers::cgroup::{self, MemoryLimit};
@@ -23,9 +21,11 @@ use crate::units::{say, Size};
 
 const POLL: Duration = Duration::from_millis(50);
 static WATCHING: AtomicBool = AtomicBool::new(false);
+/// The latest crossing, for the full report on the JS thread.
+static NEAR: Mutex<Option<NearLimit>> = Mutex::new(None);
 
-/// Handed to the JS callback when the container's memory passes the threshold.
-#[napi(object)]
+/// The container's memory when it passed the threshold.
+#[derive(Debug, Clone)]
 pub struct NearLimit {
     pub working_set: f64,
     pub limit: f64,
@@ -44,21 +44,12 @@ fn trigger_json(m: &MemoryLimit, threshold: f64) -> Value {
 }
 
 /// Starts the watch (once per process) when a container limit applies; false when none does.
-#[napi]
-pub fn watch_container_memory(
-    threshold: f64,
-    on_near_limit: Function<NearLimit, ()>,
-) -> Result<bool> {
+/// `wake` must run [`on_js_thread`] on the JS thread.
+pub fn start(threshold: f64, wake: impl Fn() + Send + 'static) -> std::io::Result<bool> {
     if !cgroup::read().is_container() || WATCHING.swap(true, Ordering::SeqCst) {
         return Ok(false);
     }
-    // Weak: the watch must not keep the event loop alive.
-    let notify = on_near_limit
-        .build_threadsafe_function()
-        .weak::<true>()
-        .callee_handled::<false>()
-        .build()?;
-    thread::Builder::new()
+    let spawned = thread::Builder::new()
         .name("ohd-memory-watch".into())
         .spawn(move || {
             let mut in_episode = false;
@@ -69,28 +60,35 @@ pub fn watch_container_memory(
                 if !in_episode && percent >= threshold {
                     in_episode = true;
                     first_report(&m, threshold);
-                    notify.call(
-                        NearLimit {
-                            working_set: m.working_set as f64,
-                            limit: m.limit as f64,
-                            percent,
-                            threshold,
-                            source: m.source.clone(),
-                        },
-                        ThreadsafeFunctionCallMode::NonBlocking,
-                    );
+                    *NEAR.lock().unwrap_or_else(|e| e.into_inner()) = Some(NearLimit {
+                        working_set: m.working_set as f64,
+                        limit: m.limit as f64,
+                        percent,
+                        threshold,
+                        source: m.source.clone(),
+                    });
+                    wake();
                 } else if in_episode && percent < threshold - 10.0 {
                     in_episode = false;
                 }
             }
-        })
-        .map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("cannot start the memory watch: {e}"),
-            )
-        })?;
+        });
+    if let Err(e) = spawned {
+        WATCHING.store(false, Ordering::SeqCst);
+        return Err(e);
+    }
     Ok(true)
+}
+
+/// On the JS thread, woken by the watch: the full report. `memory_usage` is
+/// `process.memoryUsage()`, read by the caller (the napi layer) on this thread.
+pub fn on_js_thread(memory_usage: Value) {
+    let Some(near) = NEAR.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    if let Err(e) = write_memory_report(&near, memory_usage) {
+        say!("node-oom-heapdump: cannot write the memory report: {e}");
+    }
 }
 
 /// The report this thread can write by itself, at once, in case the kernel is quicker than JS.
@@ -110,11 +108,9 @@ fn first_report(m: &MemoryLimit, threshold: f64) {
     let _ = report.write();
 }
 
-/// The full report, on the JS thread: `memory_usage` is `process.memoryUsage()` as JSON.
-#[napi]
-pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<String> {
-    let config = oom::config()
-        .ok_or_else(|| Error::new(Status::GenericFailure, "the OOM hook is not installed"))?;
+/// The full report, on the JS thread: `usage` is `process.memoryUsage()`.
+fn write_memory_report(near: &NearLimit, usage: Value) -> Result<PathBuf, String> {
+    let config = oom::config().ok_or("the OOM hook is not installed")?;
     let m = cgroup::read();
     let final_path = config.target.final_path(SystemTime::now());
     let (profile_path, report_path) = diagnosis::artifact_paths(&final_path);
@@ -125,7 +121,6 @@ pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<Stri
         &m,
         shim::heap_statistics(),
     );
-    let usage: Value = serde_json::from_str(&memory_usage).unwrap_or(Value::Null);
     report.set(
         "trigger",
         json!({
@@ -141,9 +136,7 @@ pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<Stri
         .set("heapProfile", profile.json.clone())
         .set_sites(&profile.top_sites);
     report.set("snapshot", json!({ "attempted": false, "reason": "the memory is outside the V8 heap; a heap snapshot would add to it" }));
-    let path = report
-        .write()
-        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+    let path = report.write().map_err(|e| e.to_string())?;
     let figure = |k: &str| {
         usage
             .get(k)
@@ -163,5 +156,5 @@ pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<Stri
         figure("arrayBuffers"),
         path.display()
     );
-    Ok(path.to_string_lossy().into_owned())
+    Ok(path)
 }

@@ -1,19 +1,24 @@
-//! The napi boundary of on-request captures: argument checks (errors become `InvalidArg`), then the
-//! DevTools path (`devtools/`) or the in-process path (`in_process.rs`); failures become one JS
-//! error each, saying what failed and where.
+//! The napi boundary of on-request captures: one entry, `capture`, that checks every argument
+//! (bad ones reject with `InvalidArg`), picks the transport (`on_request::plan`) and returns a
+//! promise of the landed file. Over DevTools the capture runs on the tokio runtime; in-process, V8
+//! works on the JS thread and the file is landed off it.
 
-use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use std::path::PathBuf;
+use std::time::SystemTime;
 
-use napi::{Env, Error, Result, Status, Task};
+use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Result, Status, Task, ValueType};
 use napi_derive::napi;
 use oom_heapdump_capture::SnapshotSummary;
 
-use super::install::{defaults, to_prop, InstallContext};
-use crate::on_request::devtools::{self, Probe};
+use super::context::{defaults, to_prop, Context};
+use super::errors::{failure, invalid};
+use crate::on_request::devtools;
 use crate::on_request::in_process::{self, PendingWrite};
-use crate::options::{self, CaptureKind, OptionError};
+use crate::on_request::transport::Transport;
+use crate::on_request::{self, cpu_profile_file, Plan, Request};
+use crate::options::{CaptureKind, OptionError, Prop, DEFAULT_PORT};
 
 /// Heap snapshot progress, as V8 reports it.
 #[napi(object)]
@@ -23,15 +28,6 @@ pub struct Progress {
 }
 
 type ProgressFn = ThreadsafeFunction<Progress, (), Progress, Status, false>;
-
-/// A capture's checked arguments.
-#[napi(object)]
-pub struct PreparedCapture {
-    /// Absolute path of the file to write, extension included.
-    pub path: String,
-    pub duration_ms: f64,
-    pub sampling_interval_us: u32,
-}
 
 /// A capture that landed.
 #[napi(object)]
@@ -68,72 +64,127 @@ impl CaptureResult {
     }
 }
 
-fn failure(e: impl std::fmt::Display) -> Error {
-    Error::new(Status::GenericFailure, e.to_string())
-}
-
-fn invalid(e: OptionError) -> Error {
-    Error::new(Status::InvalidArg, e.to_string())
-}
-
-/// Checks a capture's arguments: `kind` is "heapsnapshot" or "cpuprofile"; `path` may be undefined
-/// (a default name in the default folder); duration and sampling interval apply to CPU profiles.
-#[napi]
-pub fn prepare_capture(
+/// Captures a heap snapshot (`kind` "heapsnapshot") or a CPU profile ("cpuprofile") to `path`
+/// (undefined: a default name in the default folder). `durationMs` applies to CPU profiles;
+/// `options` holds `onProgress`, `samplingIntervalUs` and `transport`; `port` is the inspector port
+/// to try when this process has no inspector of its own. Throws `InvalidArg` for a bad argument;
+/// the promise rejects when the capture fails, leaving no file.
+#[napi(ts_return_type = "Promise<CaptureResult>")]
+pub fn capture<'env>(
+    env: &'env Env,
     kind: String,
     path: Unknown,
     duration_ms: Unknown,
-    sampling_interval_us: Unknown,
-    context: InstallContext,
-) -> Result<PreparedCapture> {
+    options: Option<Object>,
+    port: Option<u32>,
+    context: Context,
+) -> Result<PromiseRaw<'env, CaptureResult>> {
     let kind = match kind.as_str() {
         "heapsnapshot" => CaptureKind::HeapSnapshot,
         "cpuprofile" => CaptureKind::CpuProfile,
-        other => {
-            return Err(Error::new(
-                Status::InvalidArg,
-                format!("unknown capture kind {other:?}"),
-            ))
+        other => return Err(failure(format!("unknown capture kind {other:?}"))),
+    };
+    let option = |name: &str| -> Result<Option<Unknown>> {
+        match &options {
+            Some(o) => o.get::<Unknown>(name),
+            None => Ok(None),
         }
     };
-    let defaults = defaults(&context)?;
-    let path = options::capture_path(
-        &to_prop(&path)?,
+    let on_progress = match option("onProgress")? {
+        Some(v) if v.get_type()? == ValueType::Function => {
+            Some(unsafe { v.cast::<Function<Progress, ()>>() }?)
+        }
+        Some(v) if v.get_type()? != ValueType::Undefined => {
+            return Err(invalid(OptionError::Type {
+                name: "option `onProgress`",
+                expected: "a function",
+                got: to_prop(&v)?.describe(),
+            }))
+        }
+        _ => None,
+    };
+    let prop = |v: Option<Unknown>| v.map_or(Ok(Prop::Undefined), |v| to_prop(&v));
+    let transport = prop(option("transport")?)?;
+    let interval = prop(option("samplingIntervalUs")?)?;
+    let request = Request {
         kind,
-        &defaults,
-        std::time::SystemTime::now(),
-    )
-    .map_err(invalid)?;
-    let duration = options::cpu_profile_duration(&to_prop(&duration_ms)?).map_err(invalid)?;
-    let interval =
-        options::sampling_interval_us(&to_prop(&sampling_interval_us)?).map_err(invalid)?;
-    Ok(PreparedCapture {
-        path: path.to_string_lossy().into_owned(),
-        duration_ms: duration.as_secs_f64() * 1000.0,
-        sampling_interval_us: interval,
-    })
+        path: &to_prop(&path)?,
+        duration_ms: &to_prop(&duration_ms)?,
+        sampling_interval_us: &interval,
+        transport: &transport,
+        inspector_url: context.inspector_url.as_deref(),
+        port: port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .unwrap_or(DEFAULT_PORT),
+    };
+    let plan =
+        on_request::plan(&request, &defaults(&context)?, SystemTime::now()).map_err(invalid)?;
+    match (plan.kind, plan.transport.clone()) {
+        (CaptureKind::HeapSnapshot, Transport::Devtools { port, id }) => {
+            let on_progress = on_progress
+                .map(|f| {
+                    f.build_threadsafe_function()
+                        .callee_handled::<false>()
+                        .build()
+                })
+                .transpose()?;
+            env.spawn_future(devtools_heap_snapshot(plan, port, id, on_progress))
+        }
+        (CaptureKind::HeapSnapshot, Transport::InProcess) => {
+            let mut seen = Vec::new();
+            let snapshot = in_process::take(&mut |done, total| seen.push(Progress { done, total }))
+                .map_err(failure)?;
+            if let Some(f) = &on_progress {
+                for p in seen {
+                    f.call(p)?;
+                }
+            }
+            let pending = in_process::write(snapshot, &plan.path).map_err(failure)?;
+            Ok(env.spawn(FinishSnapshot(Some(pending)))?.promise_object())
+        }
+        (CaptureKind::CpuProfile, Transport::Devtools { port, id }) => {
+            env.spawn_future(async move {
+                let (path, bytes) = devtools::cpu_profile::record(
+                    port,
+                    id.as_deref(),
+                    &plan.path,
+                    plan.duration,
+                    plan.sampling_interval_us,
+                )
+                .await
+                .map_err(failure)?;
+                Ok(CaptureResult::profile("devtools", path, bytes))
+            })
+        }
+        (CaptureKind::CpuProfile, Transport::InProcess) => {
+            let run = in_process::start_cpu_profile(plan.sampling_interval_us).map_err(failure)?;
+            let duration = plan.duration;
+            env.spawn_future_with_callback(
+                async move {
+                    tokio::time::sleep(duration).await;
+                    Ok(())
+                },
+                move |env, ()| {
+                    let json = in_process::stop_cpu_profile(run).map_err(failure)?;
+                    Ok(env
+                        .spawn(WriteCpuProfile {
+                            path: plan.path,
+                            json,
+                        })?
+                        .promise_object())
+                },
+            )
+            // A promise resolved with a promise takes on its outcome: this one settles with the file.
+            .map(|p| PromiseRaw::new(env.raw(), p.raw()))
+        }
+    }
 }
 
-/// Who answers on `port`: "ours" (this process's inspector, target `own_id`), "other", or
-/// "none: <reason>". Loopback only.
-#[napi]
-pub async fn probe_inspector(port: u32, own_id: Option<String>) -> Result<String> {
-    Ok(
-        match devtools::probe(port_of(port)?, own_id.as_deref()).await {
-            Probe::Ours => "ours".into(),
-            Probe::Other => "other".into(),
-            Probe::Nothing(why) => format!("none: {why}"),
-        },
-    )
-}
-
-/// Takes a heap snapshot over this process's inspector on `port` (target `own_id`), streaming the
-/// chunks to `path`.
-#[napi]
-pub async fn devtools_heap_snapshot(
-    port: u32,
-    own_id: Option<String>,
-    path: String,
+async fn devtools_heap_snapshot(
+    plan: Plan,
+    port: u16,
+    id: Option<String>,
     on_progress: Option<ProgressFn>,
 ) -> Result<CaptureResult> {
     let report = |done, total| {
@@ -144,55 +195,13 @@ pub async fn devtools_heap_snapshot(
             );
         }
     };
-    let (path, summary) =
-        devtools::heap_snapshot::take(port_of(port)?, own_id.as_deref(), path.as_ref(), &report)
-            .await
-            .map_err(failure)?;
+    let (path, summary) = devtools::heap_snapshot::take(port, id.as_deref(), &plan.path, &report)
+        .await
+        .map_err(failure)?;
     Ok(CaptureResult::snapshot("devtools", path, summary))
 }
 
-/// Records a CPU profile over this process's inspector for `duration_ms`.
-#[napi]
-pub async fn devtools_cpu_profile(
-    port: u32,
-    own_id: Option<String>,
-    path: String,
-    duration_ms: f64,
-    sampling_interval_us: u32,
-) -> Result<CaptureResult> {
-    let duration = std::time::Duration::from_secs_f64(duration_ms / 1000.0);
-    let (path, bytes) = devtools::cpu_profile::record(
-        port_of(port)?,
-        own_id.as_deref(),
-        path.as_ref(),
-        duration,
-        sampling_interval_us,
-    )
-    .await
-    .map_err(failure)?;
-    Ok(CaptureResult::profile("devtools", path, bytes))
-}
-
-/// Takes a heap snapshot in-process. V8 builds and serializes it on this (JS) thread; the returned
-/// promise settles when the writer thread has checked, fsynced and renamed the file. No JS may run
-/// while V8 builds the snapshot, so `on_progress` is called with V8's progress values right after.
-#[napi]
-pub fn in_process_heap_snapshot(
-    path: String,
-    on_progress: Option<Function<Progress, ()>>,
-) -> Result<AsyncTask<FinishSnapshot>> {
-    let mut seen = Vec::new();
-    let snapshot = in_process::take(&mut |done, total| seen.push(Progress { done, total }))
-        .map_err(failure)?;
-    if let Some(f) = &on_progress {
-        for p in seen {
-            f.call(p)?;
-        }
-    }
-    let pending = in_process::write(snapshot, path.as_ref()).map_err(failure)?;
-    Ok(AsyncTask::new(FinishSnapshot(Some(pending))))
-}
-
+/// Waits, on a libuv worker, for the writer thread of an in-process snapshot to land the file.
 pub struct FinishSnapshot(Option<PendingWrite>);
 
 impl Task for FinishSnapshot {
@@ -213,15 +222,10 @@ impl Task for FinishSnapshot {
     }
 }
 
-/// Checks and writes a CPU profile recorded in-process (its JSON text), off the JS thread.
-#[napi]
-pub fn write_cpu_profile(path: String, json: String) -> AsyncTask<WriteCpuProfile> {
-    AsyncTask::new(WriteCpuProfile { path, json })
-}
-
+/// Checks and writes an in-process CPU profile (V8's JSON), on a libuv worker.
 pub struct WriteCpuProfile {
-    path: String,
-    json: String,
+    path: PathBuf,
+    json: Vec<u8>,
 }
 
 impl Task for WriteCpuProfile {
@@ -229,22 +233,11 @@ impl Task for WriteCpuProfile {
     type JsValue = CaptureResult;
 
     fn compute(&mut self) -> Result<CaptureResult> {
-        let (path, bytes) =
-            crate::on_request::cpu_profile_file::write(self.path.as_ref(), self.json.as_bytes())
-                .map_err(failure)?;
+        let (path, bytes) = cpu_profile_file::write(&self.path, &self.json).map_err(failure)?;
         Ok(CaptureResult::profile("in-process", path, bytes))
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {
         Ok(output)
     }
-}
-
-fn port_of(port: u32) -> Result<u16> {
-    u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| {
-        Error::new(
-            Status::InvalidArg,
-            format!("port must be from 1 to 65535, got {port}"),
-        )
-    })
 }

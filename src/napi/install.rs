@@ -1,31 +1,25 @@
-//! The napi boundary of the factory: reads the JS options object, and maps our typed errors to JS
-//! errors in one place (`InvalidArg` for bad options, naming the option and the value).
+//! The napi boundary of the factory: reads the JS options object, installs the OOM hook, and
+//! starts what the options ask for on the main thread (GC_MONITORING, the memory watch, the
+//! inspector check), each carried out in Rust below the boundary.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::Object;
-use napi::Unknown;
-use napi::{Error, Result, Status, ValueType};
+use napi::bindgen_prelude::JsObjectValue;
+use napi::bindgen_prelude::{Function, Object};
+use napi::{Env, Result, Unknown};
 use napi_derive::napi;
 
+use super::context::{defaults, to_prop, Context};
+use super::errors::{failure, invalid};
+use super::js_thread::Wake;
 use crate::containers::gc_monitor::{self, GcMonitor};
+use crate::containers::memory_watch;
+use crate::on_request::devtools::check_at_load;
+use crate::on_request::transport::OwnInspector;
 use crate::oom::{self, InstallError, OomConfig};
-use crate::options::{Defaults, Implementation, OptionError, Options, Prop, RawOptions};
-
-/// What the process provides to `install`, filled in by index.js.
-#[napi(object)]
-pub struct InstallContext {
-    /// Folder for the default file name: `--diagnostic-dir` when given, else the working directory.
-    pub default_dir: String,
-    /// True when `default_dir` came from `--diagnostic-dir`.
-    pub default_dir_is_diagnostic_dir: bool,
-    /// Absolute path of the helper executable.
-    pub helper_path: String,
-    /// Absolute path of the analyzer executable (for the summary after an OOM snapshot).
-    pub analyzer_path: String,
-    /// `process.version`, for reports.
-    pub node_version: String,
-}
+use crate::options::{Implementation, Options, Prop, RawOptions};
+use crate::units::say;
 
 /// The options in force after `install`.
 #[napi(object)]
@@ -57,11 +51,13 @@ pub struct Installed {
 }
 
 /// Checks `options` and installs the OOM hook on the calling thread's isolate.
+/// Then, on the main thread: GC_MONITORING's watch on garbage collections, the watch on the
+/// container's memory, and the check that this process's inspector answers (warning once if not).
 #[napi]
-pub fn install(options: Option<Object>, context: InstallContext) -> Result<Installed> {
+pub fn install(env: &Env, options: Option<Object>, context: Context) -> Result<Installed> {
     let raw = read_options(options.as_ref())?;
     let defaults = defaults(&context)?;
-    let opts = Options::parse(&raw, &defaults).map_err(invalid_arg)?;
+    let opts = Options::parse(&raw, &defaults).map_err(invalid)?;
     let path = opts.target.dir.join(format!(
         "{}{}",
         opts.target.stem,
@@ -79,13 +75,20 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
         &PathBuf::from(&context.helper_path),
         &PathBuf::from(&context.analyzer_path),
     )
-    .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
-    if opts.heapdump_on_oom && opts.implementation == Implementation::GcMonitoring {
-        gc_monitor::start(GcMonitor::new(
-            opts.target.clone(),
-            opts.threshold,
-            opts.limit,
-        ));
+    .map_err(|e: InstallError| failure(e))?;
+    check_inspector(env, &context, opts.port)?;
+    if opts.heapdump_on_oom {
+        watch_memory(env, opts.rss_threshold)?;
+        if opts.implementation == Implementation::GcMonitoring {
+            let wake = Wake::new(env, "nodeOomHeapdumpAfterGc", |_| {
+                gc_monitor::after_gc();
+                Ok(())
+            })?;
+            let monitor = GcMonitor::new(opts.target.clone(), opts.threshold, opts.limit);
+            if !gc_monitor::start(monitor, move || wake.wake()) {
+                return Err(failure("GC_MONITORING needs a thread that runs JavaScript"));
+            }
+        }
     }
     Ok(Installed {
         heapdump_on_oom: opts.heapdump_on_oom,
@@ -104,24 +107,58 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
     })
 }
 
-/// Where default file names go, from what index.js found out about the process.
-pub(crate) fn defaults(context: &InstallContext) -> Result<Defaults> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::from_reason(format!("no working directory: {e}")))?;
-    Ok(Defaults {
-        dir: cwd.join(&context.default_dir),
-        dir_source: if context.default_dir_is_diagnostic_dir {
-            "--diagnostic-dir"
-        } else {
-            "the working directory"
-        },
-        pid: std::process::id(),
-        cwd,
-    })
+/// Starts the load-time inspector check on the tokio runtime, without holding the event loop. Its
+/// warning is printed from the JS thread, in order with what the app itself prints.
+fn check_inspector(env: &Env, context: &Context, port: u16) -> Result<()> {
+    let own = context
+        .inspector_url
+        .as_deref()
+        .and_then(OwnInspector::parse);
+    let (port, id) = match own {
+        Some(own) => (own.port, Some(own.id)),
+        None => (port, None),
+    };
+    let warning = Arc::new(Mutex::new(None));
+    let shown = warning.clone();
+    let wake = Wake::new(env, "nodeOomHeapdumpInspectorCheck", move |_| {
+        if let Some(w) = shown.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            say!("{w}");
+        }
+        Ok(())
+    })?;
+    napi::bindgen_prelude::spawn(async move {
+        if let Some(w) = check_at_load(port, id.as_deref()).await {
+            *warning.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
+            wake.wake();
+        }
+    });
+    Ok(())
 }
 
-fn invalid_arg(e: OptionError) -> Error {
-    Error::new(Status::InvalidArg, e.to_string())
+/// In a memory cgroup: the watch on the container's memory, whose full report is written on the
+/// JS thread (it holds `process.memoryUsage()`).
+fn watch_memory(env: &Env, threshold: f64) -> Result<()> {
+    let wake = Wake::new(env, "nodeOomHeapdumpMemoryNearLimit", |env| {
+        memory_watch::on_js_thread(memory_usage(env)?);
+        Ok(())
+    })?;
+    memory_watch::start(threshold, move || wake.wake())
+        .map_err(|e| failure(format!("cannot start the memory watch: {e}")))?;
+    Ok(())
+}
+
+/// `process.memoryUsage()`, as the report holds it.
+fn memory_usage(env: &Env) -> Result<serde_json::Value> {
+    let process: Object = env.get_global()?.get_named_property("process")?;
+    let read: Function<(), Object> = process.get_named_property("memoryUsage")?;
+    let usage = read.apply(process, ())?;
+    let mut out = serde_json::Map::new();
+    for key in ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"] {
+        if let Some(n) = usage.get::<f64>(key)? {
+            out.insert(key.into(), serde_json::json!(n as u64));
+        }
+    }
+    Ok(serde_json::Value::Object(out))
 }
 
 fn read_options(options: Option<&Object>) -> Result<RawOptions> {
@@ -147,20 +184,5 @@ fn read_options(options: Option<&Object>) -> Result<RawOptions> {
         force_snapshot: get("forceSnapshot")?,
         rss_threshold: get("rssThreshold")?,
         analyze_on_oom: get("analyzeOnOOM")?,
-    })
-}
-
-pub(crate) fn to_prop(v: &Unknown) -> Result<Prop> {
-    Ok(match v.get_type()? {
-        ValueType::Undefined => Prop::Undefined,
-        ValueType::Null => Prop::Null,
-        ValueType::Boolean => Prop::Bool(unsafe { v.cast::<bool>() }?),
-        ValueType::Number => Prop::Number(unsafe { v.cast::<f64>() }?),
-        ValueType::String => Prop::String(unsafe { v.cast::<String>() }?),
-        ValueType::Object => Prop::Other("object"),
-        ValueType::Function => Prop::Other("function"),
-        ValueType::Symbol => Prop::Other("symbol"),
-        ValueType::BigInt => Prop::Other("bigint"),
-        _ => Prop::Other("unknown"),
     })
 }

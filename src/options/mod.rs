@@ -23,7 +23,7 @@ pub enum Prop {
 
 impl Prop {
     /// How the value reads in an error message.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Prop::Undefined => "undefined".into(),
             Prop::Null => "null".into(),

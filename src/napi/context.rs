@@ -1,0 +1,57 @@
+//! What index.js tells the addon about the process, with each call that needs it: where default
+//! files go, where the executables are, this process's inspector. Turned here into the napi-free
+//! types below the boundary.
+
+use napi::{Error, Result, Unknown, ValueType};
+use napi_derive::napi;
+
+use crate::options::{Defaults, Prop};
+
+/// Facts about the process, filled in by index.js (`context()`).
+#[napi(object)]
+pub struct Context {
+    /// Folder for default file names: `--diagnostic-dir` when given, else the working directory.
+    pub default_dir: String,
+    /// True when `default_dir` came from `--diagnostic-dir`.
+    pub default_dir_is_diagnostic_dir: bool,
+    /// Absolute path of the helper executable.
+    pub helper_path: String,
+    /// Absolute path of the analyzer executable (for the summary after an OOM snapshot).
+    pub analyzer_path: String,
+    /// `process.version`, for reports.
+    pub node_version: String,
+    /// `inspector.url()`: this process's DevTools inspector, when it has one.
+    pub inspector_url: Option<String>,
+}
+
+/// Where default file names go, from what index.js found out about the process.
+pub fn defaults(context: &Context) -> Result<Defaults> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::from_reason(format!("no working directory: {e}")))?;
+    Ok(Defaults {
+        dir: cwd.join(&context.default_dir),
+        dir_source: if context.default_dir_is_diagnostic_dir {
+            "--diagnostic-dir"
+        } else {
+            "the working directory"
+        },
+        pid: std::process::id(),
+        cwd,
+    })
+}
+
+/// A JS value as the option checks see it.
+pub fn to_prop(v: &Unknown) -> Result<Prop> {
+    Ok(match v.get_type()? {
+        ValueType::Undefined => Prop::Undefined,
+        ValueType::Null => Prop::Null,
+        ValueType::Boolean => Prop::Bool(unsafe { v.cast::<bool>() }?),
+        ValueType::Number => Prop::Number(unsafe { v.cast::<f64>() }?),
+        ValueType::String => Prop::String(unsafe { v.cast::<String>() }?),
+        ValueType::Object => Prop::Other("object"),
+        ValueType::Function => Prop::Other("function"),
+        ValueType::Symbol => Prop::Other("symbol"),
+        ValueType::BigInt => Prop::Other("bigint"),
+        _ => Prop::Other("unknown"),
+    })
+}

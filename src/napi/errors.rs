@@ -1,0 +1,17 @@
+//! Our typed errors as JS errors, in one place: bad arguments and options are `InvalidArg` (the
+//! message names the option and the value), everything else `GenericFailure` with the error's
+//! own message, which says what failed and where.
+
+use napi::{Error, Status};
+
+use crate::options::OptionError;
+
+/// A bad option or argument.
+pub fn invalid(e: OptionError) -> Error {
+    Error::new(Status::InvalidArg, e.to_string())
+}
+
+/// Any other failure.
+pub fn failure(e: impl std::fmt::Display) -> Error {
+    Error::new(Status::GenericFailure, e.to_string())
+}

@@ -7,18 +7,18 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Error, Result, Status};
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::containers::cgroup::{self, MemoryLimit};
-use crate::diagnosis::{self, Report};
+use crate::diagnosis::near_limit;
+use crate::diagnosis::report::NearLimitTrigger;
 use crate::oom;
-use crate::shim;
 use crate::units::{say, Size};
 
 const POLL: Duration = Duration::from_millis(50);
@@ -32,15 +32,6 @@ pub struct NearLimit {
     pub percent: f64,
     pub threshold: f64,
     pub source: String,
-}
-
-fn trigger_json(m: &MemoryLimit, threshold: f64) -> Value {
-    json!({
-        "workingSetBytes": m.working_set,
-        "limitBytes": m.limit,
-        "percent": m.working_set as f64 * 100.0 / m.limit.max(1) as f64,
-        "thresholdPercent": threshold,
-    })
 }
 
 /// Starts the watch (once per process) when a container limit applies; false when none does.
@@ -95,19 +86,9 @@ pub fn watch_container_memory(
 
 /// The report this thread can write by itself, at once, in case the kernel is quicker than JS.
 fn first_report(m: &MemoryLimit, threshold: f64) {
-    let Some(config) = oom::config() else {
-        return;
-    };
-    let (_, report_path) = diagnosis::artifact_paths(&config.target.final_path(SystemTime::now()));
-    let mut report = Report::new(
-        report_path,
-        "container-memory-near-limit",
-        &config.node_version,
-        m,
-        None,
-    );
-    report.set("trigger", trigger_json(m, threshold));
-    let _ = report.write();
+    if let Some(config) = oom::config() {
+        let _ = near_limit::first_report(&config, m, threshold);
+    }
 }
 
 /// The full report, on the JS thread: `memory_usage` is `process.memoryUsage()` as JSON.
@@ -115,34 +96,14 @@ fn first_report(m: &MemoryLimit, threshold: f64) {
 pub fn write_memory_report(near: NearLimit, memory_usage: String) -> Result<String> {
     let config = oom::config()
         .ok_or_else(|| Error::new(Status::GenericFailure, "the OOM hook is not installed"))?;
-    let m = cgroup::read();
-    let final_path = config.target.final_path(SystemTime::now());
-    let (profile_path, report_path) = diagnosis::artifact_paths(&final_path);
-    let mut report = Report::new(
-        report_path,
-        "container-memory-near-limit",
-        &config.node_version,
-        &m,
-        shim::heap_statistics(),
-    );
     let usage: Value = serde_json::from_str(&memory_usage).unwrap_or(Value::Null);
-    report.set(
-        "trigger",
-        json!({
-            "workingSetBytes": near.working_set,
-            "limitBytes": near.limit,
-            "percent": near.percent,
-            "thresholdPercent": near.threshold,
-        }),
-    );
-    report.set("memoryUsage", usage.clone());
-    let profile = diagnosis::write_heap_profile(&profile_path, false, config.heap_profile_interval);
-    report
-        .set("heapProfile", profile.json.clone())
-        .set_sites(&profile.top_sites);
-    report.set("snapshot", json!({ "attempted": false, "reason": "the memory is outside the V8 heap; a heap snapshot would add to it" }));
-    let path = report
-        .write()
+    let trigger = NearLimitTrigger {
+        working_set_bytes: near.working_set as u64,
+        limit_bytes: near.limit as u64,
+        percent: near.percent,
+        threshold_percent: near.threshold,
+    };
+    let path = near_limit::full_report(&config, trigger, &usage)
         .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
     let figure = |k: &str| {
         usage

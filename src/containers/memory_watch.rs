@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::containers::cgroup::{self, MemoryLimit};
-use crate::diagnosis::{self, Report};
+use crate::diagnosis::near_limit;
+use crate::diagnosis::report::NearLimitTrigger;
 use crate::oom;
-use crate::shim;
 use crate::units::{say, Size};
 
 const POLL: Duration = Duration::from_millis(50);
@@ -32,15 +32,6 @@ pub struct NearLimit {
     pub percent: f64,
     pub threshold: f64,
     pub source: String,
-}
-
-fn trigger_json(m: &MemoryLimit, threshold: f64) -> Value {
-    json!({
-        "workingSetBytes": m.working_set,
-        "limitBytes": m.limit,
-        "percent": m.working_set as f64 * 100.0 / m.limit.max(1) as f64,
-        "thresholdPercent": threshold,
-    })
 }
 
 /// Starts the watch (once per process) when a container limit applies; false when none does.
@@ -93,50 +84,21 @@ pub fn on_js_thread(memory_usage: Value) {
 
 /// The report this thread can write by itself, at once, in case the kernel is quicker than JS.
 fn first_report(m: &MemoryLimit, threshold: f64) {
-    let Some(config) = oom::config() else {
-        return;
-    };
-    let (_, report_path) = diagnosis::artifact_paths(&config.target.final_path(SystemTime::now()));
-    let mut report = Report::new(
-        report_path,
-        "container-memory-near-limit",
-        &config.node_version,
-        m,
-        None,
-    );
-    report.set("trigger", trigger_json(m, threshold));
-    let _ = report.write();
+    if let Some(config) = oom::config() {
+        let _ = near_limit::first_report(&config, m, threshold);
+    }
 }
 
 /// The full report, on the JS thread: `usage` is `process.memoryUsage()`.
 fn write_memory_report(near: &NearLimit, usage: Value) -> Result<PathBuf, String> {
     let config = oom::config().ok_or("the OOM hook is not installed")?;
-    let m = cgroup::read();
-    let final_path = config.target.final_path(SystemTime::now());
-    let (profile_path, report_path) = diagnosis::artifact_paths(&final_path);
-    let mut report = Report::new(
-        report_path,
-        "container-memory-near-limit",
-        &config.node_version,
-        &m,
-        shim::heap_statistics(),
-    );
-    report.set(
-        "trigger",
-        json!({
-            "workingSetBytes": near.working_set,
-            "limitBytes": near.limit,
-            "percent": near.percent,
-            "thresholdPercent": near.threshold,
-        }),
-    );
-    report.set("memoryUsage", usage.clone());
-    let profile = diagnosis::write_heap_profile(&profile_path, false, config.heap_profile_interval);
-    report
-        .set("heapProfile", profile.json.clone())
-        .set_sites(&profile.top_sites);
-    report.set("snapshot", json!({ "attempted": false, "reason": "the memory is outside the V8 heap; a heap snapshot would add to it" }));
-    let path = report.write().map_err(|e| e.to_string())?;
+    let trigger = NearLimitTrigger {
+        working_set_bytes: near.working_set as u64,
+        limit_bytes: near.limit as u64,
+        percent: near.percent,
+        threshold_percent: near.threshold,
+    };
+    let path = near_limit::full_report(&config, trigger, &usage).map_err(|e| e.to_string())?;
     let figure = |k: &str| {
         usage
             .get(k)

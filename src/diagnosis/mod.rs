@@ -1,19 +1,20 @@
 //! The cheap artifacts written before anything expensive: `<path>.heapprofile` (the sampling heap
-//! profile) and `<path>.oom.json` (the report), both small and written atomically; and the estimate
-//! of what a full heap snapshot would cost, against the memory left in the container.
+//! profile) and `<path>.oom.json` (the report, `report.rs`; the near-limit ones, `near_limit.rs`),
+//! both small and written atomically; and the estimate of what a full heap snapshot would cost,
+//! against the memory left in the container.
 
 pub mod heap_profile;
+pub mod near_limit;
+pub mod report;
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
-use serde_json::{json, Map, Value};
 
 use self::heap_profile::{HeapProfile, Site};
+use self::report::HeapProfileOutcome;
+pub use self::report::Report;
 use crate::containers::cgroup::MemoryLimit;
-use crate::options::iso_time;
-use crate::shim::{self, HeapStats};
 
 /// Peak extra RSS while V8 builds and writes a heap snapshot, per byte of used heap. Measured with
 /// `node bench/snapshot-cost.js` on Node 20: 14x (maps of strings) to 20x (arrays of small
@@ -43,16 +44,6 @@ impl Estimate {
             fits: needed <= headroom,
         }
     }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "usedHeapBytes": self.used_heap,
-            "costRatio": SNAPSHOT_COST_RATIO,
-            "estimatedBytes": self.needed,
-            "headroomBytes": self.headroom,
-            "fits": self.fits,
-        })
-    }
 }
 
 /// `<stem>.heapprofile` and `<stem>.oom.json` beside where the snapshot goes.
@@ -67,79 +58,28 @@ pub fn artifact_paths(snapshot_path: &Path) -> (PathBuf, PathBuf) {
 
 /// What the heap profile step produced.
 pub struct ProfileOutcome {
-    pub json: Value,
+    pub outcome: HeapProfileOutcome,
     pub top_sites: Vec<Site>,
 }
 
 /// Reads the sampling heap profile (on the JS thread) and writes it to `path`.
 pub fn write_heap_profile(path: &Path, at_oom: bool, interval: Option<u64>) -> ProfileOutcome {
+    let not_written = |reason: &str| ProfileOutcome {
+        outcome: HeapProfileOutcome::not_written(reason),
+        top_sites: Vec::new(),
+    };
     let Some(interval) = interval else {
-        return ProfileOutcome {
-            json: json!({ "written": false, "reason": "the sampling heap profiler is off (heapProfile: false)" }),
-            top_sites: Vec::new(),
-        };
+        return not_written("the sampling heap profiler is off (heapProfile: false)");
     };
     let Some(profile) = HeapProfile::read(at_oom) else {
-        return ProfileOutcome {
-            json: json!({ "written": false, "reason": "V8 returned no sampling heap profile" }),
-            top_sites: Vec::new(),
-        };
+        return not_written("V8 returned no sampling heap profile");
     };
     let top_sites = profile.top_sites(TOP_SITES);
-    let written = write_file(path, &profile.to_json());
-    let json = match written {
-        Ok(p) => {
-            json!({ "written": true, "path": p, "sampledBytes": profile.total_bytes(), "intervalBytes": interval })
-        }
-        Err(e) => json!({ "written": false, "reason": e.to_string() }),
+    let outcome = match write_file(path, &profile.to_json()) {
+        Ok(p) => HeapProfileOutcome::written(p, profile.total_bytes(), interval),
+        Err(e) => HeapProfileOutcome::not_written(e.to_string()),
     };
-    ProfileOutcome { json, top_sites }
-}
-
-/// The `.oom.json` report, built up field by field and rewritten as the OOM handling goes on.
-pub struct Report {
-    path: PathBuf,
-    fields: Map<String, Value>,
-}
-
-impl Report {
-    /// Starts a report of `kind` with what is known at once: time, process, V8 heap, container.
-    pub fn new(
-        path: PathBuf,
-        kind: &str,
-        node_version: &str,
-        memory: &MemoryLimit,
-        stats: Option<HeapStats>,
-    ) -> Report {
-        let mut fields = Map::new();
-        fields.insert("kind".into(), json!(kind));
-        fields.insert("time".into(), json!(iso_time(SystemTime::now())));
-        fields.insert("pid".into(), json!(std::process::id()));
-        fields.insert("nodeVersion".into(), json!(node_version));
-        fields.insert("processRssBytes".into(), json!(process_rss()));
-        fields.insert("heapStatistics".into(), json!(stats));
-        if stats.is_some() {
-            fields.insert("heapSpaces".into(), json!(shim::heap_spaces()));
-        }
-        fields.insert("container".into(), json!(memory));
-        Report { path, fields }
-    }
-
-    pub fn set(&mut self, key: &str, value: Value) -> &mut Self {
-        self.fields.insert(key.into(), value);
-        self
-    }
-
-    pub fn set_sites(&mut self, sites: &[Site]) -> &mut Self {
-        self.set("topAllocationSites", json!(sites))
-    }
-
-    /// Writes (or rewrites) the report atomically.
-    pub fn write(&self) -> Result<PathBuf, CaptureError> {
-        let mut text = serde_json::to_vec_pretty(&self.fields).expect("JSON of plain values");
-        text.push(b'\n');
-        write_file(&self.path, &text)
-    }
+    ProfileOutcome { outcome, top_sites }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<PathBuf, CaptureError> {

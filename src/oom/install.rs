@@ -1,0 +1,125 @@
+//! Installing the OOM hook: V8's handler (through the shim), the helper process started ahead of
+//! time, and the configuration the handler reads when the time comes.
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use oom_heapdump_capture::sweep_stale_partials;
+
+use super::handle::on_oom;
+use super::helper::Helper;
+use crate::options::SnapshotTarget;
+use crate::shim;
+use crate::units::{say, Size};
+
+/// What the OOM handler needs to know, set (and reset) by `install`.
+#[derive(Debug, Clone)]
+pub struct OomConfig {
+    pub target: SnapshotTarget,
+    pub force_snapshot: bool,
+    pub heap_profile_interval: Option<u64>,
+    pub node_version: String,
+    /// Ask the helper to print what fills the heap once this process has exited.
+    pub analyze_on_oom: bool,
+}
+
+/// What the handler finds: the configuration (None: snapshots off) and the helper, or why it could
+/// not be started.
+pub(super) struct Installed {
+    pub(super) config: Mutex<Option<OomConfig>>,
+    pub(super) helper: Mutex<Result<Helper, String>>,
+}
+
+pub(super) static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("the OOM hook can only be installed from a thread that runs JavaScript")]
+    NoIsolate,
+}
+
+/// What `install` did, for the JS side.
+pub struct InstallReport {
+    pub helper_pid: Option<u32>,
+    pub helper_error: Option<String>,
+}
+
+/// Installs the hook (first call) or retargets it (later calls: the JS module registry may be reset,
+/// as test runners do). `config` None installs nothing, or, once installed (V8 has no way to
+/// uninstall), turns snapshots off.
+pub fn install(
+    config: Option<OomConfig>,
+    helper_exe: &Path,
+    analyzer_exe: &Path,
+) -> Result<InstallReport, InstallError> {
+    match &config {
+        Some(c) => report_stale_partials(&c.target.dir),
+        None if INSTALLED.get().is_none() => {
+            return Ok(InstallReport {
+                helper_pid: None,
+                helper_error: None,
+            })
+        }
+        None => {}
+    }
+    let first = INSTALLED.get().is_none();
+    let installed = INSTALLED.get_or_init(|| Installed {
+        config: Mutex::new(None),
+        helper: Mutex::new(
+            Helper::spawn(helper_exe, analyzer_exe)
+                .map_err(|e| format!("cannot start {}: {e}", helper_exe.display())),
+        ),
+    });
+    if first {
+        if !shim::install_oom_handler(on_oom) {
+            return Err(InstallError::NoIsolate);
+        }
+        if let Some(interval) = config.as_ref().and_then(|c| c.heap_profile_interval) {
+            shim::start_sampling_heap_profiler(interval);
+        }
+    }
+    *installed.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+    let helper = installed.helper.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(match &*helper {
+        Ok(h) => InstallReport {
+            helper_pid: Some(h.pid()),
+            helper_error: None,
+        },
+        Err(e) => InstallReport {
+            helper_pid: None,
+            helper_error: Some(e.clone()),
+        },
+    })
+}
+
+/// The configuration in force, if the hook is installed and on.
+pub fn config() -> Option<OomConfig> {
+    INSTALLED
+        .get()?
+        .config
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Removes temporaries that captures killed mid-write left in `dir`, and says so.
+fn report_stale_partials(dir: &Path) {
+    // A zombie is dead: in containers PID 1 often never reaps, and a killed writer stays a zombie.
+    let alive = |pid: u32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(") ").map(|(_, rest)| rest.as_bytes()[0]),
+            Some(b'Z' | b'X')
+        ),
+        Err(_) => false,
+    };
+    if let Ok(removed) = sweep_stale_partials(dir, alive) {
+        for p in removed {
+            say!(
+                "node-oom-heapdump: removed {} ({}), an incomplete capture left by pid {} which was killed while writing it",
+                p.path.display(),
+                Size(p.bytes),
+                p.pid
+            );
+        }
+    }
+}

@@ -1,16 +1,18 @@
-//! The napi boundary of the factory: reads the JS options object, and maps our typed errors to JS
-//! errors in one place (`InvalidArg` for bad options, naming the option and the value).
+//! The napi boundary of the factory: reads the JS options object (the properties the table in
+//! src/options/defs.rs declares), returns the options in force as that table reports them, and maps
+//! our typed errors to JS errors in one place (`InvalidArg` for bad options, naming the option and
+//! the value).
 
 use std::path::PathBuf;
 
 use napi::bindgen_prelude::Object;
 use napi::Unknown;
-use napi::{Error, Result, Status, ValueType};
+use napi::{Env, Error, Result, Status, ValueType};
 use napi_derive::napi;
 
 use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::oom::{self, InstallError, OomConfig};
-use crate::options::{Defaults, Implementation, OptionError, Options, Prop, RawOptions};
+use crate::options::{Defaults, Implementation, OptionError, Options, Prop, RawOptions, Reported};
 
 /// What the process provides to `install`, filled in by index.js.
 #[napi(object)]
@@ -27,50 +29,24 @@ pub struct InstallContext {
     pub node_version: String,
 }
 
-/// The options in force after `install`.
-#[napi(object)]
-pub struct Installed {
-    #[napi(js_name = "heapdumpOnOOM")]
-    pub heapdump_on_oom: bool,
-    #[napi(js_name = "OOMImplementation")]
-    pub oom_implementation: String,
-    /// Absolute path of the OOM snapshot, without the timestamp `addTimestamp` adds.
-    pub path: String,
-    pub add_timestamp: bool,
-    pub port: u32,
-    /// GC_MONITORING: percent of the heap limit that triggers a snapshot.
-    pub threshold: f64,
-    /// GC_MONITORING: at most this many snapshots.
-    pub limit: u32,
-    /// Bytes between samples of the sampling heap profiler; absent when it is off.
-    pub heap_profile_interval: Option<f64>,
-    pub force_snapshot: bool,
-    /// Percent of the container memory limit at which a report is written.
-    pub rss_threshold: f64,
-    /// Print what fills the heap to stderr after an OOM snapshot is written.
-    #[napi(js_name = "analyzeOnOOM")]
-    pub analyze_on_oom: bool,
-    /// Pid of the helper process that will write the OOM snapshot, when it is running.
-    pub helper_pid: Option<u32>,
-    /// Why there is no helper (snapshots are then written from the process itself).
-    pub helper_error: Option<String>,
-}
-
-/// Checks `options` and installs the OOM hook on the calling thread's isolate.
-#[napi]
-pub fn install(options: Option<Object>, context: InstallContext) -> Result<Installed> {
+/// Checks `options` and installs the OOM hook on the calling thread's isolate. Returns the options
+/// in force (index.d.ts's `InstalledOptions`): what `Options::report` gives, then `helperPid` (the
+/// helper process that will write the OOM snapshot, when it runs) or `helperError` (why there is
+/// none; snapshots are then written from the process itself).
+#[napi(ts_return_type = "InstalledOptions")]
+pub fn install<'env>(
+    env: &'env Env,
+    options: Option<Object>,
+    context: InstallContext,
+) -> Result<Object<'env>> {
     let raw = read_options(options.as_ref())?;
     let defaults = defaults(&context)?;
-    let opts = Options::parse(&raw, &defaults).map_err(invalid_arg)?;
-    let path = opts.target.dir.join(format!(
-        "{}{}",
-        opts.target.stem,
-        crate::options::SNAPSHOT_EXT
-    ));
+    let opts = Options::parse(&raw, &defaults)?;
+    let target = opts.target();
     let config = opts.heapdump_on_oom.then(|| OomConfig {
-        target: opts.target.clone(),
+        target: target.clone(),
         force_snapshot: opts.force_snapshot,
-        heap_profile_interval: opts.heap_profile_interval,
+        heap_profile_interval: opts.heap_profile_sampling(),
         node_version: context.node_version.clone(),
         analyze_on_oom: opts.analyze_on_oom,
     });
@@ -80,28 +56,24 @@ pub fn install(options: Option<Object>, context: InstallContext) -> Result<Insta
         &PathBuf::from(&context.analyzer_path),
     )
     .map_err(|e: InstallError| Error::new(Status::GenericFailure, e.to_string()))?;
-    if opts.heapdump_on_oom && opts.implementation == Implementation::GcMonitoring {
-        gc_monitor::start(GcMonitor::new(
-            opts.target.clone(),
-            opts.threshold,
-            opts.limit,
-        ));
+    if opts.heapdump_on_oom && opts.oom_implementation == Implementation::GcMonitoring {
+        gc_monitor::start(GcMonitor::new(target, opts.threshold, opts.limit));
     }
-    Ok(Installed {
-        heapdump_on_oom: opts.heapdump_on_oom,
-        oom_implementation: opts.implementation.name().into(),
-        threshold: opts.threshold,
-        limit: opts.limit,
-        heap_profile_interval: opts.heap_profile_interval.map(|i| i as f64),
-        force_snapshot: opts.force_snapshot,
-        rss_threshold: opts.rss_threshold,
-        analyze_on_oom: opts.analyze_on_oom,
-        path: path.to_string_lossy().into_owned(),
-        add_timestamp: opts.target.add_timestamp,
-        port: u32::from(opts.port),
-        helper_pid: report.helper_pid,
-        helper_error: report.helper_error,
-    })
+    let mut installed = Object::new(env)?;
+    for (name, value) in opts.report() {
+        match value {
+            Reported::Bool(b) => installed.set(name, b)?,
+            Reported::Number(n) => installed.set(name, n)?,
+            Reported::String(s) => installed.set(name, s)?,
+        }
+    }
+    if let Some(pid) = report.helper_pid {
+        installed.set("helperPid", pid)?;
+    }
+    if let Some(why) = report.helper_error {
+        installed.set("helperError", why)?;
+    }
+    Ok(installed)
 }
 
 /// Where default file names go, from what index.js found out about the process.
@@ -120,34 +92,22 @@ pub(crate) fn defaults(context: &InstallContext) -> Result<Defaults> {
     })
 }
 
-fn invalid_arg(e: OptionError) -> Error {
-    Error::new(Status::InvalidArg, e.to_string())
+/// Bad options and arguments become `InvalidArg` errors whose message names the option and the
+/// value; `?` on an [`OptionError`] does it.
+impl From<OptionError> for Error {
+    fn from(e: OptionError) -> Error {
+        Error::new(Status::InvalidArg, e.to_string())
+    }
 }
 
+/// The declared options' properties of the JS options object (all `Undefined` without one).
 fn read_options(options: Option<&Object>) -> Result<RawOptions> {
-    let get = |name: &str| -> Result<Prop> {
-        match options {
-            Some(o) => match o.get::<Unknown>(name)? {
-                Some(v) => to_prop(&v),
-                None => Ok(Prop::Undefined),
-            },
-            None => Ok(Prop::Undefined),
-        }
-    };
-    Ok(RawOptions {
-        heapdump_on_oom: get("heapdumpOnOOM")?,
-        oom_implementation: get("OOMImplementation")?,
-        path: get("path")?,
-        add_timestamp: get("addTimestamp")?,
-        port: get("port")?,
-        threshold: get("threshold")?,
-        limit: get("limit")?,
-        heap_profile: get("heapProfile")?,
-        heap_profile_interval: get("heapProfileInterval")?,
-        force_snapshot: get("forceSnapshot")?,
-        rss_threshold: get("rssThreshold")?,
-        analyze_on_oom: get("analyzeOnOOM")?,
-    })
+    RawOptions::from_js(
+        |name| match options.map(|o| o.get::<Unknown>(name)).transpose()? {
+            Some(Some(v)) => to_prop(&v),
+            _ => Ok(Prop::Undefined),
+        },
+    )
 }
 
 pub(crate) fn to_prop(v: &Unknown) -> Result<Prop> {

@@ -8,12 +8,15 @@
 //! - `env.rs`: the same options from `NODE_OOM_HEAPDUMP_*` environment variables.
 //! - `args.rs`: the arguments of on-request captures and of `analyzeHeapSnapshot`.
 //! - `time.rs`: timestamps in file names and reports.
+//! - `docs.rs` (tests only): README's table and index.d.ts kept in step with the table.
 
 use std::path::PathBuf;
 
 mod args;
 mod declare;
 mod defs;
+#[cfg(test)]
+mod docs;
 mod env;
 mod paths;
 mod time;

@@ -6,9 +6,15 @@ use napi::{Error, Status};
 
 use crate::options::OptionError;
 
-/// A bad option or argument.
+/// A bad option or argument; `?` on an [`OptionError`] does the same.
 pub fn invalid(e: OptionError) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
+}
+
+impl From<OptionError> for Error {
+    fn from(e: OptionError) -> Error {
+        invalid(e)
+    }
 }
 
 /// Any other failure.

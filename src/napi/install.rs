@@ -11,62 +11,36 @@ use napi::{Env, Result, Unknown};
 use napi_derive::napi;
 
 use super::context::{defaults, to_prop, Context};
-use super::errors::{failure, invalid};
+use super::errors::failure;
 use super::js_thread::Wake;
 use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::containers::memory_watch;
 use crate::on_request::devtools::check_at_load;
 use crate::on_request::transport::OwnInspector;
 use crate::oom::{self, InstallError, OomConfig};
-use crate::options::{Implementation, Options, Prop, RawOptions};
+use crate::options::{Implementation, Options, Prop, RawOptions, Reported};
 use crate::units::say;
 
-/// The options in force after `install`.
-#[napi(object)]
-pub struct Installed {
-    #[napi(js_name = "heapdumpOnOOM")]
-    pub heapdump_on_oom: bool,
-    #[napi(js_name = "OOMImplementation")]
-    pub oom_implementation: String,
-    /// Absolute path of the OOM snapshot, without the timestamp `addTimestamp` adds.
-    pub path: String,
-    pub add_timestamp: bool,
-    pub port: u32,
-    /// GC_MONITORING: percent of the heap limit that triggers a snapshot.
-    pub threshold: f64,
-    /// GC_MONITORING: at most this many snapshots.
-    pub limit: u32,
-    /// Bytes between samples of the sampling heap profiler; absent when it is off.
-    pub heap_profile_interval: Option<f64>,
-    pub force_snapshot: bool,
-    /// Percent of the container memory limit at which a report is written.
-    pub rss_threshold: f64,
-    /// Print what fills the heap to stderr after an OOM snapshot is written.
-    #[napi(js_name = "analyzeOnOOM")]
-    pub analyze_on_oom: bool,
-    /// Pid of the helper process that will write the OOM snapshot, when it is running.
-    pub helper_pid: Option<u32>,
-    /// Why there is no helper (snapshots are then written from the process itself).
-    pub helper_error: Option<String>,
-}
-
-/// Checks `options` and installs the OOM hook on the calling thread's isolate.
+/// Checks `options` and installs the OOM hook on the calling thread's isolate. Returns the options
+/// in force (index.d.ts's `InstalledOptions`): what `Options::report` gives, then `helperPid` (the
+/// helper process that will write the OOM snapshot, when it runs) or `helperError` (why there is
+/// none; snapshots are then written from the process itself).
 /// Then, on the main thread: GC_MONITORING's watch on garbage collections, the watch on the
 /// container's memory, and the check that this process's inspector answers (warning once if not).
-#[napi]
-pub fn install(env: &Env, options: Option<Object>, context: Context) -> Result<Installed> {
+#[napi(ts_return_type = "Record<string, boolean | number | string>")]
+pub fn install<'env>(
+    env: &'env Env,
+    options: Option<Object>,
+    context: Context,
+) -> Result<Object<'env>> {
     let raw = read_options(options.as_ref())?;
     let defaults = defaults(&context)?;
-    let opts = Options::parse(&raw, &defaults).map_err(invalid)?;
-    let path = opts.target.dir.join(format!(
-        "{}{}",
-        opts.target.stem,
-        crate::options::SNAPSHOT_EXT
-    ));
+    let opts = Options::parse(&raw, &defaults)?;
+    let target = opts.target();
     let config = opts.heapdump_on_oom.then(|| OomConfig {
-        target: opts.target.clone(),
+        target: target.clone(),
         force_snapshot: opts.force_snapshot,
-        heap_profile_interval: opts.heap_profile_interval,
+        heap_profile_interval: opts.heap_profile_sampling(),
         node_version: context.node_version.clone(),
         analyze_on_oom: opts.analyze_on_oom,
     });
@@ -79,32 +53,32 @@ pub fn install(env: &Env, options: Option<Object>, context: Context) -> Result<I
     check_inspector(env, &context, opts.port)?;
     if opts.heapdump_on_oom {
         watch_memory(env, opts.rss_threshold)?;
-        if opts.implementation == Implementation::GcMonitoring {
+        if opts.oom_implementation == Implementation::GcMonitoring {
             let wake = Wake::new(env, "nodeOomHeapdumpAfterGc", |_| {
                 gc_monitor::after_gc();
                 Ok(())
             })?;
-            let monitor = GcMonitor::new(opts.target.clone(), opts.threshold, opts.limit);
+            let monitor = GcMonitor::new(target, opts.threshold, opts.limit);
             if !gc_monitor::start(monitor, move || wake.wake()) {
                 return Err(failure("GC_MONITORING needs a thread that runs JavaScript"));
             }
         }
     }
-    Ok(Installed {
-        heapdump_on_oom: opts.heapdump_on_oom,
-        oom_implementation: opts.implementation.name().into(),
-        threshold: opts.threshold,
-        limit: opts.limit,
-        heap_profile_interval: opts.heap_profile_interval.map(|i| i as f64),
-        force_snapshot: opts.force_snapshot,
-        rss_threshold: opts.rss_threshold,
-        analyze_on_oom: opts.analyze_on_oom,
-        path: path.to_string_lossy().into_owned(),
-        add_timestamp: opts.target.add_timestamp,
-        port: u32::from(opts.port),
-        helper_pid: report.helper_pid,
-        helper_error: report.helper_error,
-    })
+    let mut installed = Object::new(env)?;
+    for (name, value) in opts.report() {
+        match value {
+            Reported::Bool(b) => installed.set(name, b)?,
+            Reported::Number(n) => installed.set(name, n)?,
+            Reported::String(s) => installed.set(name, s)?,
+        }
+    }
+    if let Some(pid) = report.helper_pid {
+        installed.set("helperPid", pid)?;
+    }
+    if let Some(why) = report.helper_error {
+        installed.set("helperError", why)?;
+    }
+    Ok(installed)
 }
 
 /// Starts the load-time inspector check on the tokio runtime, without holding the event loop. Its
@@ -161,28 +135,12 @@ fn memory_usage(env: &Env) -> Result<serde_json::Value> {
     Ok(serde_json::Value::Object(out))
 }
 
+/// The declared options' properties of the JS options object (all `Undefined` without one).
 fn read_options(options: Option<&Object>) -> Result<RawOptions> {
-    let get = |name: &str| -> Result<Prop> {
-        match options {
-            Some(o) => match o.get::<Unknown>(name)? {
-                Some(v) => to_prop(&v),
-                None => Ok(Prop::Undefined),
-            },
-            None => Ok(Prop::Undefined),
-        }
-    };
-    Ok(RawOptions {
-        heapdump_on_oom: get("heapdumpOnOOM")?,
-        oom_implementation: get("OOMImplementation")?,
-        path: get("path")?,
-        add_timestamp: get("addTimestamp")?,
-        port: get("port")?,
-        threshold: get("threshold")?,
-        limit: get("limit")?,
-        heap_profile: get("heapProfile")?,
-        heap_profile_interval: get("heapProfileInterval")?,
-        force_snapshot: get("forceSnapshot")?,
-        rss_threshold: get("rssThreshold")?,
-        analyze_on_oom: get("analyzeOnOOM")?,
-    })
+    RawOptions::from_js(
+        |name| match options.map(|o| o.get::<Unknown>(name)).transpose()? {
+            Some(Some(v)) => to_prop(&v),
+            _ => Ok(Prop::Undefined),
+        },
+    )
 }

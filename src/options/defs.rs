@@ -1,0 +1,91 @@
+//! Every option of the factory, declared once: JS name, environment variable, typed value and kind
+//! (which holds the default), and one paragraph of doc. The typed [`Options`], the reading of the JS
+//! object and of `NODE_OOM_HEAPDUMP_*` variables, what `install` reports to JS and README's table all
+//! come from this table. To add an option, add an entry here, then a line to `Options` in
+//! index.d.ts (and to `InstalledOptions` when it is reported); the tests say what else is stale.
+
+use super::declare::declare_options;
+use super::paths::{FilePath, SnapshotPath, SnapshotTarget};
+use super::values::{Boolean, Implementation, OneOf, Percent, Port, PositiveInteger, Reported};
+
+/// The DevTools port when none is given (Node's own default).
+pub const DEFAULT_PORT: u16 = 9229;
+
+declare_options! {
+    /// Write a heap snapshot when V8 runs out of heap; `false` installs nothing.
+    heapdump_on_oom: bool = Boolean { default: true },
+        js "heapdumpOnOOM", env "NODE_OOM_HEAPDUMP_HEAPDUMP_ON_OOM";
+
+    /// How the OOM is caught: `"NATIVE_HOOK"` is V8's OOM error handler; `"GC_MONITORING"` also
+    /// snapshots while the process runs (see Containers).
+    oom_implementation: Implementation = OneOf {
+        choices: &[
+            ("NATIVE_HOOK", Implementation::NativeHook),
+            ("GC_MONITORING", Implementation::GcMonitoring),
+        ],
+        default: Implementation::NativeHook,
+    },
+        js "OOMImplementation", env "NODE_OOM_HEAPDUMP_OOM_IMPLEMENTATION";
+
+    /// Where the snapshot goes (`.heapsnapshot` is appended when missing); relative to the working
+    /// directory, or to `--diagnostic-dir` when that flag is given and no `path` is. The folder must
+    /// exist and be writable.
+    path: FilePath = SnapshotPath,
+        js "path", env "NODE_OOM_HEAPDUMP_PATH";
+
+    /// Add `-YYYYMMDDTHHMMSS.mmmZ` (UTC) to the name, and never replace an existing file.
+    add_timestamp: bool = Boolean { default: false },
+        js "addTimestamp", env "NODE_OOM_HEAPDUMP_ADD_TIMESTAMP";
+
+    /// The DevTools port checked at load (see below).
+    port: u16 = Port { default: DEFAULT_PORT },
+        js "port", env "NODE_OOM_HEAPDUMP_PORT";
+
+    /// GC_MONITORING: percent of the heap limit at which a snapshot is taken.
+    threshold: f64 = Percent { default: 70.0 },
+        js "threshold", env "NODE_OOM_HEAPDUMP_THRESHOLD";
+
+    /// GC_MONITORING: at most this many snapshots.
+    limit: u32 = PositiveInteger { default: 3 },
+        js "limit", env "NODE_OOM_HEAPDUMP_LIMIT";
+
+    /// Run V8's sampling heap profiler from start-up (about 1% overhead, see Benchmarks).
+    heap_profile: bool = Boolean { default: true },
+        js "heapProfile", env "NODE_OOM_HEAPDUMP_HEAP_PROFILE",
+        // Reported as the presence of `heapProfileInterval`.
+        installed |_| None;
+
+    /// Bytes allocated between samples of the sampling heap profiler.
+    heap_profile_interval: u64 = PositiveInteger { default: 512 * 1024 },
+        js "heapProfileInterval", env "NODE_OOM_HEAPDUMP_HEAP_PROFILE_INTERVAL",
+        installed |o| o.heap_profile_sampling().map(|i| Reported::Number(i as f64));
+
+    /// Take the OOM snapshot even when it is estimated not to fit in memory.
+    force_snapshot: bool = Boolean { default: false },
+        js "forceSnapshot", env "NODE_OOM_HEAPDUMP_FORCE_SNAPSHOT";
+
+    /// In a memory cgroup: percent of the limit at which the memory report is written.
+    rss_threshold: f64 = Percent { default: 90.0 },
+        js "rssThreshold", env "NODE_OOM_HEAPDUMP_RSS_THRESHOLD";
+
+    /// After the OOM snapshot, print what filled the heap to stderr (see Analyzer).
+    analyze_on_oom: bool = Boolean { default: true },
+        js "analyzeOnOOM", env "NODE_OOM_HEAPDUMP_ANALYZE_ON_OOM";
+}
+
+/// What the rest of the crate reads off several options at once.
+impl Options {
+    /// Where OOM snapshots land.
+    pub fn target(&self) -> SnapshotTarget {
+        SnapshotTarget {
+            dir: self.path.dir.clone(),
+            stem: self.path.stem.clone(),
+            add_timestamp: self.add_timestamp,
+        }
+    }
+
+    /// Bytes between samples of the sampling heap profiler; `None` when it is off.
+    pub fn heap_profile_sampling(&self) -> Option<u64> {
+        self.heap_profile.then_some(self.heap_profile_interval)
+    }
+}

@@ -10,7 +10,8 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { MAJORS, fixture, nodeBinary, root, skipOrFail, tmpdir } from './helpers.mjs'
+import { root, tmpdir } from '../support/paths.js'
+import { MAJORS, fixture, nodeBinary, skipOrFail } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const BIN = path.join(root, 'bin', 'node-oom-heapdump.js')

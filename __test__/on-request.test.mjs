@@ -5,7 +5,9 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
-import { start, fixture, tmpdir, ls, mode, readSnapshot, countObjectsOfClass } from './helpers.mjs'
+import { tmpdir } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { fixture, ls, mode, readSnapshot, countObjectsOfClass } from './helpers.mjs'
 
 async function runOps(ops, { inspect = false, cwd, nodeArgs = [], options } = {}) {
   const args = [...(inspect ? ['--inspect=127.0.0.1:0'] : []), ...nodeArgs, fixture('on-request.js')]

@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { tmpdir, skipOrFail } from './helpers.mjs'
+import { tmpdir } from '../support/paths.js'
+import { skipOrFail } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const factory = require('../index.js')

@@ -18,10 +18,14 @@ async function leakUntilWriting(dir) {
   const child = start(['--max-old-space-size=150', leakApp], {
     env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }) },
   })
-  const partial = await waitFor(() => {
-    const p = partialOf(dir)
-    return p && fs.statSync(path.join(dir, p)).size > 0 ? p : null
-  }, 120_000, 'the snapshot write to start')
+  const partial = await waitFor(
+    () => {
+      const p = partialOf(dir)
+      return p && fs.statSync(path.join(dir, p)).size > 0 ? p : null
+    },
+    120_000,
+    'the snapshot write to start',
+  )
   return { child, partial, helperPid: Number(partial.split('-').pop()) }
 }
 

@@ -47,11 +47,14 @@ const bad = [
 
 for (const [options, message] of bad) {
   test(`rejects ${JSON.stringify(options)}`, () => {
-    assert.throws(() => factory(options), (err) => {
-      assert.match(err.message, message)
-      assert.equal(err.code, 'InvalidArg')
-      return true
-    })
+    assert.throws(
+      () => factory(options),
+      (err) => {
+        assert.match(err.message, message)
+        assert.equal(err.code, 'InvalidArg')
+        return true
+      },
+    )
     assert.deepEqual(childPids(), [], 'no helper was started')
   })
 }

@@ -124,7 +124,9 @@ const tools = {
     env: memlabEnv,
     check(out) {
       // "· @6163 Array: 700003 edges, 90.9MB, refs: [value, requestLog]"
-      const first = stripAnsi(out).split('\n').find((l) => l.startsWith('· @'))
+      const first = stripAnsi(out)
+        .split('\n')
+        .find((l) => l.startsWith('· @'))
       if (!first || !/^· @\d+ Array: \d+ edges, [\d.]+MB, refs: \[.*requestLog/.test(first)) throw new Error(`largest object: ${first}`)
     },
   },
@@ -134,7 +136,9 @@ const tools = {
     env: memlabEnv,
     check(out) {
       // "· Array: 90.9MB (N: 118, ...)" then "· Object { 2, method, path }: 83.9MB (N: 699998, ...)"
-      const rows = stripAnsi(out).split('\n').filter((l) => /^· \S/.test(l))
+      const rows = stripAnsi(out)
+        .split('\n')
+        .filter((l) => /^· \S/.test(l))
       if (!/^· Array: [\d.]+MB/.test(rows[0] ?? '') || !/method, path/.test(rows[1] ?? '')) throw new Error(`top shapes: ${rows.slice(0, 2).join(' | ')}`)
     },
   },
@@ -250,14 +254,17 @@ async function main() {
 
   // CPU time the whole machine spent during the runs, less the measured tools' and the bench's own.
   const machineCpu = (cpuTicks() - machineBefore) / TICKS
-  const benchCpu = (() => { const u = process.cpuUsage(benchCpuBefore); return (u.user + u.system) / 1e6 })()
-  const toolsCpu = Object.values(results).flat().reduce((a, r) => a + r.cpu, 0)
+  const benchCpu = (() => {
+    const u = process.cpuUsage(benchCpuBefore)
+    return (u.user + u.system) / 1e6
+  })()
+  const toolsCpu = Object.values(results)
+    .flat()
+    .reduce((a, r) => a + r.cpu, 0)
   const otherCpu = Math.max(0, machineCpu - toolsCpu - benchCpu)
   const runsWall = (Date.now() - runsStarted) / 1000
 
-  const stats = Object.fromEntries(
-    selected.map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]),
-  )
+  const stats = Object.fromEntries(selected.map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]))
   const base = stats.ours ?? stats[selected[0]]
   const baseName = stats.ours ? 'ours' : selected[0]
   console.log(`\nnode bench/analyzer.js ${argv.join(' ')}`.trimEnd())

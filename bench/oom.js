@@ -79,7 +79,7 @@ async function main() {
   console.log(`| node-oom-heapdump (app + helper) | ${ours.seconds.toFixed(1)} s | ${mb(ours.peak)} |`)
   console.log(`| node --heapsnapshot-near-heap-limit=1 | ${node.seconds.toFixed(1)} s | ${mb(node.peak)} |`)
   console.log(`| ratio ours / Node's | ${(ours.seconds / node.seconds).toFixed(2)}x | ${(ours.peak / node.peak).toFixed(2)}x |`)
-  console.log(`\nidle helper RSS: ${(await helperIdleRss() / 1024).toFixed(0)} KiB`)
+  console.log(`\nidle helper RSS: ${((await helperIdleRss()) / 1024).toFixed(0)} KiB`)
 }
 
 main().catch((err) => {

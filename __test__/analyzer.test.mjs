@@ -10,7 +10,8 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { MAJORS, fixture, nodeBinary, root, skipOrFail, tmpdir } from './helpers.mjs'
+import { root, tmpdir } from '../support/paths.js'
+import { MAJORS, fixture, nodeBinary, skipOrFail } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const BIN = path.join(root, 'bin', 'node-oom-heapdump.js')
@@ -158,7 +159,10 @@ for (const major of MAJORS) {
     // Two classes named Dup, at two places: two rows, each with its own location.
     const dups = rowsNamed(a, 'Dup').sort((x, y) => x.count - y.count)
     assert.equal(dups.length, 2, `two Dup rows: ${JSON.stringify(dups)}`)
-    assert.deepEqual(dups.map((d) => d.count), [10, 20])
+    assert.deepEqual(
+      dups.map((d) => d.count),
+      [10, 20],
+    )
     for (const [i, d] of dups.entries()) {
       assert.equal(d.location.scriptId, kept.location.scriptId)
       assert.deepEqual({ line: d.location.line, column: d.location.column }, constructorLocation('Dup', i), `Dup #${i} location`)
@@ -193,10 +197,7 @@ for (const major of MAJORS) {
     const ours = cliJson('analyze', base, '--top', BIG_TOP)
     const theirs = await quietly(() => model.summary(base))
 
-    assert.deepEqual(
-      { nodeCount: ours.nodeCount, edgeCount: ours.edgeCount, totalSize: ours.totalSize },
-      { nodeCount: theirs.nodeCount, edgeCount: theirs.edgeCount, totalSize: theirs.totalSize },
-    )
+    assert.deepEqual({ nodeCount: ours.nodeCount, edgeCount: ours.edgeCount, totalSize: ours.totalSize }, { nodeCount: theirs.nodeCount, edgeCount: theirs.edgeCount, totalSize: theirs.totalSize })
     const ourRows = new Map()
     for (const c of ours.classes) {
       assert.ok(!ourRows.has(keyOf(c)), `one row per class key, ${keyOf(c)} twice`)
@@ -228,14 +229,24 @@ for (const major of MAJORS) {
     // 1000 Kept added, the 200 oldest dropped.
     const keptSize = size('Kept')
     assert.deepEqual(row('Kept'), {
-      name: 'Kept', addedCount: 1000, removedCount: 200, countDelta: 800,
-      addedSize: 1000 * keptSize, removedSize: 200 * keptSize, sizeDelta: 800 * keptSize,
+      name: 'Kept',
+      addedCount: 1000,
+      removedCount: 200,
+      countDelta: 800,
+      addedSize: 1000 * keptSize,
+      removedSize: 200 * keptSize,
+      sizeDelta: 800 * keptSize,
     })
     // 50 cache entries added, 20 deleted.
     const entrySize = size('CacheEntry')
     assert.deepEqual(row('CacheEntry'), {
-      name: 'CacheEntry', addedCount: 50, removedCount: 20, countDelta: 30,
-      addedSize: 50 * entrySize, removedSize: 20 * entrySize, sizeDelta: 30 * entrySize,
+      name: 'CacheEntry',
+      addedCount: 50,
+      removedCount: 20,
+      countDelta: 30,
+      addedSize: 50 * entrySize,
+      removedSize: 20 * entrySize,
+      sizeDelta: 30 * entrySize,
     })
     // 300 more closures, each with its own context.
     for (const name of ['Function', 'system / Context']) {
@@ -248,8 +259,10 @@ for (const major of MAJORS) {
     // Sorted by size delta, then count delta, then name.
     for (let i = 1; i < ours.classes.length; i++) {
       const [p, c] = [ours.classes[i - 1], ours.classes[i]]
-      assert.ok(p.sizeDelta > c.sizeDelta || (p.sizeDelta === c.sizeDelta && (p.countDelta > c.countDelta || (p.countDelta === c.countDelta && p.name <= c.name))),
-        `diff order at ${i}: ${JSON.stringify(p)} before ${JSON.stringify(c)}`)
+      assert.ok(
+        p.sizeDelta > c.sizeDelta || (p.sizeDelta === c.sizeDelta && (p.countDelta > c.countDelta || (p.countDelta === c.countDelta && p.name <= c.name))),
+        `diff order at ${i}: ${JSON.stringify(p)} before ${JSON.stringify(c)}`,
+      )
     }
 
     const model = await devtoolsModel(t)
@@ -290,7 +303,15 @@ test('analyze: the text report, and --top', { timeout: 60_000 }, () => {
   assert.match(lines[tableAt + 1], /^\s+Count\s+Shallow\s+Retained\s+%\s+Class$/)
   const rows = lines.slice(tableAt + 2, lines.indexOf('', tableAt))
   assert.equal(rows.length, 10)
-  assert.deepEqual(rows.map((l) => l.replace(/ {2}\(script \d+, line \d+\)$/, '').split(/ {2}/).pop()), all.classes.slice(0, 10).map((c) => c.name))
+  assert.deepEqual(
+    rows.map((l) =>
+      l
+        .replace(/ {2}\(script \d+, line \d+\)$/, '')
+        .split(/ {2}/)
+        .pop(),
+    ),
+    all.classes.slice(0, 10).map((c) => c.name),
+  )
   // Kept, with its count and where it is defined (lines count from 1 in text), in the top 20.
   const kept = oneRow(all, 'Kept')
   assert.ok(all.classes.indexOf(kept) < 20, 'Kept is in the top 20')
@@ -303,7 +324,10 @@ test('analyze: the text report, and --top', { timeout: 60_000 }, () => {
   const objectsAt = lines.indexOf('Largest objects by retained size, with their shortest path from a root:')
   assert.ok(objectsAt > tableAt, r.stdout)
   const keptArray = all.largestObjects.find((o) => o.retainerPath === 'global.kept (Array)')
-  assert.ok(lines.slice(objectsAt + 1).some((l) => l.endsWith(`Array @${keptArray.id}: global.kept (Array)`)), r.stdout)
+  assert.ok(
+    lines.slice(objectsAt + 1).some((l) => l.endsWith(`Array @${keptArray.id}: global.kept (Array)`)),
+    r.stdout,
+  )
 
   // --top 3: three classes, the first three of the full list, in JSON and in text.
   const top3 = cliJson('analyze', base, '--top', '3')
@@ -328,11 +352,16 @@ test('diff: the text report, and --top', { timeout: 60_000 }, () => {
   assert.match(lines[1], /^\s+New\s+Deleted\s+Delta\s+Alloc\s+Freed\s+Size delta\s+Class$/)
   const rows = lines.slice(2).filter((l) => l !== '')
   assert.equal(rows.length, Math.min(20, all.classes.length))
-  assert.deepEqual(rows.map((l) => l.split(/ {2}/).pop()), all.classes.slice(0, rows.length).map((c) => c.name))
+  assert.deepEqual(
+    rows.map((l) => l.split(/ {2}/).pop()),
+    all.classes.slice(0, rows.length).map((c) => c.name),
+  )
   assert.match(rows[0], /^\s+1,000\s+200\s+\+800\s+\S+ kB\s+\S+ kB\s+\+\S+ kB {2}Kept$/)
   assert.match(r.stdout, /^\s+300\s+0\s+\+300\s.* {2}Function$/m)
 
-  const top2 = cli('diff', base, target, '--top', '2').stdout.split('\n').filter((l) => l !== '')
+  const top2 = cli('diff', base, target, '--top', '2')
+    .stdout.split('\n')
+    .filter((l) => l !== '')
   assert.match(top2[0], / classes changed; the 2 that grew most first/)
   assert.equal(top2.length, 4, top2.join('\n'))
   // --json lists every class whatever --top says.
@@ -382,9 +411,17 @@ test('analyzeHeapSnapshot() answers what analyze --json does, and rejects bad ar
   assert.equal(oneRow(await analyzeHeapSnapshot(base, { top: 1000 }), 'Kept').count, 5000)
 
   for (const [args, name] of [
-    [[], 'path'], [[undefined], 'path'], [[42], 'path'], [[''], 'path'], [[{ path: base }], 'path'],
-    [[base, { top: 0 }], 'top'], [[base, { top: -1 }], 'top'], [[base, { top: 2.5 }], 'top'],
-    [[base, { top: '5' }], 'top'], [[base, { top: Infinity }], 'top'], [[base, { top: NaN }], 'top'],
+    [[], 'path'],
+    [[undefined], 'path'],
+    [[42], 'path'],
+    [[''], 'path'],
+    [[{ path: base }], 'path'],
+    [[base, { top: 0 }], 'top'],
+    [[base, { top: -1 }], 'top'],
+    [[base, { top: 2.5 }], 'top'],
+    [[base, { top: '5' }], 'top'],
+    [[base, { top: Infinity }], 'top'],
+    [[base, { top: NaN }], 'top'],
   ]) {
     await assert.rejects(analyzeHeapSnapshot(...args), (err) => {
       assert.equal(err.code, 'InvalidArg', `${JSON.stringify(args)}: ${err.message}`)
@@ -419,8 +456,15 @@ test('analyzeHeapSnapshot() answers what analyze --json does, and rejects bad ar
 function tinySnapshot(o = {}) {
   const meta = {
     node_fields: ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'],
-    node_types: [['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic',
-      'concatenated string', 'sliced string', 'symbol', 'bigint', 'object shape'], 'string', 'number', 'number', 'number', 'number', 'number'],
+    node_types: [
+      ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic', 'concatenated string', 'sliced string', 'symbol', 'bigint', 'object shape'],
+      'string',
+      'number',
+      'number',
+      'number',
+      'number',
+      'number',
+    ],
     edge_fields: ['type', 'name_or_index', 'to_node'],
     edge_types: [['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'], 'string_or_number', 'node'],
     location_fields: ['object_index', 'script_id', 'line', 'column'],
@@ -480,28 +524,51 @@ test('every bad input exits 2 with one line naming the problem', { timeout: 120_
     ['something after the snapshot', Buffer.concat([real, Buffer.from('{}')]), (f) => `${f}: not a heap snapshot: unexpected '{' after the snapshot at byte ${real.length}`],
     ['meta without node_fields', tinySnapshot({ meta: ({ node_fields: _, ...m }) => m }), (f) => `${f}: unknown snapshot layout: meta has no "node_fields" list`],
     ['meta without edge_fields', tinySnapshot({ meta: ({ edge_fields: _, ...m }) => m }), (f) => `${f}: unknown snapshot layout: meta has no "edge_fields" list`],
-    ['edge fields without to_node', tinySnapshot({ meta: (m) => ({ ...m, edge_fields: ['type', 'name_or_index', 'target'] }) }),
-      (f) => `${f}: unknown snapshot layout: edge fields ["type", "name_or_index", "target"] have no "to_node"`],
-    ['node fields without self_size', tinySnapshot({ meta: (m) => ({ ...m, node_fields: m.node_fields.map((x) => (x === 'self_size' ? 'size' : x)) }) }),
-      (f) => new RegExp(`^${esc(f)}: unknown snapshot layout: node fields .* have no "self_size"$`)],
+    [
+      'edge fields without to_node',
+      tinySnapshot({ meta: (m) => ({ ...m, edge_fields: ['type', 'name_or_index', 'target'] }) }),
+      (f) => `${f}: unknown snapshot layout: edge fields ["type", "name_or_index", "target"] have no "to_node"`,
+    ],
+    [
+      'node fields without self_size',
+      tinySnapshot({ meta: (m) => ({ ...m, node_fields: m.node_fields.map((x) => (x === 'self_size' ? 'size' : x)) }) }),
+      (f) => new RegExp(`^${esc(f)}: unknown snapshot layout: node fields .* have no "self_size"$`),
+    ],
     ['a header without node_count', tinySnapshot().replace('"node_count":4,', ''), (f) => `${f}: unknown snapshot layout: the header has no "node_count"`],
-    ['an edge to_node past the last node', tinySnapshot({ edges: [5, 2, 7, 5, 4, 14, 2, 5, 28] }),
-      (f) => `${f}: inconsistent snapshot: edge 2 points at 28, not a node (node rows are 7 wide, 28 numbers in all), at byte 699`],
-    ['an edge to_node inside a node row', tinySnapshot({ edges: [5, 2, 7, 5, 4, 14, 2, 5, 22] }),
-      (f) => `${f}: inconsistent snapshot: edge 2 points at 22, not a node (node rows are 7 wide, 28 numbers in all), at byte 699`],
+    [
+      'an edge to_node past the last node',
+      tinySnapshot({ edges: [5, 2, 7, 5, 4, 14, 2, 5, 28] }),
+      (f) => `${f}: inconsistent snapshot: edge 2 points at 28, not a node (node rows are 7 wide, 28 numbers in all), at byte 699`,
+    ],
+    [
+      'an edge to_node inside a node row',
+      tinySnapshot({ edges: [5, 2, 7, 5, 4, 14, 2, 5, 22] }),
+      (f) => `${f}: inconsistent snapshot: edge 2 points at 22, not a node (node rows are 7 wide, 28 numbers in all), at byte 699`,
+    ],
     ['node_count larger than the nodes', tinySnapshot({ nodeCount: 5 }), (f) => `${f}: inconsistent snapshot: 4 nodes in "nodes", the header says 5`],
     ['edge_count smaller than the edges', tinySnapshot({ edgeCount: 2 }), (f) => `${f}: inconsistent snapshot: nodes up to node 2 claim more edges than the 2 the header says, at byte 669`],
-    ['nodes claiming more edges than there are', tinySnapshot({ nodes: [9, 0, 1, 0, 3, 0, 0, 9, 1, 3, 0, 0, 0, 0, 3, 2, 5, 100, 1, 0, 0, 3, 3, 7, 40, 0, 0, 0] }),
-      (f) => `${f}: inconsistent snapshot: nodes up to node 2 claim more edges than the 3 the header says, at byte 669`],
-    ['a node name past the strings', tinySnapshot({ nodes: [9, 0, 1, 0, 2, 0, 0, 9, 1, 3, 0, 0, 0, 0, 3, 2, 5, 100, 1, 0, 0, 3, 99, 7, 40, 0, 0, 0] }),
-      (f) => `${f}: inconsistent snapshot: node 3 names string 99, there are 6`],
-    ['a node type meta does not name', tinySnapshot({ nodes: [9, 0, 1, 0, 2, 0, 0, 9, 1, 3, 0, 0, 0, 0, 3, 2, 5, 100, 1, 0, 0, 77, 3, 7, 40, 0, 0, 0] }),
-      (f) => `${f}: inconsistent snapshot: node 3 has type 77, meta names 15, at byte 670`],
-    ['nodes of more than 2^32 numbers (2^31 nodes of 7 fields)', tinySnapshot({ nodeCount: 2 ** 31 }),
-      (f) => `${f}: snapshot too large for 32-bit indexes: 2147483648 nodes of 7 fields do not fit 32-bit indexes`],
+    [
+      'nodes claiming more edges than there are',
+      tinySnapshot({ nodes: [9, 0, 1, 0, 3, 0, 0, 9, 1, 3, 0, 0, 0, 0, 3, 2, 5, 100, 1, 0, 0, 3, 3, 7, 40, 0, 0, 0] }),
+      (f) => `${f}: inconsistent snapshot: nodes up to node 2 claim more edges than the 3 the header says, at byte 669`,
+    ],
+    [
+      'a node name past the strings',
+      tinySnapshot({ nodes: [9, 0, 1, 0, 2, 0, 0, 9, 1, 3, 0, 0, 0, 0, 3, 2, 5, 100, 1, 0, 0, 3, 99, 7, 40, 0, 0, 0] }),
+      (f) => `${f}: inconsistent snapshot: node 3 names string 99, there are 6`,
+    ],
+    [
+      'a node type meta does not name',
+      tinySnapshot({ nodes: [9, 0, 1, 0, 2, 0, 0, 9, 1, 3, 0, 0, 0, 0, 3, 2, 5, 100, 1, 0, 0, 77, 3, 7, 40, 0, 0, 0] }),
+      (f) => `${f}: inconsistent snapshot: node 3 has type 77, meta names 15, at byte 670`,
+    ],
+    [
+      'nodes of more than 2^32 numbers (2^31 nodes of 7 fields)',
+      tinySnapshot({ nodeCount: 2 ** 31 }),
+      (f) => `${f}: snapshot too large for 32-bit indexes: 2147483648 nodes of 7 fields do not fit 32-bit indexes`,
+    ],
     ['a node_count over 32 bits', tinySnapshot({ nodeCount: 2 ** 32 }), (f) => `${f}: snapshot too large for 32-bit indexes: node_count is 4294967296`],
-    ['edges of more than 2^32 numbers', tinySnapshot({ edgeCount: 2 ** 31 }),
-      (f) => `${f}: snapshot too large for 32-bit indexes: 2147483648 edges of 3 fields do not fit 32-bit indexes`],
+    ['edges of more than 2^32 numbers', tinySnapshot({ edgeCount: 2 ** 31 }), (f) => `${f}: snapshot too large for 32-bit indexes: 2147483648 edges of 3 fields do not fit 32-bit indexes`],
   ].map(([what, content, message, range]) => ({ what, content, message, range }))
 
   const failures = []
@@ -515,7 +582,11 @@ test('every bad input exits 2 with one line naming the problem', { timeout: 120_
     const lines = r.stderr.split('\n').filter((l) => l !== '')
     const expected = message(file)
     const line = lines[0]?.replace(/^node-oom-heapdump: /, '')
-    const ok = r.status === 2 && r.stdout === '' && lines.length === 1 && lines[0].startsWith('node-oom-heapdump: ') &&
+    const ok =
+      r.status === 2 &&
+      r.stdout === '' &&
+      lines.length === 1 &&
+      lines[0].startsWith('node-oom-heapdump: ') &&
       (typeof expected === 'string' ? line === expected : expected.test(line)) &&
       (!range || (Number(expected.exec(line)[1]) >= range[0] && Number(expected.exec(line)[1]) <= range[1]))
     if (!ok) failures.push(`${what}: status ${r.status}, ${ms} ms, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr)}; expected ${expected}`)

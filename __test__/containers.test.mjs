@@ -5,8 +5,9 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { runLeak, start, fixture, tmpdir, ls, mode, readSnapshot, countObjectsOfClass, skipOrFail } from './helpers.mjs'
-import { cgroupOrSkip } from './cgroup.mjs'
+import { tmpdir } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { runLeak, fixture, ls, mode, readSnapshot, countObjectsOfClass, skipOrFail, cgroupOrSkip } from './helpers.mjs'
 
 const MB = 1024 * 1024
 

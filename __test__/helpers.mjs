@@ -1,13 +1,15 @@
-// Shared pieces of the Node tests: running child processes, reading snapshots, temp folders.
+// Test-only pieces of the Node tests: skip-or-fail, the tests' own fixtures, checks of snapshots,
+// a cgroup or a skip. What the benchmarks share with the tests (paths, temp folders, child processes,
+// the leaking app, cgroups, statistics) is in support/.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
+import { root, leakApp } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { createCgroup } from '../support/cgroup.js'
 
-export const root = fileURLToPath(new URL('..', import.meta.url))
+/** A fixture of the tests only, in __test__/fixtures (the shared leaking app is support's `leakApp`). */
 export const fixture = (name) => path.join(root, '__test__', 'fixtures', name)
 const { MAJORS, nodeBinary } = createRequire(import.meta.url)('../scripts/other-nodes.js')
 export { MAJORS, nodeBinary }
@@ -19,46 +21,15 @@ export function skipOrFail(t, reason) {
   t.skip(reason)
 }
 
-export function tmpdir(tag) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `ohd-${tag}-`))
-}
-
 export function ls(dir) {
   return fs.readdirSync(dir).sort()
-}
-
-/** Starts `node args...`; the result has `done`, a promise of { code, signal, stdout, stderr }. */
-export function start(args, { node = process.execPath, env = {}, cwd = root, command } = {}) {
-  const [exe, argv] = command ? [command[0], [...command.slice(1), node, ...args]] : [node, args]
-  const child = spawn(exe, argv, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  // stderrAtExit: what had arrived when the process exited (its helper may write on after that).
-  let stderrAtExit
-  child.on('exit', () => (stderrAtExit = stderr))
-  child.done = new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, stderrAtExit }))
-  })
-  child.firstLine = new Promise((resolve) => {
-    const onData = () => {
-      const nl = stdout.indexOf('\n')
-      if (nl >= 0) {
-        child.stdout.off('data', onData)
-        resolve(stdout.slice(0, nl))
-      }
-    }
-    child.stdout.on('data', onData)
-  })
-  return child
 }
 
 /** Runs the leaking fixture to its OOM. */
 export function runLeak({ heapMb = 32, options, node, nodeArgs = [], env = {}, cwd, command } = {}) {
   const e = { ...env }
   if (options !== undefined) e.OHD_OPTIONS = typeof options === 'string' ? options : JSON.stringify(options)
-  return start([`--max-old-space-size=${heapMb}`, ...nodeArgs, fixture('leak.js')], { node, env: e, cwd, command }).done
+  return start([`--max-old-space-size=${heapMb}`, ...nodeArgs, leakApp], { node, env: e, cwd, command }).done
 }
 
 /**
@@ -109,4 +80,16 @@ export async function waitFor(probe, ms, what) {
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
   }
+}
+
+/** A cgroup from support's `createCgroup`, removed after the test; or the test skips (fails under CI). */
+export function cgroupOrSkip(t, limitBytes) {
+  let cg
+  try {
+    cg = createCgroup(limitBytes)
+  } catch (err) {
+    return skipOrFail(t, err.message)
+  }
+  t.after(() => cg.remove())
+  return cg
 }

@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { start, fixture, tmpdir, ls, waitFor, readSnapshot, skipOrFail, runLeak } from './helpers.mjs'
+import { tmpdir, leakApp } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { ls, waitFor, readSnapshot, skipOrFail, runLeak } from './helpers.mjs'
 
 const partialOf = (dir) => ls(dir).find((f) => /^crash\.heapsnapshot\.partial-\d+$/.test(f))
 // Written before the snapshot, so they stay whatever happens to it.
@@ -13,13 +15,17 @@ const CHEAP = ['crash.heapprofile', 'crash.oom.json']
 
 /** Starts a leak with a heap big enough that writing its snapshot takes a while; waits for the write. */
 async function leakUntilWriting(dir) {
-  const child = start(['--max-old-space-size=150', fixture('leak.js')], {
+  const child = start(['--max-old-space-size=150', leakApp], {
     env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }) },
   })
-  const partial = await waitFor(() => {
-    const p = partialOf(dir)
-    return p && fs.statSync(path.join(dir, p)).size > 0 ? p : null
-  }, 120_000, 'the snapshot write to start')
+  const partial = await waitFor(
+    () => {
+      const p = partialOf(dir)
+      return p && fs.statSync(path.join(dir, p)).size > 0 ? p : null
+    },
+    120_000,
+    'the snapshot write to start',
+  )
   return { child, partial, helperPid: Number(partial.split('-').pop()) }
 }
 
@@ -44,7 +50,7 @@ test('SIGKILL of process and helper mid-write: the temporary stays until the nex
   child.kill('SIGKILL')
   await child.done
   assert.deepEqual(ls(dir), [...CHEAP, partial].sort(), 'only the clearly named temporary is left')
-  const next = await start([fixture('leak.js')], {
+  const next = await start([leakApp], {
     env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
   })
   await next.firstLine
@@ -56,7 +62,7 @@ test('SIGKILL of process and helper mid-write: the temporary stays until the nex
 
 test('helper gone before the OOM: the process writes the snapshot itself and says so', async () => {
   const dir = tmpdir('nohelper')
-  const child = start([`--max-old-space-size=32`, fixture('leak.js')], {
+  const child = start([`--max-old-space-size=32`, leakApp], {
     env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
   })
   const { helperPid } = JSON.parse(await child.firstLine)

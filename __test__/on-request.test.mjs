@@ -5,7 +5,9 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
-import { start, fixture, tmpdir, ls, mode, readSnapshot, countObjectsOfClass } from './helpers.mjs'
+import { tmpdir } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { fixture, ls, mode, readSnapshot, countObjectsOfClass } from './helpers.mjs'
 
 async function runOps(ops, { inspect = false, cwd, nodeArgs = [], options } = {}) {
   const args = [...(inspect ? ['--inspect=127.0.0.1:0'] : []), ...nodeArgs, fixture('on-request.js')]
@@ -13,7 +15,11 @@ async function runOps(ops, { inspect = false, cwd, nodeArgs = [], options } = {}
   if (options) env.OHD_OPTIONS = JSON.stringify(options)
   const r = await start(args, { env, cwd }).done
   assert.equal(r.code, 0, r.stderr)
-  const results = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const results = r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
   assert.equal(results.length, ops.length, r.stdout)
   return { results, stderr: r.stderr }
 }
@@ -35,7 +41,10 @@ async function freePort() {
   return port
 }
 
-for (const [transport, inspect] of [['devtools', true], ['in-process', false]]) {
+for (const [transport, inspect] of [
+  ['devtools', true],
+  ['in-process', false],
+]) {
   test(`${transport}: heap snapshot is complete, holds the known class, reports progress, mode 0600`, async () => {
     const dir = tmpdir(`hs-${transport}`)
     const { results, stderr } = await runOps([{ fn: 'createHeapSnapshot', args: [path.join(dir, 'snap'), '$progress'] }], { inspect })
@@ -65,7 +74,10 @@ for (const [transport, inspect] of [['devtools', true], ['in-process', false]]) 
     assert.equal(mode(r.value), 0o600)
     const p = readCpuProfile(r.value)
     assert.ok(p.endTime - p.startTime >= 600_000, `covers ${p.endTime - p.startTime} µs`)
-    assert.ok(p.nodes.some((n) => n.callFrame.functionName === 'namedHotFunction'), 'hot function is in the profile')
+    assert.ok(
+      p.nodes.some((n) => n.callFrame.functionName === 'namedHotFunction'),
+      'hot function is in the profile',
+    )
   })
 }
 
@@ -80,13 +92,13 @@ test('defaults: names with a timestamp in the working directory, or in --diagnos
   readSnapshot(d.results[0].value)
 })
 
-for (const [transport, inspect] of [['devtools', true], ['in-process', false]]) {
+for (const [transport, inspect] of [
+  ['devtools', true],
+  ['in-process', false],
+]) {
   test(`${transport}: a second capture while one runs rejects at once`, async () => {
     const dir = tmpdir('busy')
-    const { results } = await runOps(
-      [{ fn: 'createCpuProfile', args: [path.join(dir, 'p'), 800], parallel: { fn: 'createHeapSnapshot', args: [path.join(dir, 's')] } }],
-      { inspect },
-    )
+    const { results } = await runOps([{ fn: 'createCpuProfile', args: [path.join(dir, 'p'), 800], parallel: { fn: 'createHeapSnapshot', args: [path.join(dir, 's')] } }], { inspect })
     const [{ first, second }] = results
     assert.ok(first.ok, first.message)
     assert.equal(second.ok, false)
@@ -112,7 +124,10 @@ test('delete rules: only files this instance created', async () => {
     { fn: 'deleteCpuProfile', args: [`${b}.heapsnapshot`] },
     { fn: 'deleteAllHeapSnapshots' },
   ])
-  assert.ok(results.slice(0, 4).every((r) => r.ok), JSON.stringify(results))
+  assert.ok(
+    results.slice(0, 4).every((r) => r.ok),
+    JSON.stringify(results),
+  )
   assert.equal(results[3].value, path.join(fs.realpathSync(dir), 'a.heapsnapshot'))
   assert.match(results[4].message, /^File not found: ".*a\.heapsnapshot" is not a \.heapsnapshot file created by this instance$/)
   assert.match(results[5].message, /^File not found: .*stranger\.heapsnapshot/)

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { MAJORS, nodeBinary, root, runLeak, readSnapshot, countObjectsOfClass, tmpdir, ls, mode, skipOrFail } from './helpers.mjs'
+import { root, tmpdir } from '../support/paths.js'
+import { MAJORS, nodeBinary, runLeak, readSnapshot, countObjectsOfClass, ls, mode, skipOrFail } from './helpers.mjs'
 
 for (const major of MAJORS) {
   test(`Node ${major}: OOM leaves one complete snapshot holding the leak, mode 0600`, async (t) => {

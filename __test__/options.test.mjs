@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { tmpdir, skipOrFail } from './helpers.mjs'
+import { tmpdir } from '../support/paths.js'
+import { skipOrFail } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const factory = require('../index.js')
@@ -46,11 +47,14 @@ const bad = [
 
 for (const [options, message] of bad) {
   test(`rejects ${JSON.stringify(options)}`, () => {
-    assert.throws(() => factory(options), (err) => {
-      assert.match(err.message, message)
-      assert.equal(err.code, 'InvalidArg')
-      return true
-    })
+    assert.throws(
+      () => factory(options),
+      (err) => {
+        assert.match(err.message, message)
+        assert.equal(err.code, 'InvalidArg')
+        return true
+      },
+    )
     assert.deepEqual(childPids(), [], 'no helper was started')
   })
 }

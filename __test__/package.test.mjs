@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { test } from 'node:test'
-import { root } from './helpers.mjs'
+import { root } from '../support/paths.js'
 
 test('npm pack ships every source file the install builds from, and the bin', () => {
   const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))
@@ -11,9 +11,16 @@ test('npm pack ships every source file the install builds from, and the bin', ()
   const tracked = execFileSync('git', ['ls-files', 'src', 'shim', 'crates'], { cwd: root, encoding: 'utf8' })
     .split('\n')
     .filter((f) => /^(src|shim)\/|^crates\/[^/]+\/(src\/|Cargo\.toml$)/.test(f))
-  assert.ok(tracked.some((f) => f.startsWith('crates/analyzer/src/')), 'the analyzer sources are tracked')
+  assert.ok(
+    tracked.some((f) => f.startsWith('crates/analyzer/src/')),
+    'the analyzer sources are tracked',
+  )
   const needed = [...tracked, 'Cargo.toml', 'Cargo.lock', 'build.rs', 'scripts/build.js', 'index.js', 'index.d.ts', 'bin/node-oom-heapdump.js']
-  assert.deepEqual(needed.filter((f) => !packed.has(f)), [], 'files missing from the package')
+  assert.deepEqual(
+    needed.filter((f) => !packed.has(f)),
+    [],
+    'files missing from the package',
+  )
   const manifest = JSON.parse(execFileSync('git', ['show', 'HEAD:package.json'], { cwd: root, encoding: 'utf8' }))
   assert.equal(manifest.bin['node-oom-heapdump'], 'bin/node-oom-heapdump.js')
 })

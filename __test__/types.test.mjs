@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { root, fixture, skipOrFail } from './helpers.mjs'
+import { root } from '../support/paths.js'
+import { fixture, skipOrFail } from './helpers.mjs'
 
 test('index.d.ts types the API', (t) => {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { test } from 'node:test'
-import { start, fixture, tmpdir, ls } from './helpers.mjs'
+import { tmpdir } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { fixture, ls } from './helpers.mjs'
 
 test('a worker can load the module; it installs nothing there, and a worker OOM does not trigger the hook', async () => {
   const dir = tmpdir('worker')

@@ -27,6 +27,8 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { root } = require('../support/paths.js')
+const { median, mb, treeRss } = require('../support/stats.js')
 
 const argv = process.argv.slice(2)
 const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback)
@@ -34,7 +36,6 @@ const runs = Number(arg('--runs', 3)) || 3
 const targetMb = Number(arg('--target-mb', 90)) || 90
 const regenerate = argv.includes('--regenerate')
 
-const root = path.resolve(__dirname, '..')
 const workDir = path.join(__dirname, '.analyzer')
 const snapshot = path.join(workDir, `request-log-${targetMb}mb-node${process.version}.heapsnapshot`)
 const analyzer = path.join(root, 'native', 'oom-heapdump-analyzer')
@@ -45,14 +46,8 @@ const memlabWorkDir = path.join(workDir, 'memlab-work')
 // memlab creates its default work dir, os.tmpdir()/memlab, at start-up whatever --work-dir says.
 const memlabEnv = { ...process.env, TMPDIR: memlabWorkDir }
 const POLL_MS = 20
-const PAGE = Number(spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).stdout) || 4096
 
 const rel = (p) => path.relative(process.cwd(), p) || '.'
-const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
 
 // --- the snapshot -----------------------------------------------------------------------------
@@ -129,7 +124,9 @@ const tools = {
     env: memlabEnv,
     check(out) {
       // "· @6163 Array: 700003 edges, 90.9MB, refs: [value, requestLog]"
-      const first = stripAnsi(out).split('\n').find((l) => l.startsWith('· @'))
+      const first = stripAnsi(out)
+        .split('\n')
+        .find((l) => l.startsWith('· @'))
       if (!first || !/^· @\d+ Array: \d+ edges, [\d.]+MB, refs: \[.*requestLog/.test(first)) throw new Error(`largest object: ${first}`)
     },
   },
@@ -139,7 +136,9 @@ const tools = {
     env: memlabEnv,
     check(out) {
       // "· Array: 90.9MB (N: 118, ...)" then "· Object { 2, method, path }: 83.9MB (N: 699998, ...)"
-      const rows = stripAnsi(out).split('\n').filter((l) => /^· \S/.test(l))
+      const rows = stripAnsi(out)
+        .split('\n')
+        .filter((l) => /^· \S/.test(l))
       if (!/^· Array: [\d.]+MB/.test(rows[0] ?? '') || !/method, path/.test(rows[1] ?? '')) throw new Error(`top shapes: ${rows.slice(0, 2).join(' | ')}`)
     },
   },
@@ -148,38 +147,6 @@ const selected = arg('--tools', Object.keys(tools).join(',')).split(',')
 for (const t of selected) if (!tools[t]) throw new Error(`unknown tool ${t}; known: ${Object.keys(tools).join(', ')}`)
 
 // --- measuring a process tree --------------------------------------------------------------------
-
-function children(pid) {
-  const out = []
-  let tasks = []
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return out
-  }
-  for (const tid of tasks) {
-    try {
-      for (const c of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c))
-    } catch {}
-  }
-  return out
-}
-
-// Sum of VmRSS over the descendants of `pid` (not `pid` itself: that is /usr/bin/time).
-function treeRss(pid) {
-  let rss = 0
-  let procs = 0
-  const stack = children(pid)
-  while (stack.length) {
-    const p = stack.pop()
-    try {
-      rss += Number(fs.readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * PAGE
-      procs++
-    } catch {}
-    stack.push(...children(p))
-  }
-  return { rss, procs }
-}
 
 function measure(name, run) {
   const tool = tools[name]
@@ -193,6 +160,7 @@ function measure(name, run) {
   const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', out, err], env: tool.env ?? process.env })
   let polledRss = 0
   let maxProcs = 0
+  // The tree under /usr/bin/time (its own RSS is not counted).
   const poll = () => {
     const t = treeRss(child.pid)
     polledRss = Math.max(polledRss, t.rss)
@@ -286,14 +254,17 @@ async function main() {
 
   // CPU time the whole machine spent during the runs, less the measured tools' and the bench's own.
   const machineCpu = (cpuTicks() - machineBefore) / TICKS
-  const benchCpu = (() => { const u = process.cpuUsage(benchCpuBefore); return (u.user + u.system) / 1e6 })()
-  const toolsCpu = Object.values(results).flat().reduce((a, r) => a + r.cpu, 0)
+  const benchCpu = (() => {
+    const u = process.cpuUsage(benchCpuBefore)
+    return (u.user + u.system) / 1e6
+  })()
+  const toolsCpu = Object.values(results)
+    .flat()
+    .reduce((a, r) => a + r.cpu, 0)
   const otherCpu = Math.max(0, machineCpu - toolsCpu - benchCpu)
   const runsWall = (Date.now() - runsStarted) / 1000
 
-  const stats = Object.fromEntries(
-    selected.map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]),
-  )
+  const stats = Object.fromEntries(selected.map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]))
   const base = stats.ours ?? stats[selected[0]]
   const baseName = stats.ours ? 'ours' : selected[0]
   console.log(`\nnode bench/analyzer.js ${argv.join(' ')}`.trimEnd())

@@ -9,14 +9,13 @@
 //   node bench/containers.mjs [--heap-mb 64]
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createCgroup } from '../__test__/cgroup.mjs'
+import { createCgroup } from '../support/cgroup.js'
+import { leakApp as leak, tmpdir } from '../support/paths.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const heapMb = Number(process.argv[process.argv.indexOf('--heap-mb') + 1]) || 64
-const leak = path.join(here, '..', '__test__', 'fixtures', 'leak.js')
 const original = path.join(here, '.original', 'node_modules', 'node-oom-heapdump')
 const MB = 1024 * 1024
 
@@ -51,7 +50,7 @@ function classify(dir, started) {
 }
 
 async function run(tool, limitMb) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ohd-bench-cg-'))
+  const dir = tmpdir('bench-cg')
   const cg = createCgroup(limitMb * MB)
   const { args, env } = tools[tool](dir)
   const started = Date.now()

@@ -7,10 +7,12 @@
 //
 //   node bench/on-request.js [--runs 3]
 'use strict'
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
+const { tmpdir } = require('../support/paths.js')
+const { start } = require('../support/child.js')
+const { median } = require('../support/stats.js')
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3
 const app = path.join(__dirname, 'fixtures', 'heap-app.js')
@@ -26,26 +28,16 @@ function installOriginal() {
   if (r.status !== 0) throw new Error('cannot install node-oom-heapdump@3.8')
 }
 
-function once(method, port) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ohd-bench-'))
+async function once(method, port) {
+  const dir = tmpdir('bench')
   const file = path.join(dir, `${method}.heapsnapshot`)
   const inspect = method === 'original' || method === 'ours-devtools' ? [`--inspect=127.0.0.1:${port}`] : []
-  const env = { ...process.env, BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original }
-  const child = spawn(process.execPath, [...inspect, app], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  return new Promise((resolve, reject) => {
-    child.on('close', (code) => {
-      fs.rmSync(dir, { recursive: true, force: true })
-      if (code !== 0) return reject(new Error(`${method} exited ${code}: ${err}`))
-      resolve(JSON.parse(out.trim().split('\n').pop()))
-    })
-  })
+  const env = { BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original }
+  const { code, stdout, stderr } = await start([...inspect, app], { env, cwd: process.cwd() }).done
+  fs.rmSync(dir, { recursive: true, force: true })
+  if (code !== 0) throw new Error(`${method} exited ${code}: ${stderr}`)
+  return JSON.parse(stdout.trim().split('\n').pop())
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main() {
   installOriginal()

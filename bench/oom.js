@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmark of the OOM capture: ours against Node's own --heapsnapshot-near-heap-limit=1, on the
-// same leaking app (__test__/fixtures/leak.js) with the same heap limit, alternating in one run.
+// same leaking app (support/fixtures/leak.js) with the same heap limit, alternating in one run.
 // Measures wall time from start to exit and peak RSS (VmHWM, polled from /proc every 5 ms; for ours
 // the helper's peak is added to the app's). Also reports the idle helper's RSS.
 //
@@ -10,6 +10,8 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { leakApp: leak, tmpdir } = require('../support/paths.js')
+const { median, mb, watchPeakRss } = require('../support/stats.js')
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name)
@@ -17,27 +19,9 @@ const arg = (name, dflt) => {
 }
 const heapMb = arg('--heap-mb', 100)
 const runs = arg('--runs', 3)
-const leak = path.resolve(__dirname, '..', '__test__', 'fixtures', 'leak.js')
-
-function hwm(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-function childrenOf(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number)
-  } catch {
-    return []
-  }
-}
 
 function runOnce(kind) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ohd-bench-${kind}-`))
+  const dir = tmpdir(`bench-${kind}`)
   const args = [`--max-old-space-size=${heapMb}`]
   const env = { ...process.env }
   if (kind === 'ours') env.OHD_OPTIONS = JSON.stringify({ path: path.join(dir, 'ours') })
@@ -47,19 +31,14 @@ function runOnce(kind) {
   }
   const started = process.hrtime.bigint()
   const child = spawn(process.execPath, [...args, leak], { cwd: dir, env, stdio: ['ignore', 'ignore', 'ignore'] })
-  const peaks = new Map()
-  const poll = setInterval(() => {
-    for (const pid of [child.pid, ...childrenOf(child.pid)]) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, hwm(pid)))
-  }, 5)
+  const peaks = watchPeakRss(child.pid, 5)
   return new Promise((resolve) => {
     child.on('exit', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      clearInterval(poll)
+      const { own: appPeak, total: totalPeak } = peaks.stop()
       const files = fs.readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'))
       const bytes = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0)
       fs.rmSync(dir, { recursive: true, force: true })
-      const appPeak = peaks.get(child.pid) ?? 0
-      const totalPeak = [...peaks.values()].reduce((a, b) => a + b, 0)
       resolve({ seconds, appPeak, totalPeak, files: files.length, bytes })
     })
   })
@@ -77,9 +56,6 @@ async function helperIdleRss() {
   child.kill()
   return rss
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const mb = (b) => `${(b / 1e6).toFixed(0)} MB`
 
 async function main() {
   console.log(`Node ${process.version}, heap limit ${heapMb} MB, ${runs} runs each, alternating`)
@@ -103,7 +79,7 @@ async function main() {
   console.log(`| node-oom-heapdump (app + helper) | ${ours.seconds.toFixed(1)} s | ${mb(ours.peak)} |`)
   console.log(`| node --heapsnapshot-near-heap-limit=1 | ${node.seconds.toFixed(1)} s | ${mb(node.peak)} |`)
   console.log(`| ratio ours / Node's | ${(ours.seconds / node.seconds).toFixed(2)}x | ${(ours.peak / node.peak).toFixed(2)}x |`)
-  console.log(`\nidle helper RSS: ${(await helperIdleRss() / 1024).toFixed(0)} KiB`)
+  console.log(`\nidle helper RSS: ${((await helperIdleRss()) / 1024).toFixed(0)} KiB`)
 }
 
 main().catch((err) => {

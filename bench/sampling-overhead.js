@@ -6,10 +6,10 @@
 //   node bench/sampling-overhead.js [--runs 7]
 'use strict'
 const { spawnSync } = require('node:child_process')
-const path = require('node:path')
+const { root } = require('../support/paths.js')
+const { median } = require('../support/stats.js')
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 7
-const root = path.resolve(__dirname, '..')
 
 const loop = `
   const api = require(${JSON.stringify(root)})({ heapProfile: process.env.PROFILE === '1', path: require('os').tmpdir() + '/ohd-overhead' })
@@ -28,7 +28,6 @@ function once(profile) {
   return Number(r.stdout.trim())
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const on = []
 const off = []
 for (let i = 0; i < runs; i++) {

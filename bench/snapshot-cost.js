@@ -7,9 +7,9 @@
 //   node bench/snapshot-cost.js
 'use strict'
 const { spawnSync } = require('node:child_process')
-const path = require('node:path')
+const { root } = require('../support/paths.js')
+const { mb } = require('../support/stats.js')
 
-const root = path.resolve(__dirname, '..')
 const shapes = {
   'array of small objects': (n) => `globalThis.h = []; for (let i = 0; i < ${n}; i++) h.push({ id: i, path: '/r/' + (i % 1000), status: 200 })`,
   'map of strings': (n) => `globalThis.h = new Map(); for (let i = 0; i < ${n}; i++) h.set('k' + i, { s: 'value-' + i + '-'.repeat(i % 50), a: [i, i + 1] })`,
@@ -43,7 +43,6 @@ for (const [shape, build] of Object.entries(shapes)) {
   for (const n of [200_000, 800_000]) {
     const ours = measure(build(n), 'ours')
     const node = measure(build(n), 'node')
-    const mb = (b) => `${(b / 1e6).toFixed(0)} MB`
     console.log(`| ${shape} (${n}) | ${mb(ours.used)} | ${mb(ours.extra)} | ${(ours.extra / ours.used).toFixed(1)}x | ${mb(node.extra)} | ${(node.extra / node.used).toFixed(1)}x |`)
   }
 }

@@ -42,8 +42,12 @@ app.on('close', (code, signal) => {
   console.log(`  ${(st.size / 1e6).toFixed(1)} MB, mode ${(st.mode & 0o777).toString(8)}, ${nodeCount} nodes, ${edgeCount} edges, counts match header: ${complete}`)
 
   const report = JSON.parse(fs.readFileSync(snapshot.replace(/\.heapsnapshot$/, '.oom.json'), 'utf8'))
-  console.log(`report: ${report.kind}, ${report.trigger.location}; used heap ${(report.heapStatistics.usedHeapSize / 1e6).toFixed(1)} MB of ${(report.heapStatistics.heapSizeLimit / 1e6).toFixed(1)} MB; memory limit from ${report.container.source}`)
-  console.log(`  top allocation site: ${report.topAllocationSites[0].functionName} (${report.topAllocationSites[0].url}:${report.topAllocationSites[0].lineNumber}), ${(report.topAllocationSites[0].bytes / 1e6).toFixed(1)} MB sampled`)
+  console.log(
+    `report: ${report.kind}, ${report.trigger.location}; used heap ${(report.heapStatistics.usedHeapSize / 1e6).toFixed(1)} MB of ${(report.heapStatistics.heapSizeLimit / 1e6).toFixed(1)} MB; memory limit from ${report.container.source}`,
+  )
+  console.log(
+    `  top allocation site: ${report.topAllocationSites[0].functionName} (${report.topAllocationSites[0].url}:${report.topAllocationSites[0].lineNumber}), ${(report.topAllocationSites[0].bytes / 1e6).toFixed(1)} MB sampled`,
+  )
   console.log(`\nWhat filled the heap, again: npx node-oom-heapdump analyze ${path.relative(process.cwd(), snapshot)}`)
   console.log('Open the .heapsnapshot and the .heapprofile in Chrome DevTools: Memory tab > Load profile.')
   process.exit(complete ? 0 : 1)

@@ -132,16 +132,20 @@ new SecondaryInitManager(workerData.port);
 
 /** The installed package's directory (front_end/ is inside), installing it on demand if missing. */
 function packageDir() {
-  const candidates = [path.join(ROOT, 'node_modules', DEVTOOLS_PACKAGE),
-    path.join(ON_DEMAND_PREFIX, 'node_modules', DEVTOOLS_PACKAGE)]
+  const candidates = [path.join(ROOT, 'node_modules', DEVTOOLS_PACKAGE), path.join(ON_DEMAND_PREFIX, 'node_modules', DEVTOOLS_PACKAGE)]
   const versionOf = (dir) => {
-    try { return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version } catch { return null }
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version
+    } catch {
+      return null
+    }
   }
   for (const dir of candidates) if (versionOf(dir) === DEVTOOLS_VERSION) return dir
   process.stderr.write(`devtools-model: installing ${DEVTOOLS_PACKAGE}@${DEVTOOLS_VERSION} from the npm registry into ${ON_DEMAND_PREFIX}\n`)
   fs.mkdirSync(ON_DEMAND_PREFIX, { recursive: true })
-  execFileSync('npm', ['install', '--prefix', ON_DEMAND_PREFIX, '--no-save', '--no-package-lock', '--ignore-scripts',
-    '--no-audit', '--no-fund', `${DEVTOOLS_PACKAGE}@${DEVTOOLS_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync('npm', ['install', '--prefix', ON_DEMAND_PREFIX, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', `${DEVTOOLS_PACKAGE}@${DEVTOOLS_VERSION}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   const dir = candidates[1]
   if (versionOf(dir) !== DEVTOOLS_VERSION) throw new Error(`could not install ${DEVTOOLS_PACKAGE}@${DEVTOOLS_VERSION}`)
   return dir
@@ -182,9 +186,10 @@ function ensureBuilt() {
   const sf = ts.createSourceFile(textUtilsPath, textUtils, ts.ScriptTarget.ES2023, true)
   const cls = sf.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === 'BalancedJSONTokenizer')
   if (!cls) throw new Error('BalancedJSONTokenizer not found in TextUtils.ts')
-  write('front_end/core/text_utils/TextUtils.js',
-    header('front_end/core/text_utils/TextUtils.ts (class BalancedJSONTokenizer only)') +
-    transpile(textUtils.slice(cls.getStart(sf), cls.end), 'TextUtils.ts'))
+  write(
+    'front_end/core/text_utils/TextUtils.js',
+    header('front_end/core/text_utils/TextUtils.ts (class BalancedJSONTokenizer only)') + transpile(textUtils.slice(cls.getStart(sf), cls.end), 'TextUtils.ts'),
+  )
 
   for (const [rel, text] of Object.entries(STAND_INS)) write(rel, header('(stand-in, see the script header)') + text.trimStart())
   write('package.json', '{"type": "module"}\n')
@@ -267,9 +272,7 @@ export async function loadSnapshot(file, { singleThread = false } = {}) {
   }
 }
 
-const byThenName = (field) => (a, b) =>
-  b[field] - a[field] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
-  ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0)
+const byThenName = (field) => (a, b) => b[field] - a[field] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0)
 
 /** Class keys from HeapSnapshot.#classKeyFromClassKey: ",Name", or "scriptId,line,column,Name" if location-keyed. */
 const withKey = (row, classKey) => (classKey.startsWith(',') ? row : { ...row, key: classKey })
@@ -278,9 +281,18 @@ const withKey = (row, classKey) => (classKey.startsWith(',') ? row : { ...row, k
 export async function summarize(snapshot) {
   const { HeapSnapshotModel } = await loadModel()
   const aggregates = snapshot.aggregatesWithFilter(new HeapSnapshotModel.NodeFilter())
-  const classes = Object.entries(aggregates).map(([classKey, a]) => withKey({
-    name: a.name, count: a.count, selfSize: a.self, retainedSize: a.maxRet, distance: a.distance,
-  }, classKey))
+  const classes = Object.entries(aggregates).map(([classKey, a]) =>
+    withKey(
+      {
+        name: a.name,
+        count: a.count,
+        selfSize: a.self,
+        retainedSize: a.maxRet,
+        distance: a.distance,
+      },
+      classKey,
+    ),
+  )
   classes.sort(byThenName('retainedSize'))
   return {
     nodeCount: snapshot.nodeCount,
@@ -303,15 +315,20 @@ export async function diff(baseFile, targetFile, options) {
   const interfaceDefinitions = target.interfaceDefinitions()
   const baseAggregates = (await loadSnapshot(baseFile, options)).aggregatesForDiff(interfaceDefinitions)
   const byClassKey = target.calculateSnapshotDiff(/* baseSnapshotId= */ 1, baseAggregates)
-  const classes = Object.entries(byClassKey).map(([classKey, d]) => withKey({
-    name: d.name,
-    addedCount: d.addedCount,
-    removedCount: d.removedCount,
-    countDelta: d.countDelta,
-    addedSize: d.addedSize,
-    removedSize: d.removedSize,
-    sizeDelta: d.sizeDelta,
-  }, classKey))
+  const classes = Object.entries(byClassKey).map(([classKey, d]) =>
+    withKey(
+      {
+        name: d.name,
+        addedCount: d.addedCount,
+        removedCount: d.removedCount,
+        countDelta: d.countDelta,
+        addedSize: d.addedSize,
+        removedSize: d.removedSize,
+        sizeDelta: d.sizeDelta,
+      },
+      classKey,
+    ),
+  )
   classes.sort(byThenName('sizeDelta'))
   return { classes }
 }
@@ -330,11 +347,15 @@ async function main(argv) {
   let result
   if (command === 'summary' && files.length === 1) result = await summary(files[0], { singleThread })
   else if (command === 'diff' && files.length === 2) result = await diff(files[0], files[1], { singleThread })
-  else if (command === 'build' && files.length === 0) { process.stdout.write(`${ensureBuilt()}\n`); return }
-  else {
-    process.stderr.write('usage: node scripts/devtools-model.mjs summary FILE.heapsnapshot [--single-thread]\n' +
-      '       node scripts/devtools-model.mjs diff BASE.heapsnapshot TARGET.heapsnapshot [--single-thread]\n' +
-      '       node scripts/devtools-model.mjs build   (transpile into .cache/devtools-model only)\n')
+  else if (command === 'build' && files.length === 0) {
+    process.stdout.write(`${ensureBuilt()}\n`)
+    return
+  } else {
+    process.stderr.write(
+      'usage: node scripts/devtools-model.mjs summary FILE.heapsnapshot [--single-thread]\n' +
+        '       node scripts/devtools-model.mjs diff BASE.heapsnapshot TARGET.heapsnapshot [--single-thread]\n' +
+        '       node scripts/devtools-model.mjs build   (transpile into .cache/devtools-model only)\n',
+    )
     process.exitCode = 2
     return
   }

@@ -5,27 +5,19 @@
 //! Ok or an error with a message, never a panic or a hang; and the Summary analysis must not panic
 //! on any snapshot the reader accepts. A second loop changes the graphs themselves (edges rewired,
 //! types and names changed, nodes and edges added and removed) and writes them back as snapshots,
-//! so that most of its cases reach the analysis. Cases run on a worker thread under a watchdog: a
-//! case that takes longer than `CASE_LIMIT` fails the test naming that input instead of blocking
-//! forever; panics are collected, and the test fails after all cases with the shortest input of
-//! each distinct panic (also written under the target folder, to copy into `fuzz/regressions/`).
+//! so that most of its cases reach the analysis. Cases run under a watchdog (`util::cases`), which
+//! names the input of a hang or of each distinct panic.
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::io::Cursor;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex, Once};
-use std::time::{Duration, Instant};
 
-use oom_heapdump_analyzer::diff::compare;
-use oom_heapdump_analyzer::read_snapshot_from;
-use oom_heapdump_analyzer::report::{analyze, Limits};
-use oom_heapdump_analyzer::summary::summarize;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
 
-/// Longest a single case may take (debug build, slow machine) before it counts as a hang.
-const CASE_LIMIT: Duration = Duration::from_secs(30);
+mod util;
+
+use util::cases::{install_panic_hook, run_cases, Case};
+use util::{read, snapshot_text};
+
 /// Random mutations per seed file.
 const MUTATIONS_PER_SEED: usize = 400;
 /// Graph-level mutations per seed file.
@@ -299,207 +291,6 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[(String, Vec<u8>)]) -> St
     }
 }
 
-/// Set while a case runs: the panic hook then records the panic instead of printing it.
-static IN_CASE: AtomicBool = AtomicBool::new(false);
-/// The first panic of the running case (message and place), from whichever thread it happened in
-/// (the analysis runs parts of its work on threads of its own).
-static FIRST_PANIC: Mutex<Option<String>> = Mutex::new(None);
-/// One `run_cases` at a time: the two statics above belong to it.
-static RUNNING: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    /// Set on the test threads themselves: their panics (a test failing) are always printed.
-    static TEST_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Installs the hook (once) and marks the calling test thread.
-fn install_panic_hook() {
-    TEST_THREAD.with(|t| t.set(true));
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_CASE.load(Ordering::SeqCst) || TEST_THREAD.with(Cell::get) {
-                return default(info);
-            }
-            let mut first = FIRST_PANIC.lock().unwrap_or_else(|e| e.into_inner());
-            if first.is_none() {
-                let payload = info.payload();
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(no message)".into());
-                let place = info
-                    .location()
-                    .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
-                *first = Some(format!("{message}{place}"));
-            }
-        }));
-    });
-}
-
-/// Runs the reader, and the analysis on what the reader accepts. Err: what went wrong (a panic,
-/// with its first message and place, or an empty error message). Ok: whether the reader accepted.
-fn check(input: &[u8]) -> Result<bool, String> {
-    *FIRST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    IN_CASE.store(true, Ordering::SeqCst);
-    let first_panic = || {
-        FIRST_PANIC
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .unwrap_or_default()
-    };
-    let result = match catch_unwind(|| read_snapshot_from(Cursor::new(input))) {
-        Err(_) => Err(format!("the reader panicked: {}", first_panic())),
-        Ok(Err(e)) if e.to_string().is_empty() => Err(format!("an empty error message: {e:?}")),
-        Ok(Err(_)) => Ok(false),
-        Ok(Ok(s)) => match catch_unwind(AssertUnwindSafe(|| {
-            summarize(&s);
-            // The whole report (largest objects, retainer paths) and a comparison with itself.
-            analyze(&s, Limits::default()).to_string();
-            assert!(compare(&s, &s).classes.is_empty());
-        })) {
-            Err(_) => Err(format!(
-                "the analysis panicked on a snapshot the reader accepted: {}",
-                first_panic()
-            )),
-            Ok(_) => Ok(true),
-        },
-    };
-    IN_CASE.store(false, Ordering::SeqCst);
-    result
-}
-
-/// The input for a failure message: escaped, and cut if long.
-fn show(input: &[u8]) -> String {
-    // Only ASCII: any cut is at a character boundary.
-    let text: String = input.escape_ascii().to_string();
-    if text.len() > 2000 {
-        format!("{}... ({} bytes in all)", &text[..2000], input.len())
-    } else {
-        text
-    }
-}
-
-/// Keeps a failing input where the developer can copy it into fuzz/regressions/.
-fn keep(label: &str, input: &[u8]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analyzer-mutations");
-    std::fs::create_dir_all(&dir).unwrap();
-    let name: String = label
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .take(80)
-        .collect();
-    let path = dir.join(format!("{name}.heapsnapshot"));
-    std::fs::write(&path, input).unwrap();
-    path
-}
-
-struct Case {
-    label: String,
-    input: Vec<u8>,
-}
-
-/// What the worker tells the watchdog.
-enum Msg {
-    /// Case `i` starts now.
-    Start(usize),
-    /// All cases ran: how many the reader accepted, and the failures (case, what went wrong).
-    Done {
-        accepted: usize,
-        failures: Vec<(usize, String)>,
-    },
-}
-
-/// Runs every case on a worker thread under a watchdog; fails naming the input on a hang (at
-/// once) or, after all cases, on panics and empty error messages (the shortest input of each
-/// distinct failure). Returns how many inputs the reader accepted.
-fn run_cases(cases: Vec<Case>) -> usize {
-    install_panic_hook();
-    let _running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-    let cases = Arc::new(cases);
-    let (tx, rx) = mpsc::channel::<Msg>();
-    let worker_cases = Arc::clone(&cases);
-    std::thread::Builder::new()
-        .name("mutations".into())
-        .spawn(move || {
-            let mut accepted = 0;
-            let mut failures = Vec::new();
-            for (i, case) in worker_cases.iter().enumerate() {
-                if tx.send(Msg::Start(i)).is_err() {
-                    return;
-                }
-                match check(&case.input) {
-                    Ok(ok) => accepted += usize::from(ok),
-                    Err(failure) => failures.push((i, failure)),
-                }
-            }
-            let _ = tx.send(Msg::Done { accepted, failures });
-        })
-        .unwrap();
-    let started = Instant::now();
-    let mut current = None;
-    loop {
-        match rx.recv_timeout(CASE_LIMIT) {
-            Ok(Msg::Start(i)) => current = Some(i),
-            Ok(Msg::Done { accepted, failures }) => {
-                eprintln!(
-                    "{} cases in {:.1} s, {accepted} accepted by the reader",
-                    cases.len(),
-                    started.elapsed().as_secs_f64()
-                );
-                if failures.is_empty() {
-                    return accepted;
-                }
-                // The shortest input of each distinct failure.
-                let mut shortest: BTreeMap<&str, usize> = BTreeMap::new();
-                for (i, failure) in &failures {
-                    let best = shortest.entry(failure).or_insert(*i);
-                    if cases[*i].input.len() < cases[*best].input.len() {
-                        *best = *i;
-                    }
-                }
-                let mut report = format!(
-                    "{} of {} cases failed, {} distinct failures:\n",
-                    failures.len(),
-                    cases.len(),
-                    shortest.len()
-                );
-                for (failure, &i) in &shortest {
-                    let case = &cases[i];
-                    let file = keep(&case.label, &case.input);
-                    report += &format!(
-                        "\n- {failure}\n  case {i} ({}), {} bytes, kept in {}\n  input: {}\n",
-                        case.label,
-                        case.input.len(),
-                        file.display(),
-                        show(&case.input)
-                    );
-                }
-                panic!("{report}");
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let Some(i) = current else {
-                    panic!("the worker did not start within {CASE_LIMIT:?}");
-                };
-                let case = &cases[i];
-                let file = keep(&case.label, &case.input);
-                panic!(
-                    "case {i} ({}) still runs after {CASE_LIMIT:?}: a hang\ninput kept in {}\ninput: {}",
-                    case.label,
-                    file.display(),
-                    show(&case.input)
-                );
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                panic!("the worker thread died (case {current:?})")
-            }
-        }
-    }
-}
-
 /// A snapshot's columns, to change the graph itself and write it back as a valid-looking file: most
 /// of these cases pass the reader and exercise the analysis on odd graphs.
 struct Columns {
@@ -562,162 +353,94 @@ const TYPE_NAMES: &[&str] = &[
     "",
 ];
 
-/// Just enough of a JSON value to take the seeds apart (they are our own, well-formed files):
-/// independent of how the crate lays out its `Snapshot`.
-#[derive(Debug)]
-enum J {
-    Object(Vec<(String, J)>),
-    Array(Vec<J>),
-    Str(String),
-    Num(u64),
-    Other,
+/// A seed file as serde_json reads it (the seeds are our own, well-formed files): independent of how
+/// the crate reads snapshots.
+#[derive(Deserialize)]
+struct Seed {
+    snapshot: SeedHeader,
+    nodes: Vec<u32>,
+    edges: Vec<u32>,
+    strings: Vec<Utf16Lossy>,
+}
+#[derive(Deserialize)]
+struct SeedHeader {
+    meta: SeedMeta,
+}
+#[derive(Deserialize)]
+struct SeedMeta {
+    node_fields: Vec<String>,
+    node_types: Vec<Value>,
+    edge_fields: Vec<String>,
+    edge_types: Vec<Value>,
 }
 
-impl J {
-    fn parse(text: &str) -> J {
-        let mut chars = text.chars().peekable();
-        let v = J::value(&mut chars);
-        assert!(chars.all(char::is_whitespace), "text after the seed");
-        v
-    }
-    fn value(c: &mut std::iter::Peekable<std::str::Chars>) -> J {
-        let skip_ws = |c: &mut std::iter::Peekable<std::str::Chars>| {
-            while c.next_if(|x| x.is_whitespace()).is_some() {}
-        };
-        skip_ws(c);
-        match c.next().expect("a value") {
-            '{' => {
-                let mut fields = Vec::new();
-                loop {
-                    skip_ws(c);
-                    match c.next() {
-                        Some('}') => return J::Object(fields),
-                        Some(',') => continue,
-                        Some('"') => {
-                            let J::Str(key) = J::string(c) else {
-                                unreachable!()
-                            };
-                            skip_ws(c);
-                            assert_eq!(c.next(), Some(':'));
-                            fields.push((key, J::value(c)));
-                        }
-                        other => panic!("unexpected {other:?} in an object"),
+/// A JSON string read as V8 means it, UTF-16 with lone surrogates (which a Rust `String` cannot
+/// hold): each lone surrogate becomes U+FFFD, as `String::from_utf16_lossy` makes it. serde_json
+/// hands a string read as bytes over in WTF-8, a lone surrogate as ED A0..BF xx.
+struct Utf16Lossy(String);
+
+impl<'de> Deserialize<'de> for Utf16Lossy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Wtf8;
+        impl serde::de::Visitor<'_> for Wtf8 {
+            type Value = Utf16Lossy;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_bytes<E>(self, b: &[u8]) -> Result<Utf16Lossy, E> {
+                let mut out = Vec::with_capacity(b.len());
+                let mut i = 0;
+                while i < b.len() {
+                    if b[i] == 0xED && b.get(i + 1).is_some_and(|x| *x >= 0xA0) {
+                        out.extend_from_slice("\u{FFFD}".as_bytes());
+                        i += 3;
+                    } else {
+                        out.push(b[i]);
+                        i += 1;
                     }
                 }
-            }
-            '[' => {
-                let mut items = Vec::new();
-                loop {
-                    skip_ws(c);
-                    match c.peek() {
-                        Some(']') => {
-                            c.next();
-                            return J::Array(items);
-                        }
-                        Some(',') => {
-                            c.next();
-                        }
-                        _ => items.push(J::value(c)),
-                    }
-                }
-            }
-            '"' => J::string(c),
-            d if d.is_ascii_digit() => {
-                let mut n = u64::from(d as u8 - b'0');
-                while let Some(d) = c.next_if(char::is_ascii_digit) {
-                    n = n * 10 + u64::from(d as u8 - b'0');
-                }
-                J::Num(n)
-            }
-            _ => {
-                while c.next_if(char::is_ascii_alphanumeric).is_some() {}
-                J::Other
+                Ok(Utf16Lossy(String::from_utf8(out).expect("WTF-8")))
             }
         }
-    }
-    /// A string, after its opening quote (escapes decoded, lone surrogates as U+FFFD).
-    fn string(c: &mut std::iter::Peekable<std::str::Chars>) -> J {
-        let mut units: Vec<u16> = Vec::new();
-        loop {
-            match c.next().expect("a closed string") {
-                '"' => return J::Str(String::from_utf16_lossy(&units)),
-                '\\' => {
-                    let e = c.next().expect("an escape");
-                    let unit = match e {
-                        'n' => '\n' as u16,
-                        't' => '\t' as u16,
-                        'r' => '\r' as u16,
-                        'b' => 8,
-                        'f' => 12,
-                        'u' => {
-                            let hex: String = (0..4).map(|_| c.next().unwrap()).collect();
-                            u16::from_str_radix(&hex, 16).unwrap()
-                        }
-                        other => other as u16,
-                    };
-                    units.push(unit);
-                }
-                ch => units.extend(ch.encode_utf16(&mut [0; 2]).iter()),
-            }
-        }
-    }
-    fn get(&self, key: &str) -> &J {
-        match self {
-            J::Object(fields) => &fields.iter().find(|(k, _)| k == key).expect(key).1,
-            _ => panic!("not an object where {key:?} should be"),
-        }
-    }
-    fn items(&self) -> &[J] {
-        match self {
-            J::Array(items) => items,
-            _ => panic!("not an array"),
-        }
-    }
-    fn names(&self) -> Vec<String> {
-        self.items()
-            .iter()
-            .map(|x| match x {
-                J::Str(s) => s.clone(),
-                _ => String::new(),
-            })
-            .collect()
-    }
-    fn numbers(&self) -> Vec<u32> {
-        self.items()
-            .iter()
-            .map(|x| match x {
-                J::Num(n) => *n as u32,
-                _ => panic!("not a number"),
-            })
-            .collect()
+        d.deserialize_bytes(Wtf8)
     }
 }
 
 impl Columns {
     /// The columns of a seed file (which must be a valid snapshot).
     fn of(seed: &[u8]) -> Columns {
-        let root = J::parse(std::str::from_utf8(seed).expect("a UTF-8 seed"));
-        let meta = root.get("snapshot").get("meta");
-        let node_fields = meta.get("node_fields").names();
-        let edge_fields = meta.get("edge_fields").names();
+        let Seed {
+            snapshot,
+            nodes,
+            edges,
+            strings,
+        } = serde_json::from_slice(seed).expect("a seed is a snapshot");
+        let meta = snapshot.meta;
         let at = |fields: &[String], name: &str| fields.iter().position(|f| f == name).unwrap();
-        let (nt, et) = (at(&node_fields, "type"), at(&edge_fields, "type"));
+        let (nt, et) = (at(&meta.node_fields, "type"), at(&meta.edge_fields, "type"));
+        let names = |list: &Value| -> Vec<String> {
+            let items = list.as_array().expect("a list of type names");
+            items
+                .iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect()
+        };
         Columns {
             node_type_at: nt,
-            node_types: meta.get("node_types").items()[nt].names(),
+            node_types: names(&meta.node_types[nt]),
             edge_type_at: et,
-            edge_types: meta.get("edge_types").items()[et].names(),
+            edge_types: names(&meta.edge_types[et]),
             nt,
-            nn: at(&node_fields, "name"),
-            nec: at(&node_fields, "edge_count"),
+            nn: at(&meta.node_fields, "name"),
+            nec: at(&meta.node_fields, "edge_count"),
             et,
-            en: at(&edge_fields, "name_or_index"),
-            eto: at(&edge_fields, "to_node"),
-            node_fields,
-            edge_fields,
-            nodes: root.get("nodes").numbers(),
-            edges: root.get("edges").numbers(),
-            strings: root.get("strings").names(),
+            en: at(&meta.edge_fields, "name_or_index"),
+            eto: at(&meta.edge_fields, "to_node"),
+            node_fields: meta.node_fields,
+            edge_fields: meta.edge_fields,
+            nodes,
+            edges,
+            strings: strings.into_iter().map(|s| s.0).collect(),
         }
     }
     fn nf(&self) -> usize {
@@ -913,56 +636,30 @@ impl Columns {
         self.nodes[at] += 1;
     }
 
+    /// The snapshot's text; the meta's type lists name the types at the type field, and say
+    /// "number" for every other field.
     fn to_json(&self) -> Vec<u8> {
-        let list = |items: &[String]| {
-            let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
-            format!("[{}]", quoted.join(","))
+        let types = |fields: &[String], at: usize, names: &[String]| -> Value {
+            let list = |i| {
+                if i == at {
+                    json!(names)
+                } else {
+                    json!("number")
+                }
+            };
+            (0..fields.len()).map(list).collect()
         };
-        let types = |fields: &[String], at: usize, names: &[String]| {
-            let parts: Vec<String> = (0..fields.len())
-                .map(|i| {
-                    if i == at {
-                        list(names)
-                    } else {
-                        "\"number\"".into()
-                    }
-                })
-                .collect();
-            format!("[{}]", parts.join(","))
-        };
-        let numbers = |v: &[u32]| {
-            let parts: Vec<String> = v.iter().map(u32::to_string).collect();
-            format!("[{}]", parts.join(","))
-        };
-        format!(
-            r#"{{"snapshot":{{"meta":{{"node_fields":{},"node_types":{},"edge_fields":{},"edge_types":{}}},"node_count":{},"edge_count":{}}},"nodes":{},"edges":{},"strings":{}}}"#,
-            list(&self.node_fields),
-            types(&self.node_fields, self.node_type_at, &self.node_types),
-            list(&self.edge_fields),
-            types(&self.edge_fields, self.edge_type_at, &self.edge_types),
-            self.node_count(),
-            self.edge_count(),
-            numbers(&self.nodes),
-            numbers(&self.edges),
-            list(&self.strings)
+        snapshot_text(
+            &self.node_fields,
+            &types(&self.node_fields, self.node_type_at, &self.node_types),
+            &self.edge_fields,
+            &types(&self.edge_fields, self.edge_type_at, &self.edge_types),
+            &self.nodes,
+            &self.edges,
+            &self.strings,
         )
         .into_bytes()
     }
-}
-
-/// A JSON string.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[test]
@@ -974,7 +671,7 @@ fn mutated_graphs_never_panic_or_hang() {
     for (name, seed) in &seeds {
         let columns = Columns::of(seed);
         assert!(
-            read_snapshot_from(Cursor::new(columns.to_json())).is_ok(),
+            read(columns.to_json()).is_ok(),
             "seed {name} written back from its columns does not read"
         );
         for _ in 0..GRAPH_MUTATIONS_PER_SEED {
@@ -1041,8 +738,7 @@ fn mutated_seeds_never_panic_or_hang() {
 fn every_seed_is_a_valid_snapshot() {
     install_panic_hook();
     for (name, seed) in files_in(&fuzz_dir().join("corpus/read_snapshot")) {
-        read_snapshot_from(Cursor::new(&seed))
-            .unwrap_or_else(|e| panic!("seed {name} does not read: {e}"));
+        read(&seed).unwrap_or_else(|e| panic!("seed {name} does not read: {e}"));
     }
 }
 

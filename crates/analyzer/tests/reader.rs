@@ -1,11 +1,10 @@
 //! The snapshot reader on hand-made snapshots, every kind of bad input, and a real snapshot that
 //! the test makes with node.
 
-use std::io::Cursor;
-
 mod util;
 
-use oom_heapdump_analyzer::{read_snapshot, read_snapshot_from, ParseError};
+use oom_heapdump_analyzer::read_snapshot;
+use util::read;
 
 /// Three nodes (a root, an object, a string) and two edges, in V8's layout with `detachedness`.
 const SMALL: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic","concatenated string","sliced string","symbol","bigint","object shape"],"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"],"trace_function_info_fields":[],"trace_node_fields":[],"sample_fields":[],"location_fields":[]},"node_count":3,"edge_count":2,"trace_function_count":0},
@@ -16,10 +15,6 @@ const SMALL: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","s
 ,2,3,14],
 "trace_function_infos":[],"trace_tree":[],"samples":[],"locations":[],
 "strings":["(GC roots)","Leaky","text \ud800 lone","data"]}"#;
-
-fn read(text: &str) -> Result<oom_heapdump_analyzer::Snapshot, ParseError> {
-    read_snapshot_from(Cursor::new(text.as_bytes().to_vec()))
-}
 
 #[test]
 fn reads_columns_by_field_name() {

@@ -1,79 +1,12 @@
 //! Summary numbers on tiny hand-made graphs whose dominators and sizes are known by hand.
 
-use std::io::Cursor;
-
 mod util;
 
-use oom_heapdump_analyzer::read_snapshot_from;
 use oom_heapdump_analyzer::summary::{summarize, ClassRow};
-
-const NODE_TYPES: [&str; 15] = [
-    "hidden",
-    "array",
-    "string",
-    "object",
-    "code",
-    "closure",
-    "regexp",
-    "number",
-    "native",
-    "synthetic",
-    "concatenated string",
-    "sliced string",
-    "symbol",
-    "bigint",
-    "object shape",
-];
-const EDGE_TYPES: [&str; 7] = [
-    "context", "element", "property", "internal", "hidden", "shortcut", "weak",
-];
-
-/// Builds a snapshot: nodes are (type, name, self size); edges are (from, type, name, to). Node 0
-/// is the root.
-fn snapshot(nodes: &[(&str, &str, u32)], edges: &[(usize, &str, &str, usize)]) -> String {
-    let mut strings: Vec<String> = vec![];
-    let mut intern = |s: &str| -> usize {
-        if let Some(i) = strings.iter().position(|x| x == s) {
-            return i;
-        }
-        strings.push(s.to_owned());
-        strings.len() - 1
-    };
-    let mut node_rows = Vec::new();
-    for (i, (ty, name, size)) in nodes.iter().enumerate() {
-        let t = NODE_TYPES.iter().position(|x| x == ty).unwrap();
-        let count = edges.iter().filter(|e| e.0 == i).count();
-        node_rows.push(format!("{t},{},{},{size},{count}", intern(name), i * 2 + 1));
-    }
-    let mut sorted = edges.to_vec();
-    sorted.sort_by_key(|e| e.0);
-    let edge_rows: Vec<String> = sorted
-        .iter()
-        .map(|(_, ty, name, to)| {
-            let t = EDGE_TYPES.iter().position(|x| x == ty).unwrap();
-            let n = if *ty == "element" || *ty == "hidden" {
-                name.parse().unwrap()
-            } else {
-                intern(name)
-            };
-            format!("{t},{n},{}", to * 5)
-        })
-        .collect();
-    format!(
-        r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[{:?},"string","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[{:?},"string_or_number","node"]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":{:?}}}"#,
-        NODE_TYPES,
-        EDGE_TYPES,
-        nodes.len(),
-        edges.len(),
-        node_rows.join(","),
-        edge_rows.join(","),
-        strings
-    )
-}
+use util::{read, snapshot};
 
 fn rows(nodes: &[(&str, &str, u32)], edges: &[(usize, &str, &str, usize)]) -> Vec<ClassRow> {
-    let text = snapshot(nodes, edges);
-    summarize(&read_snapshot_from(Cursor::new(text.into_bytes())).unwrap())
+    summarize(&read(snapshot(nodes, edges)).unwrap())
 }
 
 fn row<'a>(rows: &'a [ClassRow], name: &str) -> &'a ClassRow {
@@ -477,7 +410,7 @@ fn a_linked_list_is_listed_once_by_its_head() {
             (4, "property", "next", 5),
         ],
     );
-    let s = read_snapshot_from(Cursor::new(text.into_bytes())).unwrap();
+    let s = read(text).unwrap();
     let a = oom_heapdump_analyzer::report::analyze(&s, Default::default());
     let listed: Vec<(&str, u64, &str)> = a
         .largest_objects

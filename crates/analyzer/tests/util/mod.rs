@@ -1,7 +1,16 @@
-//! Helpers shared by the analyzer's integration tests.
+//! Helpers shared by the analyzer's integration tests: snapshots made by node, snapshots built by
+//! hand, reading a snapshot from text, and (`cases`) running many generated inputs under a
+//! watchdog. Each test binary uses only some of them.
+#![allow(dead_code)]
 
+pub mod cases;
+
+use std::io::Cursor;
 use std::path::PathBuf;
 use std::process::Command;
+
+use oom_heapdump_analyzer::{read_snapshot_from, ParseError, Snapshot};
+use serde_json::{json, Value};
 
 /// Runs `setup` (JavaScript) in a fresh node, then writes a heap snapshot of that process; returns
 /// the file, in a folder of its own that the caller may remove.
@@ -25,3 +34,97 @@ pub fn real_snapshot(tag: &str, setup: &str) -> PathBuf {
 pub const KEPT_THINGS: &str =
     "class KeptThing { constructor(i) { this.i = i; this.s = 'k' + i } }\n\
      globalThis.kept = Array.from({ length: 3000 }, (_, i) => new KeptThing(i));";
+
+/// Reads a snapshot from its text (or bytes).
+pub fn read(text: impl AsRef<[u8]>) -> Result<Snapshot, ParseError> {
+    read_snapshot_from(Cursor::new(text.as_ref().to_vec()))
+}
+
+/// V8's node types, in its order.
+pub const NODE_TYPES: [&str; 15] = [
+    "hidden",
+    "array",
+    "string",
+    "object",
+    "code",
+    "closure",
+    "regexp",
+    "number",
+    "native",
+    "synthetic",
+    "concatenated string",
+    "sliced string",
+    "symbol",
+    "bigint",
+    "object shape",
+];
+/// V8's edge types, in its order.
+pub const EDGE_TYPES: [&str; 7] = [
+    "context", "element", "property", "internal", "hidden", "shortcut", "weak",
+];
+
+/// The text of a snapshot with these columns, laid out as V8 writes it: the header (meta, node and
+/// edge counts), then nodes, edges and strings. `node_types` and `edge_types` are the meta's
+/// lists, one entry per field (the list of type names at the type field's place).
+pub fn snapshot_text(
+    node_fields: &[String],
+    node_types: &Value,
+    edge_fields: &[String],
+    edge_types: &Value,
+    nodes: &[u32],
+    edges: &[u32],
+    strings: &[String],
+) -> String {
+    format!(
+        r#"{{"snapshot":{{"meta":{{"node_fields":{},"node_types":{node_types},"edge_fields":{},"edge_types":{edge_types}}},"node_count":{},"edge_count":{}}},"nodes":{},"edges":{},"strings":{}}}"#,
+        json!(node_fields),
+        json!(edge_fields),
+        nodes.len() / node_fields.len(),
+        edges.len() / edge_fields.len(),
+        json!(nodes),
+        json!(edges),
+        json!(strings),
+    )
+}
+
+/// Builds a snapshot in V8's layout without trace or detachedness fields: nodes are (type, name,
+/// self size), ids 1, 3, 5...; edges are (from, type, name, to), where the name of an element or
+/// hidden edge is its index. Node 0 is the root.
+pub fn snapshot(nodes: &[(&str, &str, u32)], edges: &[(usize, &str, &str, usize)]) -> String {
+    let mut strings: Vec<String> = vec![];
+    let mut intern = |s: &str| -> u32 {
+        if let Some(i) = strings.iter().position(|x| x == s) {
+            return i as u32;
+        }
+        strings.push(s.to_owned());
+        strings.len() as u32 - 1
+    };
+    let mut node_columns = Vec::new();
+    for (i, (ty, name, size)) in nodes.iter().enumerate() {
+        let t = NODE_TYPES.iter().position(|x| x == ty).unwrap() as u32;
+        let count = edges.iter().filter(|e| e.0 == i).count() as u32;
+        node_columns.extend([t, intern(name), i as u32 * 2 + 1, *size, count]);
+    }
+    let mut sorted = edges.to_vec();
+    sorted.sort_by_key(|e| e.0);
+    let mut edge_columns = Vec::new();
+    for (_, ty, name, to) in sorted {
+        let t = EDGE_TYPES.iter().position(|x| *x == ty).unwrap() as u32;
+        let n = if ty == "element" || ty == "hidden" {
+            name.parse().unwrap()
+        } else {
+            intern(name)
+        };
+        edge_columns.extend([t, n, to as u32 * 5]);
+    }
+    let fields = |names: &[&str]| -> Vec<String> { names.iter().map(|s| s.to_string()).collect() };
+    snapshot_text(
+        &fields(&["type", "name", "id", "self_size", "edge_count"]),
+        &json!([NODE_TYPES, "string", "number", "number", "number"]),
+        &fields(&["type", "name_or_index", "to_node"]),
+        &json!([EDGE_TYPES, "string_or_number", "node"]),
+        &node_columns,
+        &edge_columns,
+        &strings,
+    )
+}

@@ -1,9 +1,10 @@
-// Real memory cgroups for the container tests: a child of this process's own memory cgroup (v2 or
-// v1), with a limit, into which a command is started. Where that is not possible, `cgroupOrSkip`
-// says why (and under CI, where NODE_OOM_HEAPDUMP_STRICT_TESTS=1, fails).
-import fs from 'node:fs'
-import path from 'node:path'
-import { skipOrFail } from './helpers.mjs'
+// Real memory cgroups for the container tests and bench/containers.mjs: a child of this process's
+// own memory cgroup (v2 or v1), with a limit, into which a command is started. Where that is not
+// possible, `createCgroup` throws with the reason (the tests' `cgroupOrSkip` then skips, or fails
+// under CI).
+'use strict'
+const fs = require('node:fs')
+const path = require('node:path')
 
 let serial = 0
 
@@ -40,7 +41,7 @@ function ownMemoryCgroup() {
  * `command` is a prefix that moves a shell into the cgroup and execs the rest. Throws with the reason
  * when it cannot.
  */
-export function createCgroup(limitBytes) {
+function createCgroup(limitBytes) {
   const own = ownMemoryCgroup()
   if (own.reason) throw new Error(own.reason)
   const dir = path.join(own.dir, `ohd-test-${process.pid}-${serial++}`)
@@ -77,14 +78,4 @@ export function createCgroup(limitBytes) {
   }
 }
 
-/** A cgroup from `createCgroup`, removed after the test; or the test skips (fails under CI). */
-export function cgroupOrSkip(t, limitBytes) {
-  let cg
-  try {
-    cg = createCgroup(limitBytes)
-  } catch (err) {
-    return skipOrFail(t, err.message)
-  }
-  t.after(() => cg.remove())
-  return cg
-}
+module.exports = { createCgroup }

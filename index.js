@@ -4,6 +4,7 @@
 // knows of the process (context()). Everything else is decided and done in Rust (src/): options
 // and arguments are checked there, the OOM hook, GC_MONITORING and the memory watch run there, and
 // captures pick their transport and are written there.
+// @ts-check: type-checked against binding.d.ts, the native contract napi-rs generates (npm test).
 'use strict'
 
 const fs = require('node:fs')
@@ -140,17 +141,17 @@ function isPlainObject(v) {
 }
 
 function describe(value) {
-  return typeof value === 'function' ? 'a function' : Array.isArray(value) ? 'an array' : JSON.stringify(value) ?? String(value)
+  return typeof value === 'function' ? 'a function' : Array.isArray(value) ? 'an array' : (JSON.stringify(value) ?? String(value))
 }
 
+/** @returns {typeof import('./binding')} */
 function loadNative() {
   try {
     return require(nativeFile)
   } catch (err) {
     if (err.code !== 'MODULE_NOT_FOUND') throw err
     throw new Error(
-      `node-oom-heapdump: no native build for Node.js ${process.version} (ABI ${process.versions.modules}) at ${nativeFile}; ` +
-        'run `npm rebuild node-oom-heapdump` with this Node.js to build it',
+      `node-oom-heapdump: no native build for Node.js ${process.version} (ABI ${process.versions.modules}) at ${nativeFile}; ` + 'run `npm rebuild node-oom-heapdump` with this Node.js to build it',
     )
   }
 }
@@ -189,9 +190,7 @@ function lastFlagValue(flag) {
  */
 async function analyzeHeapSnapshot(snapshotPath, options) {
   if (options !== undefined && options !== null && !isPlainObject(options)) {
-    const err = new TypeError(`node-oom-heapdump: options must be an object, got ${describe(options)}`)
-    err.code = 'InvalidArg'
-    throw err
+    throw Object.assign(new TypeError(`node-oom-heapdump: options must be an object, got ${describe(options)}`), { code: 'InvalidArg' })
   }
   return JSON.parse(await loadNative().analyzeHeapSnapshot(snapshotPath, options?.top))
 }

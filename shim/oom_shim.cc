@@ -316,8 +316,8 @@ void* ohd_cpu_profile_start(uint32_t sampling_interval_us) {
   v8::HandleScope scope(isolate);
   v8::CpuProfiler* profiler = v8::CpuProfiler::New(isolate);
   profiler->SetSamplingInterval(static_cast<int>(sampling_interval_us));
-  v8::CpuProfilingResult started = profiler->Start(v8::CpuProfilingOptions(
-      v8::kLeafNodeLineNumbers, v8::CpuProfilingOptions::kNoSampleLimit));
+  v8::CpuProfilingResult started = profiler->Start(
+      v8::CpuProfilingOptions(v8::kLeafNodeLineNumbers, v8::CpuProfilingOptions::kNoSampleLimit));
   if (started.status != v8::CpuProfilingStatus::kStarted) {
     profiler->Dispose();
     return nullptr;

@@ -12,7 +12,7 @@ use crate::options;
 
 /// Checks the arguments now (so a bad one rejects with `InvalidArg`), then analyzes off the JS
 /// thread; resolves with the analysis as JSON text.
-#[napi]
+#[napi(ts_return_type = "Promise<string>")]
 pub fn analyze_heap_snapshot(path: Unknown, top: Unknown) -> Result<AsyncTask<Analyze>> {
     let path = options::analysis_file(&to_prop(&path)?).map_err(invalid)?;
     let top = options::analysis_top(&to_prop(&top)?).map_err(invalid)?;

@@ -54,6 +54,12 @@ export interface Context {
  */
 export declare function install(options: object | undefined | null, context: Context): Record<string, boolean | number | string>
 
+/**
+ * Installs as `install` does, with the options that this process's environment variables
+ * (`NODE_OOM_HEAPDUMP_PATH`, ...) set; unset ones take their defaults.
+ */
+export declare function installFromEnvironment(context: Context): Record<string, boolean | number | string>
+
 /** Heap snapshot progress, as V8 reports it. */
 export interface Progress {
   done: number

@@ -238,6 +238,17 @@ declare namespace nodeOomHeapdump {
    * naming the file (and, for what is read wrong, the byte) when it is not a complete heap snapshot.
    */
   function analyzeHeapSnapshot(path: string, options?: AnalyzeOptions): Promise<HeapSnapshotAnalysis>
+
+  /**
+   * Installs with the options that `NODE_OOM_HEAPDUMP_*` environment variables set, one per option
+   * (`NODE_OOM_HEAPDUMP_PATH`, `NODE_OOM_HEAPDUMP_ADD_TIMESTAMP`, ...; booleans read `true`/`false`/
+   * `1`/`0`), and returns the API object. This is what `node -r node-oom-heapdump/register` does.
+   * It is the factory's singleton: whichever of the two runs first sets the options, and the other
+   * returns that instance. A bad value throws an `Error` (code `InvalidArg`) naming the variable and
+   * the value; the register module prints it instead and lets the app start, unless
+   * `NODE_OOM_HEAPDUMP_STRICT=1`.
+   */
+  function fromEnvironment(): NodeOomHeapdumpAPI
 }
 
 /**

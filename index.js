@@ -31,7 +31,19 @@ function nodeOomHeapdump(options) {
   return instance
 }
 
+/**
+ * Installs with the options that `NODE_OOM_HEAPDUMP_*` environment variables set (what
+ * `-r node-oom-heapdump/register` does) and returns the API object; the same singleton as the
+ * factory's, so whichever runs first sets the options. See index.d.ts.
+ */
+function fromEnvironment() {
+  if (instance) return instance
+  instance = new NodeOomHeapdumpAPI(undefined)
+  return instance
+}
+
 class NodeOomHeapdumpAPI {
+  // `options` undefined: from the environment.
   constructor(options) {
     this._native = loadNative()
     this._files = new Set()
@@ -40,8 +52,9 @@ class NodeOomHeapdumpAPI {
     this.lastCapture = null
     // A worker's heap is not the process's: Node turns a worker's OOM into an error event on the
     // Worker object, so the hook lives on the main thread only. Captures there are the worker's.
-    this.options = isMainThread ? Object.freeze(this._native.install(options, context())) : null
-    this._port = this.options ? this.options.port : typeof options.port === 'number' ? options.port : undefined
+    const installed = !isMainThread ? null : options === undefined ? this._native.installFromEnvironment(context()) : this._native.install(options, context())
+    this.options = installed && Object.freeze(installed)
+    this._port = this.options ? this.options.port : typeof options?.port === 'number' ? options.port : undefined
   }
 
   /** See index.d.ts. */
@@ -197,3 +210,4 @@ async function analyzeHeapSnapshot(snapshotPath, options) {
 
 module.exports = nodeOomHeapdump
 module.exports.analyzeHeapSnapshot = analyzeHeapSnapshot
+module.exports.fromEnvironment = fromEnvironment

@@ -33,7 +33,15 @@ pub fn install<'env>(
     options: Option<Object>,
     context: Context,
 ) -> Result<Object<'env>> {
-    let raw = read_options(options.as_ref())?;
+    install_raw(env, read_options(options.as_ref())?, context)
+}
+
+/// `install` once the options are read, from JS or from the environment (`register.rs`).
+pub(super) fn install_raw<'env>(
+    env: &'env Env,
+    raw: RawOptions,
+    context: Context,
+) -> Result<Object<'env>> {
     let defaults = defaults(&context)?;
     let opts = Options::parse(&raw, &defaults)?;
     let target = opts.target();

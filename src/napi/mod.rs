@@ -10,3 +10,4 @@ mod context;
 mod errors;
 mod install;
 mod js_thread;
+mod register;

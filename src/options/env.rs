@@ -1,18 +1,13 @@
 //! The factory's options from environment variables (`NODE_OOM_HEAPDUMP_PATH=/dumps`, ...), for
 //! processes whose code cannot be changed. Each variable's text reads per the option's kind, then
 //! goes through the very checks of the JS options; errors name the variable and the value.
-//! Not wired yet: `node -r node-oom-heapdump/register` (a later issue) will read `process.env`
-//! through it.
+//! `node -r node-oom-heapdump/register` reads the environment through it (src/napi/register.rs).
 
 use super::{Defaults, OptionError, Options, RawOptions, OPTIONS};
 
 impl RawOptions {
     /// The options that `vars` (name, text pairs, e.g. `std::env::vars()`) set; variables that
     /// are not declared options are ignored (`NODE_OOM_HEAPDUMP_ANALYZER` is the tests').
-    #[allow(
-        dead_code,
-        reason = "read by the coming `-r node-oom-heapdump/register`"
-    )]
     pub fn from_env<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> RawOptions
     where
         K: AsRef<str>,
@@ -36,10 +31,7 @@ impl RawOptions {
 
 impl Options {
     /// The options that environment variables set, checked.
-    #[allow(
-        dead_code,
-        reason = "read by the coming `-r node-oom-heapdump/register`"
-    )]
+    #[cfg(test)]
     pub fn from_env<K, V>(
         vars: impl IntoIterator<Item = (K, V)>,
         defaults: &Defaults,

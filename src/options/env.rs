@@ -3,7 +3,7 @@
 //! goes through the very checks of the JS options; errors name the variable and the value.
 //! `node -r node-oom-heapdump/register` reads the environment through it (src/napi/register.rs).
 
-use super::{Defaults, OptionError, Options, RawOptions, OPTIONS};
+use super::{RawOptions, OPTIONS};
 
 impl RawOptions {
     /// The options that `vars` (name, text pairs, e.g. `std::env::vars()`) set; variables that
@@ -29,25 +29,10 @@ impl RawOptions {
     }
 }
 
-impl Options {
-    /// The options that environment variables set, checked.
-    #[cfg(test)]
-    pub fn from_env<K, V>(
-        vars: impl IntoIterator<Item = (K, V)>,
-        defaults: &Defaults,
-    ) -> Result<Options, OptionError>
-    where
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        Options::parse(&RawOptions::from_env(vars), defaults)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::Implementation;
+    use crate::options::{Defaults, Implementation, Options};
 
     fn defaults() -> Defaults {
         let tmp = std::env::temp_dir().canonicalize().unwrap();
@@ -60,7 +45,8 @@ mod tests {
     }
 
     fn parse(vars: &[(&str, &str)]) -> Result<Options, String> {
-        Options::from_env(vars.iter().copied(), &defaults()).map_err(|e| e.to_string())
+        Options::parse(&RawOptions::from_env(vars.iter().copied()), &defaults())
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // node-oom-heapdump: the thin JS layer over the Rust addon. It finds the native build for the
 // running Node.js, keeps the API object a singleton (as the original package did), keeps one
-// capture at a time and the list of files this instance created, and tells the addon what only JS
-// knows of the process (context()). Everything else is decided and done in Rust (src/): options
+// capture at a time and the list of files this instance created, turns paths given as fs takes them (URL,
+// Buffer) into strings, and tells the addon what only JS knows of the process (context()). Everything else is decided and done in Rust (src/): options
 // and arguments are checked there, the OOM hook, GC_MONITORING and the memory watch run there, and
 // captures pick their transport and are written there.
 // @ts-check: type-checked against binding.d.ts, the native contract napi-rs generates (npm test).
@@ -10,7 +10,8 @@
 const fs = require('node:fs')
 const inspector = require('node:inspector')
 const path = require('node:path')
-const { debuglog } = require('node:util')
+const { fileURLToPath } = require('node:url')
+const { debuglog, inspect } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
 
 const debug = debuglog('node-oom-heapdump')
@@ -20,6 +21,8 @@ const helperFile = path.join(__dirname, 'native', 'oom-heapdump-helper')
 const analyzerFile = process.env.NODE_OOM_HEAPDUMP_ANALYZER || path.join(__dirname, 'native', 'oom-heapdump-analyzer')
 
 let instance = null
+// Paths travel to the addon as strings: a Buffer path must be UTF-8 (a BOM is kept, as in a name).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * Installs the OOM hook (unless `heapdumpOnOOM` is false) and returns the API object.
@@ -46,13 +49,13 @@ class NodeOomHeapdumpAPI {
 
   /** See index.d.ts. */
   createHeapSnapshot(snapshotPath, captureOptions) {
-    if (isPlainObject(snapshotPath) && captureOptions === undefined) [snapshotPath, captureOptions] = [undefined, snapshotPath]
+    if (isOptionsObject(snapshotPath) && captureOptions === undefined) [snapshotPath, captureOptions] = [undefined, snapshotPath]
     return this._capture('heapsnapshot', snapshotPath, undefined, captureOptions)
   }
 
   /** See index.d.ts. */
   createCpuProfile(...args) {
-    const captureOptions = isPlainObject(args[args.length - 1]) ? args.pop() : undefined
+    const captureOptions = isOptionsObject(args[args.length - 1]) ? args.pop() : undefined
     const [cpuProfilePath, durationMs] = args
     return this._capture('cpuprofile', cpuProfilePath, durationMs, captureOptions)
   }
@@ -80,6 +83,7 @@ class NodeOomHeapdumpAPI {
   async _capture(kind, filePath, durationMs, captureOptions) {
     if (this._busy) throw new Error(`a ${this._busy} is already being captured; one capture at a time, retry when it is done`)
     const started = Date.now()
+    filePath = pathArg(filePath, 'argument `path`')
     // Checks every argument (throwing InvalidArg) before anything starts.
     const capture = this._native.capture(kind, filePath ?? undefined, durationMs, captureOptions, this._port, context())
     this._busy = kind === 'heapsnapshot' ? 'heap snapshot' : 'CPU profile'
@@ -95,8 +99,9 @@ class NodeOomHeapdumpAPI {
   }
 
   async _delete(filePath, ext) {
-    const file = typeof filePath === 'string' ? this._created(filePath) : undefined
-    if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(filePath)} is not a ${ext} file created by this instance`)
+    const p = pathArg(filePath, 'argument `path`')
+    const file = typeof p === 'string' ? this._created(p) : undefined
+    if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(p)} is not a ${ext} file created by this instance`)
     await fs.promises.unlink(file)
     this._files.delete(file)
     return file
@@ -129,15 +134,48 @@ class NodeOomHeapdumpAPI {
 
 function normalize(options) {
   if (options === undefined || options === null) return {}
-  if (typeof options === 'string') return { path: options }
+  if (typeof options === 'string' || isPathObject(options)) return { path: pathArg(options, 'option `path`') }
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`node-oom-heapdump: options must be an object or a path string, got ${describe(options)}`)
   }
-  return options
+  return isPathObject(options.path) ? { ...options, path: pathArg(options.path, 'option `path`') } : options
 }
 
-function isPlainObject(v) {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
+/** An options object: not a path (URL, Buffer) nor an array. */
+function isOptionsObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isPathObject(v)
+}
+
+/** A path that is not a string but that fs takes: a URL or a Buffer (any Uint8Array). */
+function isPathObject(v) {
+  return v instanceof URL || v instanceof Uint8Array
+}
+
+/**
+ * A path as fs takes it, as the string the addon reads: a file: URL as its path, a Buffer as UTF-8
+ * text. Anything else is returned as it is, for the addon to check. Errors are `InvalidArg`.
+ */
+function pathArg(p, label) {
+  if (p instanceof URL) {
+    if (p.protocol !== 'file:') throw invalidArg(`${label} must be a string, a Buffer or a file: URL, got the URL ${JSON.stringify(p.href)}`)
+    try {
+      return fileURLToPath(p)
+    } catch (err) {
+      throw invalidArg(`${label}: the URL ${JSON.stringify(p.href)} names no file on this system: ${err.message}`)
+    }
+  }
+  if (p instanceof Uint8Array) {
+    try {
+      return utf8.decode(p)
+    } catch {
+      throw invalidArg(`${label} is a Buffer that is not valid UTF-8 (paths are read as UTF-8 text), got ${inspect(Buffer.from(p))}`)
+    }
+  }
+  return p
+}
+
+function invalidArg(message) {
+  return Object.assign(new Error(message), { code: 'InvalidArg' })
 }
 
 function describe(value) {
@@ -189,10 +227,10 @@ function lastFlagValue(flag) {
  * See index.d.ts.
  */
 async function analyzeHeapSnapshot(snapshotPath, options) {
-  if (options !== undefined && options !== null && !isPlainObject(options)) {
+  if (options !== undefined && options !== null && !isOptionsObject(options)) {
     throw Object.assign(new TypeError(`node-oom-heapdump: options must be an object, got ${describe(options)}`), { code: 'InvalidArg' })
   }
-  return JSON.parse(await loadNative().analyzeHeapSnapshot(snapshotPath, options?.top))
+  return JSON.parse(await loadNative().analyzeHeapSnapshot(pathArg(snapshotPath, 'argument `path`'), options?.top))
 }
 
 module.exports = nodeOomHeapdump

@@ -186,3 +186,48 @@ test('heapdumpOnOOM false loads in a working directory it cannot write; captures
     /^option `path` not given, and its default folder ".*" \(the working directory\) is not writable; give a path in a writable folder$/,
   )
 })
+
+test('URL and Buffer paths are taken as fs takes them, for every function that takes a path', async () => {
+  const dir = tmpdir('url')
+  const cwd = tmpdir('url-cwd')
+  const out = await inChild(
+    async ({ factory, attempt, args, url }) => {
+      const file = (name) => url.pathToFileURL(`${args.dir}/${name}`)
+      const api = factory(file('oom'))
+      const snapshot = await attempt(() => api.createHeapSnapshot(file('s'), {}))
+      const buffer = await attempt(() => api.createHeapSnapshot(Buffer.from(`${args.dir}/b`)))
+      const profile = await attempt(() => api.createCpuProfile(file('p'), 10))
+      const analysis = await attempt(async () => (await factory.analyzeHeapSnapshot(file('s.heapsnapshot'), { top: 1 })).nodeCount > 0)
+      return {
+        options: api.options.path,
+        snapshot,
+        buffer,
+        profile,
+        analysis,
+        deleteUrl: await attempt(() => api.deleteHeapSnapshot(file('s.heapsnapshot'))),
+        deleteBuffer: await attempt(() => api.deleteCpuProfile(Buffer.from(`${args.dir}/p.cpuprofile`))),
+        http: await attempt(() => api.createHeapSnapshot(new URL('http://example.com/x'))),
+        badUtf8: await attempt(() => api.createHeapSnapshot(Buffer.from([0x2f, 0x74, 0xff, 0x78]))),
+        deleteHttp: await attempt(() => api.deleteHeapSnapshot(new URL('https://example.com/b.heapsnapshot'))),
+        analyzeHttp: await attempt(() => factory.analyzeHeapSnapshot(new URL('http://example.com/x.heapsnapshot'))),
+      }
+    },
+    { cwd, args: { dir } },
+  )
+  assert.equal(out.options, path.join(dir, 'oom.heapsnapshot'))
+  assert.deepEqual(out.snapshot, { ok: true, value: path.join(dir, 's.heapsnapshot') })
+  assert.deepEqual(out.buffer, { ok: true, value: path.join(dir, 'b.heapsnapshot') })
+  assert.deepEqual(out.profile, { ok: true, value: path.join(dir, 'p.cpuprofile') })
+  assert.deepEqual(out.analysis, { ok: true, value: true })
+  assert.deepEqual(out.deleteUrl, { ok: true, value: path.join(dir, 's.heapsnapshot') })
+  assert.deepEqual(out.deleteBuffer, { ok: true, value: path.join(dir, 'p.cpuprofile') })
+  rejects(out.http, /^argument `path` must be a string, a Buffer or a file: URL, got the URL "http:\/\/example\.com\/x"$/)
+  rejects(out.badUtf8, /^argument `path` is a Buffer that is not valid UTF-8 \(paths are read as UTF-8 text\), got <Buffer 2f 74 ff 78>$/)
+  rejects(out.deleteHttp, /^argument `path` must be a string, a Buffer or a file: URL, got the URL "https:\/\/example\.com\/b\.heapsnapshot"$/)
+  rejects(out.analyzeHttp, /^argument `path` must be a string, a Buffer or a file: URL, got the URL "http:/)
+  assert.deepEqual(ls(dir), ['b.heapsnapshot'])
+  assert.deepEqual(ls(cwd), [], 'nothing lands in the working directory')
+  const fromOption = await inChild(({ factory, args, url }) => Promise.resolve(factory({ path: url.pathToFileURL(`${args.dir}/o`) }).options.path), { args: { dir } })
+  assert.equal(fromOption, path.join(dir, 'o.heapsnapshot'))
+  rejects(await inChild(({ factory, attempt }) => attempt(() => factory({ path: new URL('ftp://x/y') })), {}), /^option `path` must be a string, a Buffer or a file: URL, got the URL "ftp:\/\/x\/y"$/)
+})

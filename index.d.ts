@@ -182,13 +182,21 @@ declare namespace nodeOomHeapdump {
     createCpuProfile(path: PathLike | undefined, options: CaptureOptions): Promise<string>
     createCpuProfile(options: CaptureOptions): Promise<string>
 
-    /** Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found") for any other path. */
+    /**
+     * Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found")
+     * for any other path, and for a file put in its place since (its device and inode are not the
+     * ones this instance created: "it was replaced since").
+     */
     deleteHeapSnapshot(path: PathLike): Promise<string>
-    /** Deletes a CPU profile this instance created; resolves to its path. Rejects ("File not found") for any other path. */
+    /** Deletes a CPU profile this instance created, as `deleteHeapSnapshot` does. */
     deleteCpuProfile(path: PathLike): Promise<string>
-    /** Deletes every heap snapshot this instance created (files already gone are skipped). */
+    /**
+     * Deletes every heap snapshot this instance created. Files already gone are skipped, and so is
+     * anything put in one's place since (a directory, another process's file); the others are still
+     * deleted. Throws at the end, naming them, only if some of ours could not be deleted.
+     */
     deleteAllHeapSnapshots(): void
-    /** Deletes every CPU profile this instance created (files already gone are skipped). */
+    /** Deletes every CPU profile this instance created, as `deleteAllHeapSnapshots` does. */
     deleteAllCpuProfiles(): void
   }
 

@@ -1,6 +1,7 @@
 // node-oom-heapdump: the thin JS layer over the Rust addon. It finds the native build for the
 // running Node.js, keeps the API object a singleton (as the original package did), keeps one
-// capture at a time and the list of files this instance created, turns paths given as fs takes them (URL,
+// capture at a time and the list of files this instance created (with their device and inode, so
+// that a file put in one's place since is never deleted), turns paths given as fs takes them (URL,
 // Buffer) into strings, and tells the addon what only JS knows of the process (context()). Everything else is decided and done in Rust (src/): options
 // and arguments are checked there, the OOM hook, GC_MONITORING and the memory watch run there, and
 // captures pick their transport and are written there.
@@ -37,7 +38,8 @@ function nodeOomHeapdump(options) {
 class NodeOomHeapdumpAPI {
   constructor(options) {
     this._native = loadNative()
-    this._files = new Set()
+    /** @type {Map<string, FileId>} the files this instance created, by absolute path. */
+    this._files = new Map()
     this._busy = null
     /** What the last on-request capture did: { kind, path, transport, bytes, ... }. */
     this.lastCapture = null
@@ -89,7 +91,10 @@ class NodeOomHeapdumpAPI {
     this._busy = kind === 'heapsnapshot' ? 'heap snapshot' : 'CPU profile'
     try {
       const result = await capture
-      this._files.add(result.path)
+      // Which file it is, so that delete never removes another put in its place. (Between the
+      // landing and this lstat another could take its place; the capture result does not say yet.)
+      const created = identity(result.path)
+      if (created) this._files.set(result.path, created)
       this.lastCapture = Object.freeze({ kind, ...result, ms: Date.now() - started })
       debug(`wrote ${result.path} (${result.bytes} bytes) via ${result.transport} in ${this.lastCapture.ms} ms`)
       return result.path
@@ -102,21 +107,32 @@ class NodeOomHeapdumpAPI {
     const p = pathArg(filePath, 'argument `path`')
     const file = typeof p === 'string' ? this._created(p) : undefined
     if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(p)} is not a ${ext} file created by this instance`)
+    if (!sameFile(file, this._files.get(file))) throw new Error(`File not found: ${describe(p)} is not a file created by this instance (it was replaced since)`)
     await fs.promises.unlink(file)
     this._files.delete(file)
     return file
   }
 
+  // Deletes every file of `ext` this instance created that is still the one it created; skips one
+  // put in its place since (a directory, another process's file) and goes on. Throws at the end,
+  // naming them, only if some of ours could not be deleted.
   _deleteAll(ext) {
-    for (const file of this._files) {
+    const failed = []
+    for (const [file, created] of this._files) {
       if (!file.endsWith(ext)) continue
       try {
+        if (!sameFile(file, created)) {
+          debug(`not deleting ${file}: it was replaced since this instance created it`)
+          continue
+        }
         fs.unlinkSync(file)
+        this._files.delete(file)
       } catch (err) {
-        if (err.code !== 'ENOENT') throw err
+        if (err.code === 'ENOENT') this._files.delete(file)
+        else failed.push(`${file}: ${err.message}`)
       }
-      this._files.delete(file)
     }
+    if (failed.length > 0) throw new Error(`could not delete ${failed.length} of the files this instance created (the others were deleted): ${failed.join('; ')}`)
   }
 
   // The created file that `p` names (relative to the working directory, through symlinked folders).
@@ -176,6 +192,28 @@ function pathArg(p, label) {
 
 function invalidArg(message) {
   return Object.assign(new Error(message), { code: 'InvalidArg' })
+}
+
+/**
+ * Which file a path holds: device, inode and birth time (a file system such as ext4 gives a freed
+ * inode number to the next file created; the birth time tells them apart where statx reports it).
+ * @typedef {{ dev: bigint, ino: bigint, birth: bigint }} FileId
+ */
+
+/** @returns {FileId | undefined} the regular file at `file` (a final symlink not followed), if any. */
+function identity(file) {
+  try {
+    const st = fs.lstatSync(file, { bigint: true })
+    return st.isFile() ? { dev: st.dev, ino: st.ino, birth: st.birthtimeNs } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `file` is still the file `created` (throws lstat's error when nothing is there). */
+function sameFile(file, created) {
+  const st = fs.lstatSync(file, { bigint: true })
+  return created !== undefined && st.isFile() && st.dev === created.dev && st.ino === created.ino && st.birthtimeNs === created.birth
 }
 
 function describe(value) {

@@ -231,3 +231,46 @@ test('URL and Buffer paths are taken as fs takes them, for every function that t
   assert.equal(fromOption, path.join(dir, 'o.heapsnapshot'))
   rejects(await inChild(({ factory, attempt }) => attempt(() => factory({ path: new URL('ftp://x/y') })), {}), /^option `path` must be a string, a Buffer or a file: URL, got the URL "ftp:\/\/x\/y"$/)
 })
+
+test('delete checks the file, not the path: a swapped folder, a file written since, a directory', async () => {
+  const dir = tmpdir('identity')
+  const out = await inChild(
+    async ({ factory, attempt, args, fs }) => {
+      const api = factory({ heapdumpOnOOM: false })
+      const d = `${args.dir}/d`
+      const elsewhere = `${args.dir}/elsewhere`
+      fs.mkdirSync(d)
+      fs.mkdirSync(elsewhere)
+      const a = await api.createHeapSnapshot(`${d}/a`)
+      // The folder swapped for a symlink to a folder holding a file of the same name.
+      fs.renameSync(d, `${args.dir}/d-moved`)
+      fs.symlinkSync(elsewhere, d)
+      fs.writeFileSync(`${elsewhere}/a.heapsnapshot`, 'not ours')
+      const swapped = await attempt(() => api.deleteHeapSnapshot(a))
+      // Our file removed and another written under its name since.
+      const b = await api.createHeapSnapshot(`${args.dir}/b`)
+      fs.rmSync(b)
+      fs.writeFileSync(b, 'written since')
+      const rewritten = await attempt(() => api.deleteHeapSnapshot(b))
+      // A directory where one of ours was: deleteAll skips it and deletes the others.
+      const x = await api.createHeapSnapshot(`${args.dir}/x`)
+      const y = await api.createHeapSnapshot(`${args.dir}/y`)
+      fs.rmSync(x)
+      fs.mkdirSync(x)
+      const all = await attempt(() => api.deleteAllHeapSnapshots())
+      return { swapped, rewritten, all }
+    },
+    { args: { dir } },
+  )
+  const replaced = /^File not found: ".*" is not a file created by this instance \(it was replaced since\)$/
+  for (const r of [out.swapped, out.rewritten]) {
+    assert.equal(r.ok, false, JSON.stringify(r))
+    assert.match(r.message, replaced)
+  }
+  assert.deepEqual(out.all, { ok: true })
+  assert.equal(fs.readFileSync(path.join(dir, 'elsewhere', 'a.heapsnapshot'), 'utf8'), 'not ours')
+  assert.equal(fs.readFileSync(path.join(dir, 'b.heapsnapshot'), 'utf8'), 'written since')
+  assert.ok(fs.statSync(path.join(dir, 'x.heapsnapshot')).isDirectory())
+  assert.deepEqual(ls(dir), ['b.heapsnapshot', 'd', 'd-moved', 'elsewhere', 'x.heapsnapshot'], 'y was deleted, a stays in d-moved')
+  assert.deepEqual(ls(path.join(dir, 'd-moved')), ['a.heapsnapshot'])
+})

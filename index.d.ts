@@ -4,6 +4,14 @@
  */
 
 declare namespace nodeOomHeapdump {
+  /**
+   * A path as `fs` takes it: a string, a Buffer holding UTF-8 text (anything else is rejected, as
+   * paths travel as strings), or a `file:` URL (other URLs are rejected). Names may not hold NUL
+   * bytes or lone surrogates, and every name written must fit NAME_MAX (255 bytes, with the 26
+   * bytes of the temporary name's additions) and PATH_MAX (4096 bytes).
+   */
+  type PathLike = string | Buffer | URL
+
   /** Options of the factory; all optional. Unknown keys are ignored, as in the original package. */
   interface Options {
     /** Write a heap snapshot when V8 runs out of heap. Default `true`. */
@@ -19,10 +27,12 @@ declare namespace nodeOomHeapdump {
     /**
      * Where the OOM snapshot goes; `.heapsnapshot` is appended when missing. Relative paths are
      * resolved against the working directory at the time of the call. Default: `OoM-pid-<pid>` in the
-     * `--diagnostic-dir` folder when Node runs with that flag, else in the working directory. The
-     * folder must exist and be writable.
+     * `--diagnostic-dir` folder when Node runs with that flag, else in the working directory. With
+     * `heapdumpOnOOM` (the default), the folder must exist and be writable, and every file written
+     * there (`.heapsnapshot`, `.heapprofile`, `.oom.json`, the timestamp, their temporaries) must fit
+     * NAME_MAX and PATH_MAX; with `heapdumpOnOOM: false` nothing on disk is checked.
      */
-    path?: string
+    path?: PathLike
     /**
      * Add a UTC timestamp (`-YYYYMMDDTHHMMSS.mmmZ`) to the OOM snapshot's name, and never replace an
      * existing file, so that several crashes each leave their own snapshot. Default `false`.
@@ -156,10 +166,11 @@ declare namespace nodeOomHeapdump {
     /**
      * Writes a heap snapshot of this process and resolves to its absolute path. `.heapsnapshot` is
      * appended when missing; without a path, `heapsnapshot-<ms since epoch>.heapsnapshot` in the
-     * working directory (or `--diagnostic-dir`). Rejects if the folder does not exist, if another
-     * capture runs, or if the capture fails (nothing is left under the final name).
+     * working directory (or `--diagnostic-dir`). Rejects if the folder does not exist or is not
+     * writable (checked now, so an unwritable working directory only matters to captures without a
+     * path), if another capture runs, or if the capture fails (nothing is left under the final name).
      */
-    createHeapSnapshot(path?: string, options?: CaptureOptions): Promise<string>
+    createHeapSnapshot(path?: PathLike, options?: CaptureOptions): Promise<string>
     createHeapSnapshot(options: CaptureOptions): Promise<string>
 
     /**
@@ -167,17 +178,25 @@ declare namespace nodeOomHeapdump {
      * resolves to its absolute path. `.cpuprofile` is appended when missing; without a path,
      * `cpuprofile-<ms since epoch>.cpuprofile` in the working directory (or `--diagnostic-dir`).
      */
-    createCpuProfile(path?: string, durationMs?: number, options?: CaptureOptions): Promise<string>
-    createCpuProfile(path: string | undefined, options: CaptureOptions): Promise<string>
+    createCpuProfile(path?: PathLike, durationMs?: number, options?: CaptureOptions): Promise<string>
+    createCpuProfile(path: PathLike | undefined, options: CaptureOptions): Promise<string>
     createCpuProfile(options: CaptureOptions): Promise<string>
 
-    /** Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found") for any other path. */
-    deleteHeapSnapshot(path: string): Promise<string>
-    /** Deletes a CPU profile this instance created; resolves to its path. Rejects ("File not found") for any other path. */
-    deleteCpuProfile(path: string): Promise<string>
-    /** Deletes every heap snapshot this instance created (files already gone are skipped). */
+    /**
+     * Deletes a heap snapshot this instance created; resolves to its path. Rejects ("File not found")
+     * for any other path, and for a file put in its place since (its device and inode are not the
+     * ones this instance created: "it was replaced since").
+     */
+    deleteHeapSnapshot(path: PathLike): Promise<string>
+    /** Deletes a CPU profile this instance created, as `deleteHeapSnapshot` does. */
+    deleteCpuProfile(path: PathLike): Promise<string>
+    /**
+     * Deletes every heap snapshot this instance created. Files already gone are skipped, and so is
+     * anything put in one's place since (a directory, another process's file); the others are still
+     * deleted. Throws at the end, naming them, only if some of ours could not be deleted.
+     */
     deleteAllHeapSnapshots(): void
-    /** Deletes every CPU profile this instance created (files already gone are skipped). */
+    /** Deletes every CPU profile this instance created, as `deleteAllHeapSnapshots` does. */
     deleteAllCpuProfiles(): void
   }
 
@@ -237,7 +256,7 @@ declare namespace nodeOomHeapdump {
    * Runs off the JS thread. Rejects with code `InvalidArg` for a bad argument, and with an error
    * naming the file (and, for what is read wrong, the byte) when it is not a complete heap snapshot.
    */
-  function analyzeHeapSnapshot(path: string, options?: AnalyzeOptions): Promise<HeapSnapshotAnalysis>
+  function analyzeHeapSnapshot(path: PathLike, options?: AnalyzeOptions): Promise<HeapSnapshotAnalysis>
 
   /**
    * Installs with the options that `NODE_OOM_HEAPDUMP_*` environment variables set, one per option
@@ -252,13 +271,13 @@ declare namespace nodeOomHeapdump {
 }
 
 /**
- * Installs the OOM hook (unless `heapdumpOnOOM` is `false`) and returns the API object. A string is
- * short for `{ path }`. Later calls return the first call's object. Bad options throw an `Error`
+ * Installs the OOM hook (unless `heapdumpOnOOM` is `false`) and returns the API object. A path (a
+ * string, Buffer or `file:` URL) is short for `{ path }`. Later calls return the first call's object. Bad options throw an `Error`
  * (code `InvalidArg`) naming the option and the value, and nothing is installed.
  *
  * On OOM, stderr says where the snapshot goes, then its size and how long it took, and the process
  * exits with status 1.
  */
-declare function nodeOomHeapdump(options?: nodeOomHeapdump.Options | string): nodeOomHeapdump.NodeOomHeapdumpAPI
+declare function nodeOomHeapdump(options?: nodeOomHeapdump.Options | nodeOomHeapdump.PathLike): nodeOomHeapdump.NodeOomHeapdumpAPI
 
 export = nodeOomHeapdump

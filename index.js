@@ -1,7 +1,8 @@
 // node-oom-heapdump: the thin JS layer over the Rust addon. It finds the native build for the
 // running Node.js, keeps the API object a singleton (as the original package did), keeps one
-// capture at a time and the list of files this instance created, and tells the addon what only JS
-// knows of the process (context()). Everything else is decided and done in Rust (src/): options
+// capture at a time and the list of files this instance created (with their device and inode, so
+// that a file put in one's place since is never deleted), turns paths given as fs takes them (URL,
+// Buffer) into strings, and tells the addon what only JS knows of the process (context()). Everything else is decided and done in Rust (src/): options
 // and arguments are checked there, the OOM hook, GC_MONITORING and the memory watch run there, and
 // captures pick their transport and are written there.
 // @ts-check: type-checked against binding.d.ts, the native contract napi-rs generates (npm test).
@@ -10,7 +11,8 @@
 const fs = require('node:fs')
 const inspector = require('node:inspector')
 const path = require('node:path')
-const { debuglog } = require('node:util')
+const { fileURLToPath } = require('node:url')
+const { debuglog, inspect } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
 
 const debug = debuglog('node-oom-heapdump')
@@ -20,6 +22,8 @@ const helperFile = path.join(__dirname, 'native', 'oom-heapdump-helper')
 const analyzerFile = process.env.NODE_OOM_HEAPDUMP_ANALYZER || path.join(__dirname, 'native', 'oom-heapdump-analyzer')
 
 let instance = null
+// Paths travel to the addon as strings: a Buffer path must be UTF-8 (a BOM is kept, as in a name).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * Installs the OOM hook (unless `heapdumpOnOOM` is false) and returns the API object.
@@ -46,7 +50,8 @@ class NodeOomHeapdumpAPI {
   // `options` undefined: from the environment.
   constructor(options) {
     this._native = loadNative()
-    this._files = new Set()
+    /** @type {Map<string, FileId>} the files this instance created, by absolute path. */
+    this._files = new Map()
     this._busy = null
     /** What the last on-request capture did: { kind, path, transport, bytes, ... }. */
     this.lastCapture = null
@@ -59,13 +64,13 @@ class NodeOomHeapdumpAPI {
 
   /** See index.d.ts. */
   createHeapSnapshot(snapshotPath, captureOptions) {
-    if (isPlainObject(snapshotPath) && captureOptions === undefined) [snapshotPath, captureOptions] = [undefined, snapshotPath]
+    if (isOptionsObject(snapshotPath) && captureOptions === undefined) [snapshotPath, captureOptions] = [undefined, snapshotPath]
     return this._capture('heapsnapshot', snapshotPath, undefined, captureOptions)
   }
 
   /** See index.d.ts. */
   createCpuProfile(...args) {
-    const captureOptions = isPlainObject(args[args.length - 1]) ? args.pop() : undefined
+    const captureOptions = isOptionsObject(args[args.length - 1]) ? args.pop() : undefined
     const [cpuProfilePath, durationMs] = args
     return this._capture('cpuprofile', cpuProfilePath, durationMs, captureOptions)
   }
@@ -93,12 +98,16 @@ class NodeOomHeapdumpAPI {
   async _capture(kind, filePath, durationMs, captureOptions) {
     if (this._busy) throw new Error(`a ${this._busy} is already being captured; one capture at a time, retry when it is done`)
     const started = Date.now()
+    filePath = pathArg(filePath, 'argument `path`')
     // Checks every argument (throwing InvalidArg) before anything starts.
     const capture = this._native.capture(kind, filePath ?? undefined, durationMs, captureOptions, this._port, context())
     this._busy = kind === 'heapsnapshot' ? 'heap snapshot' : 'CPU profile'
     try {
       const result = await capture
-      this._files.add(result.path)
+      // Which file it is, so that delete never removes another put in its place. (Between the
+      // landing and this lstat another could take its place; the capture result does not say yet.)
+      const created = identity(result.path)
+      if (created) this._files.set(result.path, created)
       this.lastCapture = Object.freeze({ kind, ...result, ms: Date.now() - started })
       debug(`wrote ${result.path} (${result.bytes} bytes) via ${result.transport} in ${this.lastCapture.ms} ms`)
       return result.path
@@ -108,23 +117,35 @@ class NodeOomHeapdumpAPI {
   }
 
   async _delete(filePath, ext) {
-    const file = typeof filePath === 'string' ? this._created(filePath) : undefined
-    if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(filePath)} is not a ${ext} file created by this instance`)
+    const p = pathArg(filePath, 'argument `path`')
+    const file = typeof p === 'string' ? this._created(p) : undefined
+    if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(p)} is not a ${ext} file created by this instance`)
+    if (!sameFile(file, this._files.get(file))) throw new Error(`File not found: ${describe(p)} is not a file created by this instance (it was replaced since)`)
     await fs.promises.unlink(file)
     this._files.delete(file)
     return file
   }
 
+  // Deletes every file of `ext` this instance created that is still the one it created; skips one
+  // put in its place since (a directory, another process's file) and goes on. Throws at the end,
+  // naming them, only if some of ours could not be deleted.
   _deleteAll(ext) {
-    for (const file of this._files) {
+    const failed = []
+    for (const [file, created] of this._files) {
       if (!file.endsWith(ext)) continue
       try {
+        if (!sameFile(file, created)) {
+          debug(`not deleting ${file}: it was replaced since this instance created it`)
+          continue
+        }
         fs.unlinkSync(file)
+        this._files.delete(file)
       } catch (err) {
-        if (err.code !== 'ENOENT') throw err
+        if (err.code === 'ENOENT') this._files.delete(file)
+        else failed.push(`${file}: ${err.message}`)
       }
-      this._files.delete(file)
     }
+    if (failed.length > 0) throw new Error(`could not delete ${failed.length} of the files this instance created (the others were deleted): ${failed.join('; ')}`)
   }
 
   // The created file that `p` names (relative to the working directory, through symlinked folders).
@@ -142,15 +163,70 @@ class NodeOomHeapdumpAPI {
 
 function normalize(options) {
   if (options === undefined || options === null) return {}
-  if (typeof options === 'string') return { path: options }
+  if (typeof options === 'string' || isPathObject(options)) return { path: pathArg(options, 'option `path`') }
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`node-oom-heapdump: options must be an object or a path string, got ${describe(options)}`)
   }
-  return options
+  return isPathObject(options.path) ? { ...options, path: pathArg(options.path, 'option `path`') } : options
 }
 
-function isPlainObject(v) {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
+/** An options object: not a path (URL, Buffer) nor an array. */
+function isOptionsObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isPathObject(v)
+}
+
+/** A path that is not a string but that fs takes: a URL or a Buffer (any Uint8Array). */
+function isPathObject(v) {
+  return v instanceof URL || v instanceof Uint8Array
+}
+
+/**
+ * A path as fs takes it, as the string the addon reads: a file: URL as its path, a Buffer as UTF-8
+ * text. Anything else is returned as it is, for the addon to check. Errors are `InvalidArg`.
+ */
+function pathArg(p, label) {
+  if (p instanceof URL) {
+    if (p.protocol !== 'file:') throw invalidArg(`${label} must be a string, a Buffer or a file: URL, got the URL ${JSON.stringify(p.href)}`)
+    try {
+      return fileURLToPath(p)
+    } catch (err) {
+      throw invalidArg(`${label}: the URL ${JSON.stringify(p.href)} names no file on this system: ${err.message}`)
+    }
+  }
+  if (p instanceof Uint8Array) {
+    try {
+      return utf8.decode(p)
+    } catch {
+      throw invalidArg(`${label} is a Buffer that is not valid UTF-8 (paths are read as UTF-8 text), got ${inspect(Buffer.from(p))}`)
+    }
+  }
+  return p
+}
+
+function invalidArg(message) {
+  return Object.assign(new Error(message), { code: 'InvalidArg' })
+}
+
+/**
+ * Which file a path holds: device, inode and birth time (a file system such as ext4 gives a freed
+ * inode number to the next file created; the birth time tells them apart where statx reports it).
+ * @typedef {{ dev: bigint, ino: bigint, birth: bigint }} FileId
+ */
+
+/** @returns {FileId | undefined} the regular file at `file` (a final symlink not followed), if any. */
+function identity(file) {
+  try {
+    const st = fs.lstatSync(file, { bigint: true })
+    return st.isFile() ? { dev: st.dev, ino: st.ino, birth: st.birthtimeNs } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `file` is still the file `created` (throws lstat's error when nothing is there). */
+function sameFile(file, created) {
+  const st = fs.lstatSync(file, { bigint: true })
+  return created !== undefined && st.isFile() && st.dev === created.dev && st.ino === created.ino && st.birthtimeNs === created.birth
 }
 
 function describe(value) {
@@ -202,10 +278,10 @@ function lastFlagValue(flag) {
  * See index.d.ts.
  */
 async function analyzeHeapSnapshot(snapshotPath, options) {
-  if (options !== undefined && options !== null && !isPlainObject(options)) {
+  if (options !== undefined && options !== null && !isOptionsObject(options)) {
     throw Object.assign(new TypeError(`node-oom-heapdump: options must be an object, got ${describe(options)}`), { code: 'InvalidArg' })
   }
-  return JSON.parse(await loadNative().analyzeHeapSnapshot(snapshotPath, options?.top))
+  return JSON.parse(await loadNative().analyzeHeapSnapshot(pathArg(snapshotPath, 'argument `path`'), options?.top))
 }
 
 module.exports = nodeOomHeapdump

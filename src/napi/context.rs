@@ -2,6 +2,7 @@
 //! files go, where the executables are, this process's inspector. Turned here into the napi-free
 //! types below the boundary.
 
+use napi::bindgen_prelude::Utf16String;
 use napi::{Error, Result, Unknown, ValueType};
 use napi_derive::napi;
 
@@ -40,14 +41,15 @@ pub fn defaults(context: &Context) -> Result<Defaults> {
     })
 }
 
-/// A JS value as the option checks see it.
+/// A JS value as the option checks see it. Strings are read as UTF-16, so that lone surrogates
+/// reach the checks (`Prop::IllFormed`) instead of napi's U+FFFD.
 pub fn to_prop(v: &Unknown) -> Result<Prop> {
     Ok(match v.get_type()? {
         ValueType::Undefined => Prop::Undefined,
         ValueType::Null => Prop::Null,
         ValueType::Boolean => Prop::Bool(unsafe { v.cast::<bool>() }?),
         ValueType::Number => Prop::Number(unsafe { v.cast::<f64>() }?),
-        ValueType::String => Prop::String(unsafe { v.cast::<String>() }?),
+        ValueType::String => Prop::from_utf16(unsafe { v.cast::<Utf16String>() }?.to_vec()),
         ValueType::Object => Prop::Other("object"),
         ValueType::Function => Prop::Other("function"),
         ValueType::Symbol => Prop::Other("symbol"),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::paths::file_path;
+use super::paths::{capture_files, file_path, path_text};
 use super::values::positive_integer;
 use super::{OptionError, Prop, SNAPSHOT_EXT};
 use crate::options::Defaults;
@@ -26,7 +26,8 @@ impl CaptureKind {
 }
 
 /// The file an on-request capture goes to: `path` with the kind's extension appended when missing,
-/// or `<heapsnapshot|cpuprofile>-<ms since epoch>` in the default folder.
+/// or `<heapsnapshot|cpuprofile>-<ms since epoch>` in the default folder; the folder is checked now,
+/// when the capture is asked for.
 pub fn capture_path(
     path: &Prop,
     kind: CaptureKind,
@@ -45,6 +46,8 @@ pub fn capture_path(
         defaults,
         kind.extension(),
     )?;
+    let written = capture_files(&file.stem, kind.extension());
+    let file = file.writable(&written)?;
     Ok(file.dir.join(format!("{}{}", file.stem, kind.extension())))
 }
 
@@ -68,15 +71,17 @@ pub fn sampling_interval_us(us: &Prop) -> Result<u32, OptionError> {
     }
 }
 
-/// The snapshot `analyzeHeapSnapshot` reads: a non-empty path (whether it is a readable snapshot is
-/// the analyzer's to say).
+/// The snapshot `analyzeHeapSnapshot` reads: a non-empty path that a file name can hold (whether
+/// it is a readable snapshot is the analyzer's to say).
 pub fn analysis_file(path: &Prop) -> Result<PathBuf, OptionError> {
-    match path {
-        Prop::String(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-        other => Err(OptionError::NotAFile {
-            name: "argument `path`",
-            got: other.describe(),
+    let name = "argument `path`";
+    match path_text(path, name) {
+        Ok(Some(p)) => Ok(PathBuf::from(p)),
+        Ok(None) | Err(OptionError::Type { .. }) => Err(OptionError::NotAFile {
+            name,
+            got: path.describe(),
         }),
+        Err(e) => Err(e),
     }
 }
 

@@ -74,20 +74,22 @@ macro_rules! declare_options {
         )+];
 
         impl Options {
-            /// Checks every option, in table order; the first bad one is the error.
+            /// Checks every option, in table order, then what depends on several of them
+            /// (`check_together`, in defs.rs); the first bad one is the error.
             pub fn parse(
                 raw: &$crate::options::RawOptions,
                 defaults: &$crate::options::Defaults,
             ) -> Result<Options, $crate::options::OptionError> {
                 let [$($field),+] = raw.given();
-                Ok(Options {
+                Options {
                     $($field: $crate::options::values::Check::check(
                         &$kind,
                         $field.name,
                         &$field.prop,
                         defaults,
                     )?,)+
-                })
+                }
+                .check_together()
             }
 
             /// The options as `install` gives them back to JS, in table order.

@@ -5,8 +5,9 @@
 //! index.d.ts (and to `InstalledOptions` when it is reported); the tests say what else is stale.
 
 use super::declare::declare_options;
-use super::paths::{FilePath, SnapshotPath, SnapshotTarget};
+use super::paths::{oom_files, FilePath, SnapshotPath, SnapshotTarget};
 use super::values::{Boolean, Implementation, OneOf, Percent, Port, PositiveInteger, Reported};
+use super::OptionError;
 
 /// The DevTools port when none is given (Node's own default).
 pub const DEFAULT_PORT: u16 = 9229;
@@ -28,8 +29,9 @@ declare_options! {
         js "OOMImplementation", env "NODE_OOM_HEAPDUMP_OOM_IMPLEMENTATION";
 
     /// Where the snapshot goes (`.heapsnapshot` is appended when missing); relative to the working
-    /// directory, or to `--diagnostic-dir` when that flag is given and no `path` is. The folder must
-    /// exist and be writable.
+    /// directory, or to `--diagnostic-dir` when that flag is given and no `path` is. With
+    /// `heapdumpOnOOM`, the folder must exist and be writable, and every name written there must fit
+    /// NAME_MAX (255 bytes) and PATH_MAX (4096).
     path: FilePath = SnapshotPath,
         js "path", env "NODE_OOM_HEAPDUMP_PATH";
 
@@ -75,6 +77,19 @@ declare_options! {
 
 /// What the rest of the crate reads off several options at once.
 impl Options {
+    /// The checks that depend on several options: the OOM path's folder and the names written in
+    /// it are checked only when the OOM path will write there (`heapdumpOnOOM`), and with the
+    /// timestamp `addTimestamp` adds; otherwise nothing on disk is looked at.
+    fn check_together(mut self) -> Result<Options, OptionError> {
+        self.path = if self.heapdump_on_oom {
+            let written = oom_files(&self.path.stem, self.add_timestamp);
+            self.path.writable(&written)?
+        } else {
+            self.path.unchecked()
+        };
+        Ok(self)
+    }
+
     /// Where OOM snapshots land.
     pub fn target(&self) -> SnapshotTarget {
         SnapshotTarget {

@@ -40,6 +40,9 @@ pub enum Prop {
     Bool(bool),
     Number(f64),
     String(String),
+    /// A JS string with lone surrogates (UTF-16 code units U+D800..U+DFFF that pair with nothing),
+    /// which no UTF-8 text holds: its code units.
+    IllFormed(Vec<u16>),
     /// Any other JS type, by its `typeof` name.
     Other(&'static str),
 }
@@ -53,7 +56,27 @@ impl Prop {
             Prop::Bool(b) => b.to_string(),
             Prop::Number(n) => format_number(*n),
             Prop::String(s) => format!("{s:?}"),
+            Prop::IllFormed(units) => {
+                let shown: String = char::decode_utf16(units.iter().copied())
+                    .map(|c| match c {
+                        Ok(c) => c.escape_debug().to_string(),
+                        Err(e) => format!("\\u{{{:x}}}", e.unpaired_surrogate()),
+                    })
+                    .collect();
+                format!("\"{shown}\"")
+            }
             Prop::Other(kind) => format!("a value of type {kind}"),
+        }
+    }
+}
+
+impl Prop {
+    /// A JS string from its UTF-16 code units: `String`, or `IllFormed` when it holds lone
+    /// surrogates (napi's UTF-8 reading would have turned them into U+FFFD without a word).
+    pub fn from_utf16(units: Vec<u16>) -> Prop {
+        match String::from_utf16(&units) {
+            Ok(s) => Prop::String(s),
+            Err(_) => Prop::IllFormed(units),
         }
     }
 }
@@ -111,6 +134,43 @@ pub enum OptionError {
     NotAFolder { name: &'static str, dir: PathBuf },
     #[error("{name}: folder {dir:?} is not writable")]
     NotWritable { name: &'static str, dir: PathBuf },
+    #[error("{name} not given, and its default folder {dir:?} ({from}) is not writable; give a path in a writable folder")]
+    DefaultNotWritable {
+        name: &'static str,
+        dir: PathBuf,
+        /// "the working directory" or "--diagnostic-dir".
+        from: &'static str,
+    },
+    #[error("{name}: folder {dir:?} cannot be used: {error}")]
+    FolderUnusable {
+        name: &'static str,
+        dir: PathBuf,
+        error: String,
+    },
+    #[error("{name} contains a NUL byte, which no file name can hold, got {got}")]
+    Nul { name: &'static str, got: String },
+    #[error(
+        "{name} contains a lone surrogate (U+D800..U+DFFF), which no file name can hold, got {got}"
+    )]
+    LoneSurrogate { name: &'static str, got: String },
+    #[error("{name}: folder {dir:?} is longer than PATH_MAX (4096 bytes)")]
+    FolderTooLong { name: &'static str, dir: PathBuf },
+    #[error("{name}: file name {file:?} is too long: {what} is {bytes} bytes, over NAME_MAX (255 bytes)")]
+    NameTooLong {
+        name: &'static str,
+        /// The final name, as the user asked for it.
+        file: String,
+        /// Which of the files we write for it is the longest: "its temporary file".
+        what: &'static str,
+        bytes: usize,
+    },
+    #[error("{name}: {what} {path:?} would be {bytes} bytes long, longer than PATH_MAX (4096 bytes, the final NUL included)")]
+    PathTooLong {
+        name: &'static str,
+        what: &'static str,
+        path: PathBuf,
+        bytes: usize,
+    },
     #[error("argument `durationMs` must be a finite number of milliseconds greater than 0 and at most 3600000 (1 hour), got {0}")]
     Duration(String),
     #[error("option `samplingIntervalUs` must be an integer from 1 to 1000000, got {0}")]
@@ -217,6 +277,18 @@ mod tests {
         let mut r = raw();
         r.set("path", Prop::String("".into()));
         assert_eq!(err(r), "option `path` must name a file, got \"\"");
+    }
+
+    #[test]
+    fn without_heapdump_on_oom_nothing_on_disk_is_checked() {
+        let mut r = raw();
+        r.set("heapdumpOnOOM", Prop::Bool(false));
+        r.set("path", Prop::String("/no/such/folder/x".into()));
+        let o = Options::parse(&r, &defaults()).unwrap();
+        assert_eq!(o.path.dir, PathBuf::from("/no/such/folder"));
+        // What no file name can hold is still refused.
+        r.set("path", Prop::String("a\0b".into()));
+        assert!(err(r).contains("contains a NUL byte"));
     }
 
     #[test]

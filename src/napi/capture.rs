@@ -1,12 +1,14 @@
 //! The napi boundary of on-request captures: one entry, `capture`, that checks every argument
 //! (bad ones reject with `InvalidArg`), picks the transport (`on_request::plan`) and returns a
-//! promise of the landed file. Over DevTools the capture runs on the tokio runtime; in-process, V8
-//! works on the JS thread and the file is landed off it.
+//! promise of the landed file. Over DevTools the capture runs on our runtime's thread
+//! (`on_request::runtime`, started when first needed; a thread that cannot start rejects the
+//! capture); in-process, V8 works on the JS thread and the file is landed off it.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Result, Status, Task, ValueType};
 use napi_derive::napi;
@@ -17,7 +19,7 @@ use super::errors::{failure, invalid};
 use crate::on_request::devtools;
 use crate::on_request::in_process::{self, PendingWrite};
 use crate::on_request::transport::Transport;
-use crate::on_request::{self, cpu_profile_file, Plan, Request};
+use crate::on_request::{self, cpu_profile_file, runtime, Plan, Request};
 use crate::options::{CaptureKind, OptionError, Prop, DEFAULT_PORT};
 
 /// Heap snapshot progress, as V8 reports it.
@@ -129,7 +131,10 @@ pub fn capture<'env>(
                         .build()
                 })
                 .transpose()?;
-            env.spawn_future(devtools_heap_snapshot(plan, port, id, on_progress))
+            settle_on_runtime(env, async move {
+                let result = devtools_heap_snapshot(plan, port, id, on_progress).await?;
+                Ok(resolved(result))
+            })
         }
         (CaptureKind::HeapSnapshot, Transport::InProcess) => {
             let mut seen = Vec::new();
@@ -144,7 +149,7 @@ pub fn capture<'env>(
             Ok(env.spawn(FinishSnapshot(Some(pending)))?.promise_object())
         }
         (CaptureKind::CpuProfile, Transport::Devtools { port, id }) => {
-            env.spawn_future(async move {
+            settle_on_runtime(env, async move {
                 let (path, bytes) = devtools::cpu_profile::record(
                     port,
                     id.as_deref(),
@@ -154,31 +159,77 @@ pub fn capture<'env>(
                 )
                 .await
                 .map_err(failure)?;
-                Ok(CaptureResult::profile("devtools", path, bytes))
+                Ok(resolved(CaptureResult::profile("devtools", path, bytes)))
             })
         }
         (CaptureKind::CpuProfile, Transport::InProcess) => {
-            let run = in_process::start_cpu_profile(plan.sampling_interval_us).map_err(failure)?;
             let duration = plan.duration;
-            env.spawn_future_with_callback(
-                async move {
-                    tokio::time::sleep(duration).await;
-                    Ok(())
-                },
-                move |env, ()| {
-                    let json = in_process::stop_cpu_profile(run).map_err(failure)?;
-                    Ok(env
+            // Started before the profile, so that a runtime that cannot start leaves nothing running.
+            let handle = runtime::handle(RUNTIME_WORK).map_err(failure)?;
+            let run = JsThreadOnly(
+                in_process::start_cpu_profile(plan.sampling_interval_us).map_err(failure)?,
+            );
+            let (deferred, promise) =
+                env.create_deferred::<PromiseRaw<'static, CaptureResult>, Resolver<_>>()?;
+            handle.spawn(async move {
+                tokio::time::sleep(duration).await;
+                // On the JS thread, where the profile was started: stop it, then write it on a libuv
+                // worker. A promise resolved with a promise takes on its outcome.
+                deferred.resolve(Box::new(move |env: Env| {
+                    let json = in_process::stop_cpu_profile(run.into_inner()).map_err(failure)?;
+                    let written = env
                         .spawn(WriteCpuProfile {
                             path: plan.path,
                             json,
                         })?
-                        .promise_object())
-                },
-            )
-            // A promise resolved with a promise takes on its outcome: this one settles with the file.
-            .map(|p| PromiseRaw::new(env.raw(), p.raw()))
+                        .promise_object();
+                    Ok(PromiseRaw::new(env.raw(), written.raw()))
+                }));
+            });
+            Ok(PromiseRaw::new(env.raw(), promise.raw()))
         }
     }
+}
+
+/// A value that travels through another thread untouched and is only used again on the JS thread
+/// that made it (a deferred's resolver runs there).
+struct JsThreadOnly<T>(T);
+
+// SAFETY: the value is only moved (never used) off the JS thread, and used again on it.
+unsafe impl<T> Send for JsThreadOnly<T> {}
+
+impl<T> JsThreadOnly<T> {
+    /// On the JS thread that made it.
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// What the runtime is started for, in the error when it cannot be.
+const RUNTIME_WORK: &str = "the capture";
+
+/// Settles a promise on the JS thread: `Env` -> the value.
+type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
+
+fn resolved<T: Send + 'static>(value: T) -> Resolver<T> {
+    Box::new(move |_| Ok(value))
+}
+
+/// A promise settled with what `work` gives, run on our runtime's thread. A runtime that cannot
+/// start throws here, before anything starts (the caller's async function then rejects).
+fn settle_on_runtime<'env, T: ToNapiValue + 'static>(
+    env: &'env Env,
+    work: impl Future<Output = Result<Resolver<T>>> + Send + 'static,
+) -> Result<PromiseRaw<'env, T>> {
+    let handle = runtime::handle(RUNTIME_WORK).map_err(failure)?;
+    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    handle.spawn(async move {
+        match work.await {
+            Ok(resolve) => deferred.resolve(resolve),
+            Err(e) => deferred.reject(e),
+        }
+    });
+    Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
 async fn devtools_heap_snapshot(

@@ -18,6 +18,12 @@ pub enum DevtoolsError {
         "inspector connection {url} closed in the middle of the capture ({bytes} bytes received)"
     )]
     Closed { url: String, bytes: u64 },
+    #[error("inspector {url} did not answer {what} within {secs} s")]
+    Silent {
+        url: String,
+        what: String,
+        secs: u64,
+    },
     #[error("inspector answered {method} with an error: {message}")]
     Protocol { method: String, message: String },
     #[error("inspector sent an unreadable message: {0}")]

@@ -4,14 +4,23 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use oom_heapdump_capture::{Landing, SnapshotSummary, SnapshotWriter};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::client::Session;
+use super::client::{Limits, Session, ANSWER_SILENCE};
 use super::json_string;
 use super::DevtoolsError;
+
+/// Largest message of a snapshot session: V8's inspector sends the snapshot as a stream of small
+/// chunks of JSON text (each escaped once more inside its event), far below this.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// Silence allowed between two messages while a snapshot is taken. V8 first collects garbage
+/// (no message), then builds the snapshot reporting progress every few thousand objects, then
+/// streams its chunks; only the collection of a very large heap is silent for long.
+pub const SNAPSHOT_SILENCE: Duration = Duration::from_secs(120);
 
 #[derive(Deserialize)]
 struct Progress {
@@ -25,7 +34,10 @@ pub async fn take(
     final_path: &Path,
     progress: &(dyn Fn(u32, u32) + Sync),
 ) -> Result<(PathBuf, SnapshotSummary), DevtoolsError> {
-    let mut session = Session::connect(port, own_id).await?;
+    let limits = Limits {
+        max_message_bytes: MAX_MESSAGE_BYTES,
+    };
+    let mut session = Session::connect(port, own_id, limits).await?;
     let mut writer = SnapshotWriter::create(final_path)?;
     let bytes = AtomicU64::new(0);
     let mut decoded = Vec::with_capacity(1 << 20);
@@ -55,18 +67,31 @@ pub async fn take(
     };
     let received = || bytes.load(Ordering::Relaxed);
     session
-        .call("HeapProfiler.enable", json!({}), &mut on_event, &received)
-        .await?;
-    session
         .call(
-            "HeapProfiler.takeHeapSnapshot",
-            json!({ "reportProgress": true, "captureNumericValue": false }),
+            "HeapProfiler.enable",
+            json!({}),
+            ANSWER_SILENCE,
             &mut on_event,
             &received,
         )
         .await?;
     session
-        .call("HeapProfiler.disable", json!({}), &mut on_event, &received)
+        .call(
+            "HeapProfiler.takeHeapSnapshot",
+            json!({ "reportProgress": true, "captureNumericValue": false }),
+            SNAPSHOT_SILENCE,
+            &mut on_event,
+            &received,
+        )
+        .await?;
+    session
+        .call(
+            "HeapProfiler.disable",
+            json!({}),
+            ANSWER_SILENCE,
+            &mut on_event,
+            &received,
+        )
         .await?;
     session.close().await;
     Ok(writer.finish(Landing::Replace)?)

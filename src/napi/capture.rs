@@ -18,7 +18,7 @@ use super::context::{defaults, to_prop, Context};
 use super::errors::{failure, invalid};
 use crate::on_request::devtools;
 use crate::on_request::in_process::{self, PendingWrite};
-use crate::on_request::transport::Transport;
+use crate::on_request::transport::{Endpoint, Transport};
 use crate::on_request::{self, cpu_profile_file, runtime, Plan, Request};
 use crate::options::{CaptureKind, OptionError, Prop, DEFAULT_PORT};
 
@@ -123,7 +123,7 @@ pub fn capture<'env>(
     let plan =
         on_request::plan(&request, &defaults(&context)?, SystemTime::now()).map_err(invalid)?;
     match (plan.kind, plan.transport.clone()) {
-        (CaptureKind::HeapSnapshot, Transport::Devtools { port, id }) => {
+        (CaptureKind::HeapSnapshot, Transport::Devtools { endpoint, id }) => {
             let on_progress = on_progress
                 .map(|f| {
                     f.build_threadsafe_function()
@@ -132,7 +132,7 @@ pub fn capture<'env>(
                 })
                 .transpose()?;
             settle_on_runtime(env, async move {
-                let result = devtools_heap_snapshot(plan, port, id, on_progress).await?;
+                let result = devtools_heap_snapshot(plan, endpoint, id, on_progress).await?;
                 Ok(resolved(result))
             })
         }
@@ -148,10 +148,10 @@ pub fn capture<'env>(
             let pending = in_process::write(snapshot, &plan.path).map_err(failure)?;
             Ok(env.spawn(FinishSnapshot(Some(pending)))?.promise_object())
         }
-        (CaptureKind::CpuProfile, Transport::Devtools { port, id }) => {
+        (CaptureKind::CpuProfile, Transport::Devtools { endpoint, id }) => {
             settle_on_runtime(env, async move {
                 let (path, bytes) = devtools::cpu_profile::record(
-                    port,
+                    endpoint,
                     id.as_deref(),
                     &plan.path,
                     plan.duration,
@@ -234,7 +234,7 @@ fn settle_on_runtime<'env, T: ToNapiValue + 'static>(
 
 async fn devtools_heap_snapshot(
     plan: Plan,
-    port: u16,
+    endpoint: Endpoint,
     id: Option<String>,
     on_progress: Option<ProgressFn>,
 ) -> Result<CaptureResult> {
@@ -246,9 +246,10 @@ async fn devtools_heap_snapshot(
             );
         }
     };
-    let (path, summary) = devtools::heap_snapshot::take(port, id.as_deref(), &plan.path, &report)
-        .await
-        .map_err(failure)?;
+    let (path, summary) =
+        devtools::heap_snapshot::take(endpoint, id.as_deref(), &plan.path, &report)
+            .await
+            .map_err(failure)?;
     Ok(CaptureResult::snapshot("devtools", path, summary))
 }
 

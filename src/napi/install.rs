@@ -17,7 +17,7 @@ use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::containers::memory_watch;
 use crate::on_request::devtools::check_at_load;
 use crate::on_request::runtime;
-use crate::on_request::transport::OwnInspector;
+use crate::on_request::transport::{Endpoint, OwnInspector};
 use crate::oom::{self, InstallError, OomConfig};
 use crate::options::{Implementation, Options, Prop, RawOptions, Reported};
 use crate::units::say;
@@ -91,9 +91,9 @@ fn check_inspector(env: &Env, context: &Context, port: u16) -> Result<()> {
         .inspector_url
         .as_deref()
         .and_then(OwnInspector::parse);
-    let (port, id) = match own {
-        Some(own) => (own.port, Some(own.id)),
-        None => (port, None),
+    let (endpoint, id) = match own {
+        Some(own) => (own.endpoint, Some(own.id)),
+        None => (Endpoint::v4(port), None),
     };
     let warning = Arc::new(Mutex::new(None));
     let shown = warning.clone();
@@ -104,7 +104,7 @@ fn check_inspector(env: &Env, context: &Context, port: u16) -> Result<()> {
         Ok(())
     })?;
     let check = async move {
-        if let Some(w) = check_at_load(port, id.as_deref()).await {
+        if let Some(w) = check_at_load(endpoint, id.as_deref()).await {
             *warning.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
             wake.wake();
         }

@@ -1,5 +1,6 @@
 //! A minimal DevTools protocol client: discovery over HTTP, commands and events over the websocket.
-//! Only 127.0.0.1 is ever contacted, whatever address the inspector itself was bound to.
+//! Only the loopback is ever contacted (127.0.0.1, or ::1 for an inspector on IPv6), whatever
+//! address the inspector itself was bound to.
 //!
 //! Every read is bounded in size and in time, so that whatever listens on the port (another
 //! process, a hostile one, a stuck one) can neither grow this process's memory nor leave a capture
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::DevtoolsError;
+use crate::on_request::transport::Endpoint;
 
 /// Connecting to the inspector's port on loopback: immediate when anything listens.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -51,9 +53,9 @@ pub enum Probe {
     Nothing(String),
 }
 
-async fn list_targets(port: u16) -> Result<Vec<Target>, DevtoolsError> {
-    let discovery = |reason: String| DevtoolsError::Discovery { port, reason };
-    match tokio::time::timeout(DISCOVERY_TIMEOUT, read_target_list(port)).await {
+async fn list_targets(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
+    let discovery = |reason: String| DevtoolsError::Discovery { at, reason };
+    match tokio::time::timeout(DISCOVERY_TIMEOUT, read_target_list(at)).await {
         Ok(list) => list,
         Err(_) => Err(discovery(format!(
             "no complete answer within {} s",
@@ -62,9 +64,9 @@ async fn list_targets(port: u16) -> Result<Vec<Target>, DevtoolsError> {
     }
 }
 
-async fn read_target_list(port: u16) -> Result<Vec<Target>, DevtoolsError> {
-    let url = format!("http://127.0.0.1:{port}/json/list");
-    let discovery = |reason: String| DevtoolsError::Discovery { port, reason };
+async fn read_target_list(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
+    let url = format!("http://{at}/json/list");
+    let discovery = |reason: String| DevtoolsError::Discovery { at, reason };
     let client = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(DISCOVERY_TIMEOUT)
@@ -73,7 +75,7 @@ async fn read_target_list(port: u16) -> Result<Vec<Target>, DevtoolsError> {
         .map_err(|e| discovery(e.to_string()))?;
     let mut response = client.get(&url).send().await.map_err(|e| {
         if e.is_connect() {
-            DevtoolsError::NothingListening { port }
+            DevtoolsError::NothingListening { at }
         } else {
             discovery(e.to_string())
         }
@@ -96,9 +98,9 @@ async fn read_target_list(port: u16) -> Result<Vec<Target>, DevtoolsError> {
     serde_json::from_slice(&body).map_err(|e| discovery(format!("not a target list: {e}")))
 }
 
-/// Checks whether this process's inspector (target `own_id`, if it has one) answers on `port`.
-pub async fn probe(port: u16, own_id: Option<&str>) -> Probe {
-    match list_targets(port).await {
+/// Checks whether this process's inspector (target `own_id`, if it has one) answers at `at`.
+pub async fn probe(at: Endpoint, own_id: Option<&str>) -> Probe {
+    match list_targets(at).await {
         Ok(targets) if own_id.is_some_and(|id| targets.iter().any(|t| t.id == id)) => Probe::Ours,
         Ok(_) => Probe::Other,
         Err(e) => Probe::Nothing(e.to_string()),
@@ -127,21 +129,21 @@ struct Incoming<'a> {
 }
 
 impl Session {
-    /// Connects to the target `own_id` on `port`, after checking that the inspector listening there
+    /// Connects to the target `own_id` at `at`, after checking that the inspector listening there
     /// lists it (so that we never capture another process).
     pub async fn connect(
-        port: u16,
+        at: Endpoint,
         own_id: Option<&str>,
         limits: Limits,
     ) -> Result<Session, DevtoolsError> {
-        let targets = list_targets(port).await?;
+        let targets = list_targets(at).await?;
         let Some(id) = own_id.filter(|id| targets.iter().any(|t| t.id == *id)) else {
             return Err(DevtoolsError::NotThisProcess {
-                port,
+                at,
                 pid: std::process::id(),
             });
         };
-        let url = format!("ws://127.0.0.1:{port}/{id}");
+        let url = format!("ws://{at}/{id}");
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(limits.max_message_bytes);
         config.max_frame_size = Some(limits.max_message_bytes);

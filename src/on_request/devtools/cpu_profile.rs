@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use super::client::{Limits, Session, ANSWER_SILENCE};
 use super::DevtoolsError;
 use crate::on_request::cpu_profile_file;
+use crate::on_request::transport::Endpoint;
 
 /// Largest message of a CPU profile session: `Profiler.stop` answers with the whole profile in one
 /// message, about 10 bytes per sample (an hour at 100 µs is some 400 MB), so the bound is generous.
@@ -25,7 +26,7 @@ struct Stopped<'a> {
 }
 
 pub async fn record(
-    port: u16,
+    at: Endpoint,
     own_id: Option<&str>,
     final_path: &Path,
     duration: Duration,
@@ -34,7 +35,7 @@ pub async fn record(
     let limits = Limits {
         max_message_bytes: MAX_MESSAGE_BYTES,
     };
-    let mut session = Session::connect(port, own_id, limits).await?;
+    let mut session = Session::connect(at, own_id, limits).await?;
     let mut ignore = |_: &str, _: &str| Ok(());
     let none = || 0;
     session

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::client::{Limits, Session, ANSWER_SILENCE};
 use super::json_string;
 use super::DevtoolsError;
+use crate::on_request::transport::Endpoint;
 
 /// Largest message of a snapshot session: V8's inspector sends the snapshot as a stream of small
 /// chunks of JSON text (each escaped once more inside its event), far below this.
@@ -29,7 +30,7 @@ struct Progress {
 }
 
 pub async fn take(
-    port: u16,
+    at: Endpoint,
     own_id: Option<&str>,
     final_path: &Path,
     progress: &(dyn Fn(u32, u32) + Sync),
@@ -37,7 +38,7 @@ pub async fn take(
     let limits = Limits {
         max_message_bytes: MAX_MESSAGE_BYTES,
     };
-    let mut session = Session::connect(port, own_id, limits).await?;
+    let mut session = Session::connect(at, own_id, limits).await?;
     let mut writer = SnapshotWriter::create(final_path)?;
     let bytes = AtomicU64::new(0);
     let mut decoded = Vec::with_capacity(1 << 20);

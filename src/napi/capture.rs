@@ -4,8 +4,11 @@
 //! (`on_request::runtime`, started when first needed; a thread that cannot start rejects the
 //! capture); in-process, V8 works on the JS thread and the file is landed off it.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
@@ -16,7 +19,7 @@ use oom_heapdump_capture::SnapshotSummary;
 
 use super::context::{defaults, to_prop, Context};
 use super::errors::{failure, invalid};
-use crate::on_request::devtools;
+use crate::on_request::devtools::{self, DevtoolsError};
 use crate::on_request::in_process::{self, PendingWrite};
 use crate::on_request::transport::{Endpoint, Transport};
 use crate::on_request::{self, cpu_profile_file, runtime, Plan, Request};
@@ -28,8 +31,6 @@ pub struct Progress {
     pub done: u32,
     pub total: u32,
 }
-
-type ProgressFn = ThreadsafeFunction<Progress, (), Progress, Status, false>;
 
 /// A capture that landed.
 #[napi(object)]
@@ -124,15 +125,9 @@ pub fn capture<'env>(
         on_request::plan(&request, &defaults(&context)?, SystemTime::now()).map_err(invalid)?;
     match (plan.kind, plan.transport.clone()) {
         (CaptureKind::HeapSnapshot, Transport::Devtools { endpoint, id }) => {
-            let on_progress = on_progress
-                .map(|f| {
-                    f.build_threadsafe_function()
-                        .callee_handled::<false>()
-                        .build()
-                })
-                .transpose()?;
+            let reporter = Reporter::new(env, on_progress)?;
             settle_on_runtime(env, async move {
-                let result = devtools_heap_snapshot(plan, endpoint, id, on_progress).await?;
+                let result = devtools_heap_snapshot(plan, endpoint, id, reporter).await?;
                 Ok(resolved(result))
             })
         }
@@ -236,21 +231,109 @@ async fn devtools_heap_snapshot(
     plan: Plan,
     endpoint: Endpoint,
     id: Option<String>,
-    on_progress: Option<ProgressFn>,
+    reporter: Reporter,
 ) -> Result<CaptureResult> {
-    let report = |done, total| {
-        if let Some(f) = &on_progress {
-            f.call(
-                Progress { done, total },
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+    match devtools::heap_snapshot::take(endpoint, id.as_deref(), &plan.path, &reporter).await {
+        Ok((path, summary)) => Ok(CaptureResult::snapshot("devtools", path, summary)),
+        // The callback's own error, as in-process (where it is thrown from `capture`).
+        Err(e @ DevtoolsError::ProgressFailed) => {
+            Err(reporter.thrown().unwrap_or_else(|| failure(e)))
         }
-    };
-    let (path, summary) =
-        devtools::heap_snapshot::take(endpoint, id.as_deref(), &plan.path, &report)
-            .await
-            .map_err(failure)?;
-    Ok(CaptureResult::snapshot("devtools", path, summary))
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// The app's `onProgress`, called on the JS thread from the capture's thread: reports are queued
+/// here and a weak threadsafe function (our closure, not the app's function) makes the calls. The
+/// first call that throws keeps its error (the capture rejects with it) and no call is made after it,
+/// as in-process.
+struct Reporter {
+    wake: Option<ReporterTsfn>,
+    state: Arc<ReporterState>,
+}
+
+type ReporterTsfn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+#[derive(Default)]
+struct ReporterState {
+    /// Reports not yet given to the app.
+    queue: Mutex<VecDeque<Progress>>,
+    failed: AtomicBool,
+    thrown: Mutex<Option<napi::Error>>,
+}
+
+impl ReporterState {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Progress>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Reporter {
+    /// On the JS thread.
+    fn new(env: &Env, on_progress: Option<Function<Progress, ()>>) -> Result<Reporter> {
+        let state = Arc::new(ReporterState::default());
+        let Some(f) = on_progress else {
+            return Ok(Reporter { wake: None, state });
+        };
+        let f = f.create_ref()?;
+        let shared = state.clone();
+        let call =
+            env.create_function_from_closure::<(), (), _>("nodeOomHeapdumpProgress", move |ctx| {
+                let f = f.borrow_back(ctx.env)?;
+                while let Some(p) = shared.queue().pop_front() {
+                    if shared.failed.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    if let Err(thrown) = f.call(p) {
+                        *shared.thrown.lock().unwrap_or_else(|e| e.into_inner()) = Some(thrown);
+                        shared.failed.store(true, Ordering::SeqCst);
+                    }
+                }
+                Ok(())
+            })?;
+        let wake = call
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        Ok(Reporter {
+            wake: Some(wake),
+            state,
+        })
+    }
+
+    /// The callback's error, once it threw.
+    fn thrown(&self) -> Option<napi::Error> {
+        self.state
+            .thrown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+impl devtools::heap_snapshot::ProgressSink for Reporter {
+    fn report(&self, done: u32, total: u32) -> bool {
+        if self.failed() {
+            return false;
+        }
+        if let Some(wake) = &self.wake {
+            self.state.queue().push_back(Progress { done, total });
+            if wake.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                // The JS thread is going away: nobody will take these.
+                self.state.queue().clear();
+            }
+        }
+        true
+    }
+
+    fn pending(&self) -> bool {
+        !self.state.queue().is_empty()
+    }
+
+    fn failed(&self) -> bool {
+        self.state.failed.load(Ordering::SeqCst)
+    }
 }
 
 /// Waits, on a libuv worker, for the writer thread of an in-process snapshot to land the file.

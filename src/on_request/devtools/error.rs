@@ -28,6 +28,8 @@ pub enum DevtoolsError {
     Protocol { method: String, message: String },
     #[error("inspector sent an unreadable message: {0}")]
     BadMessage(String),
+    #[error("the onProgress callback threw")]
+    ProgressFailed,
     #[error(transparent)]
     Capture(#[from] CaptureError),
     #[error(transparent)]

@@ -1,6 +1,7 @@
 //! `HeapProfiler.takeHeapSnapshot` over the websocket: each `addHeapSnapshotChunk` event is decoded
 //! and written to the temporary file as it arrives (never gathered in memory) and fed through the
-//! completeness check; `reportHeapSnapshotProgress` events go to the progress callback.
+//! completeness check; `reportHeapSnapshotProgress` events go to a [`ProgressSink`]. A sink that
+//! failed (the app's callback threw) stops the capture, and nothing lands.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,16 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// streams its chunks; only the collection of a very large heap is silent for long.
 pub const SNAPSHOT_SILENCE: Duration = Duration::from_secs(120);
 
+/// Where progress reports go (the app's `onProgress`, called on the JS thread).
+pub trait ProgressSink: Sync {
+    /// Queues a report; false once the receiver has failed (the capture then stops).
+    fn report(&self, done: u32, total: u32) -> bool;
+    /// True while queued reports have not been received yet.
+    fn pending(&self) -> bool;
+    /// True once the receiver has failed.
+    fn failed(&self) -> bool;
+}
+
 #[derive(Deserialize)]
 struct Progress {
     done: u32,
@@ -33,7 +44,7 @@ pub async fn take(
     at: Endpoint,
     own_id: Option<&str>,
     final_path: &Path,
-    progress: &(dyn Fn(u32, u32) + Sync),
+    progress: &dyn ProgressSink,
 ) -> Result<(PathBuf, SnapshotSummary), DevtoolsError> {
     let limits = Limits {
         max_message_bytes: MAX_MESSAGE_BYTES,
@@ -59,7 +70,9 @@ pub async fn take(
             }
             "HeapProfiler.reportHeapSnapshotProgress" => {
                 if let Ok(p) = serde_json::from_str::<Progress>(params) {
-                    progress(p.done, p.total);
+                    if !progress.report(p.done, p.total) {
+                        return Err(DevtoolsError::ProgressFailed);
+                    }
                 }
             }
             _ => {}
@@ -95,5 +108,14 @@ pub async fn take(
         )
         .await?;
     session.close().await;
+    // The reports reach the JS thread after the snapshot (it is busy serializing it): the file
+    // lands only once they all did, and none failed.
+    let waited = tokio::time::Instant::now();
+    while progress.pending() && waited.elapsed() < ANSWER_SILENCE {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    if progress.failed() {
+        return Err(DevtoolsError::ProgressFailed);
+    }
     Ok(writer.finish(Landing::Replace)?)
 }

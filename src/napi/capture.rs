@@ -1,12 +1,17 @@
 //! The napi boundary of on-request captures: one entry, `capture`, that checks every argument
 //! (bad ones reject with `InvalidArg`), picks the transport (`on_request::plan`) and returns a
-//! promise of the landed file. Over DevTools the capture runs on the tokio runtime; in-process, V8
-//! works on the JS thread and the file is landed off it.
+//! promise of the landed file. Over DevTools the capture runs on our runtime's thread
+//! (`on_request::runtime`, started when first needed; a thread that cannot start rejects the
+//! capture); in-process, V8 works on the JS thread and the file is landed off it.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Result, Status, Task, ValueType};
 use napi_derive::napi;
@@ -14,10 +19,10 @@ use oom_heapdump_capture::SnapshotSummary;
 
 use super::context::{defaults, to_prop, Context};
 use super::errors::{failure, invalid};
-use crate::on_request::devtools;
+use crate::on_request::devtools::{self, DevtoolsError};
 use crate::on_request::in_process::{self, PendingWrite};
-use crate::on_request::transport::Transport;
-use crate::on_request::{self, cpu_profile_file, Plan, Request};
+use crate::on_request::transport::{Endpoint, Transport};
+use crate::on_request::{self, cpu_profile_file, runtime, Plan, Request};
 use crate::options::{CaptureKind, OptionError, Prop, DEFAULT_PORT};
 
 /// Heap snapshot progress, as V8 reports it.
@@ -26,8 +31,6 @@ pub struct Progress {
     pub done: u32,
     pub total: u32,
 }
-
-type ProgressFn = ThreadsafeFunction<Progress, (), Progress, Status, false>;
 
 /// A capture that landed.
 #[napi(object)]
@@ -121,15 +124,12 @@ pub fn capture<'env>(
     let plan =
         on_request::plan(&request, &defaults(&context)?, SystemTime::now()).map_err(invalid)?;
     match (plan.kind, plan.transport.clone()) {
-        (CaptureKind::HeapSnapshot, Transport::Devtools { port, id }) => {
-            let on_progress = on_progress
-                .map(|f| {
-                    f.build_threadsafe_function()
-                        .callee_handled::<false>()
-                        .build()
-                })
-                .transpose()?;
-            env.spawn_future(devtools_heap_snapshot(plan, port, id, on_progress))
+        (CaptureKind::HeapSnapshot, Transport::Devtools { endpoint, id }) => {
+            let reporter = Reporter::new(env, on_progress)?;
+            settle_on_runtime(env, async move {
+                let result = devtools_heap_snapshot(plan, endpoint, id, reporter).await?;
+                Ok(resolved(result))
+            })
         }
         (CaptureKind::HeapSnapshot, Transport::InProcess) => {
             let mut seen = Vec::new();
@@ -143,10 +143,10 @@ pub fn capture<'env>(
             let pending = in_process::write(snapshot, &plan.path).map_err(failure)?;
             Ok(env.spawn(FinishSnapshot(Some(pending)))?.promise_object())
         }
-        (CaptureKind::CpuProfile, Transport::Devtools { port, id }) => {
-            env.spawn_future(async move {
+        (CaptureKind::CpuProfile, Transport::Devtools { endpoint, id }) => {
+            settle_on_runtime(env, async move {
                 let (path, bytes) = devtools::cpu_profile::record(
-                    port,
+                    endpoint,
                     id.as_deref(),
                     &plan.path,
                     plan.duration,
@@ -154,51 +154,186 @@ pub fn capture<'env>(
                 )
                 .await
                 .map_err(failure)?;
-                Ok(CaptureResult::profile("devtools", path, bytes))
+                Ok(resolved(CaptureResult::profile("devtools", path, bytes)))
             })
         }
         (CaptureKind::CpuProfile, Transport::InProcess) => {
-            let run = in_process::start_cpu_profile(plan.sampling_interval_us).map_err(failure)?;
             let duration = plan.duration;
-            env.spawn_future_with_callback(
-                async move {
-                    tokio::time::sleep(duration).await;
-                    Ok(())
-                },
-                move |env, ()| {
-                    let json = in_process::stop_cpu_profile(run).map_err(failure)?;
-                    Ok(env
+            // Started before the profile, so that a runtime that cannot start leaves nothing running.
+            let handle = runtime::handle(RUNTIME_WORK).map_err(failure)?;
+            let run = JsThreadOnly(
+                in_process::start_cpu_profile(plan.sampling_interval_us).map_err(failure)?,
+            );
+            let (deferred, promise) =
+                env.create_deferred::<PromiseRaw<'static, CaptureResult>, Resolver<_>>()?;
+            handle.spawn(async move {
+                tokio::time::sleep(duration).await;
+                // On the JS thread, where the profile was started: stop it, then write it on a libuv
+                // worker. A promise resolved with a promise takes on its outcome.
+                deferred.resolve(Box::new(move |env: Env| {
+                    let json = in_process::stop_cpu_profile(run.into_inner()).map_err(failure)?;
+                    let written = env
                         .spawn(WriteCpuProfile {
                             path: plan.path,
                             json,
                         })?
-                        .promise_object())
-                },
-            )
-            // A promise resolved with a promise takes on its outcome: this one settles with the file.
-            .map(|p| PromiseRaw::new(env.raw(), p.raw()))
+                        .promise_object();
+                    Ok(PromiseRaw::new(env.raw(), written.raw()))
+                }));
+            });
+            Ok(PromiseRaw::new(env.raw(), promise.raw()))
         }
     }
 }
 
+/// A value that travels through another thread untouched and is only used again on the JS thread
+/// that made it (a deferred's resolver runs there).
+struct JsThreadOnly<T>(T);
+
+// SAFETY: the value is only moved (never used) off the JS thread, and used again on it.
+unsafe impl<T> Send for JsThreadOnly<T> {}
+
+impl<T> JsThreadOnly<T> {
+    /// On the JS thread that made it.
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// What the runtime is started for, in the error when it cannot be.
+const RUNTIME_WORK: &str = "the capture";
+
+/// Settles a promise on the JS thread: `Env` -> the value.
+type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
+
+fn resolved<T: Send + 'static>(value: T) -> Resolver<T> {
+    Box::new(move |_| Ok(value))
+}
+
+/// A promise settled with what `work` gives, run on our runtime's thread. A runtime that cannot
+/// start throws here, before anything starts (the caller's async function then rejects).
+fn settle_on_runtime<'env, T: ToNapiValue + 'static>(
+    env: &'env Env,
+    work: impl Future<Output = Result<Resolver<T>>> + Send + 'static,
+) -> Result<PromiseRaw<'env, T>> {
+    let handle = runtime::handle(RUNTIME_WORK).map_err(failure)?;
+    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    handle.spawn(async move {
+        match work.await {
+            Ok(resolve) => deferred.resolve(resolve),
+            Err(e) => deferred.reject(e),
+        }
+    });
+    Ok(PromiseRaw::new(env.raw(), promise.raw()))
+}
+
 async fn devtools_heap_snapshot(
     plan: Plan,
-    port: u16,
+    endpoint: Endpoint,
     id: Option<String>,
-    on_progress: Option<ProgressFn>,
+    reporter: Reporter,
 ) -> Result<CaptureResult> {
-    let report = |done, total| {
-        if let Some(f) = &on_progress {
-            f.call(
-                Progress { done, total },
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+    match devtools::heap_snapshot::take(endpoint, id.as_deref(), &plan.path, &reporter).await {
+        Ok((path, summary)) => Ok(CaptureResult::snapshot("devtools", path, summary)),
+        // The callback's own error, as in-process (where it is thrown from `capture`).
+        Err(e @ DevtoolsError::ProgressFailed) => {
+            Err(reporter.thrown().unwrap_or_else(|| failure(e)))
         }
-    };
-    let (path, summary) = devtools::heap_snapshot::take(port, id.as_deref(), &plan.path, &report)
-        .await
-        .map_err(failure)?;
-    Ok(CaptureResult::snapshot("devtools", path, summary))
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// The app's `onProgress`, called on the JS thread from the capture's thread: reports are queued
+/// here and a weak threadsafe function (our closure, not the app's function) makes the calls. The
+/// first call that throws keeps its error (the capture rejects with it) and no call is made after it,
+/// as in-process.
+struct Reporter {
+    wake: Option<ReporterTsfn>,
+    state: Arc<ReporterState>,
+}
+
+type ReporterTsfn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+#[derive(Default)]
+struct ReporterState {
+    /// Reports not yet given to the app.
+    queue: Mutex<VecDeque<Progress>>,
+    failed: AtomicBool,
+    thrown: Mutex<Option<napi::Error>>,
+}
+
+impl ReporterState {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Progress>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Reporter {
+    /// On the JS thread.
+    fn new(env: &Env, on_progress: Option<Function<Progress, ()>>) -> Result<Reporter> {
+        let state = Arc::new(ReporterState::default());
+        let Some(f) = on_progress else {
+            return Ok(Reporter { wake: None, state });
+        };
+        let f = f.create_ref()?;
+        let shared = state.clone();
+        let call =
+            env.create_function_from_closure::<(), (), _>("nodeOomHeapdumpProgress", move |ctx| {
+                let f = f.borrow_back(ctx.env)?;
+                while let Some(p) = shared.queue().pop_front() {
+                    if shared.failed.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    if let Err(thrown) = f.call(p) {
+                        *shared.thrown.lock().unwrap_or_else(|e| e.into_inner()) = Some(thrown);
+                        shared.failed.store(true, Ordering::SeqCst);
+                    }
+                }
+                Ok(())
+            })?;
+        let wake = call
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        Ok(Reporter {
+            wake: Some(wake),
+            state,
+        })
+    }
+
+    /// The callback's error, once it threw.
+    fn thrown(&self) -> Option<napi::Error> {
+        self.state
+            .thrown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+impl devtools::heap_snapshot::ProgressSink for Reporter {
+    fn report(&self, done: u32, total: u32) -> bool {
+        if self.failed() {
+            return false;
+        }
+        if let Some(wake) = &self.wake {
+            self.state.queue().push_back(Progress { done, total });
+            if wake.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                // The JS thread is going away: nobody will take these.
+                self.state.queue().clear();
+            }
+        }
+        true
+    }
+
+    fn pending(&self) -> bool {
+        !self.state.queue().is_empty()
+    }
+
+    fn failed(&self) -> bool {
+        self.state.failed.load(Ordering::SeqCst)
+    }
 }
 
 /// Waits, on a libuv worker, for the writer thread of an in-process snapshot to land the file.

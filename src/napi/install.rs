@@ -16,7 +16,8 @@ use super::js_thread::Wake;
 use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::containers::memory_watch;
 use crate::on_request::devtools::check_at_load;
-use crate::on_request::transport::OwnInspector;
+use crate::on_request::runtime;
+use crate::on_request::transport::{Endpoint, OwnInspector};
 use crate::oom::{self, InstallError, OomConfig};
 use crate::options::{Implementation, Options, Prop, RawOptions, Reported};
 use crate::units::say;
@@ -89,16 +90,18 @@ pub(super) fn install_raw<'env>(
     Ok(installed)
 }
 
-/// Starts the load-time inspector check on the tokio runtime, without holding the event loop. Its
-/// warning is printed from the JS thread, in order with what the app itself prints.
+/// Starts the load-time inspector check on our runtime's thread (`on_request::runtime`), without
+/// holding the event loop (the check's own time limits are in `devtools`). Its warning is printed
+/// from the JS thread, in order with what the app itself prints. When no thread can start (a tight
+/// `pids.max`), the check is skipped with a debug note (`NODE_DEBUG=node-oom-heapdump`).
 fn check_inspector(env: &Env, context: &Context, port: u16) -> Result<()> {
     let own = context
         .inspector_url
         .as_deref()
         .and_then(OwnInspector::parse);
-    let (port, id) = match own {
-        Some(own) => (own.port, Some(own.id)),
-        None => (port, None),
+    let (endpoint, id) = match own {
+        Some(own) => (own.endpoint, Some(own.id)),
+        None => (Endpoint::v4(port), None),
     };
     let warning = Arc::new(Mutex::new(None));
     let shown = warning.clone();
@@ -108,13 +111,28 @@ fn check_inspector(env: &Env, context: &Context, port: u16) -> Result<()> {
         }
         Ok(())
     })?;
-    napi::bindgen_prelude::spawn(async move {
-        if let Some(w) = check_at_load(port, id.as_deref()).await {
+    let check = async move {
+        if let Some(w) = check_at_load(endpoint, id.as_deref()).await {
             *warning.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
             wake.wake();
         }
-    });
+    };
+    if let Err(e) = runtime::spawn("the inspector check at load", check) {
+        debug(&format!("inspector check skipped: {e}"));
+    }
     Ok(())
+}
+
+/// A line for `NODE_DEBUG=node-oom-heapdump`, in the format of Node's `util.debuglog`.
+fn debug(message: &str) {
+    let on = std::env::var("NODE_DEBUG").is_ok_and(|v| {
+        v.split(',')
+            .map(str::trim)
+            .any(|s| s == "*" || s.eq_ignore_ascii_case("node-oom-heapdump"))
+    });
+    if on {
+        say!("NODE-OOM-HEAPDUMP {}: {message}", std::process::id());
+    }
 }
 
 /// In a memory cgroup: the watch on the container's memory, whose full report is written on the

@@ -1,6 +1,10 @@
 //! Which way an on-request capture goes: over this process's own DevTools inspector, or in-process
 //! through V8's API. "auto" takes the inspector when this process has one that loopback reaches;
 //! "devtools" insists (and fails clearly when there is none); "in-process" never uses it.
+//! The inspector is reached on the loopback address of its family: 127.0.0.1, or ::1 for an
+//! inspector bound to an IPv6 address (`--inspect=[::1]:0`); never another address.
+
+use std::fmt;
 
 use crate::options::{OptionError, Prop};
 
@@ -41,12 +45,35 @@ fn invalid(got: String) -> OptionError {
     }
 }
 
+/// Where an inspector is reached: a port on the IPv4 or the IPv6 loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub port: u16,
+    pub ipv6: bool,
+}
+
+impl Endpoint {
+    /// `port` on 127.0.0.1.
+    pub fn v4(port: u16) -> Endpoint {
+        Endpoint { port, ipv6: false }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `127.0.0.1:9229` or `[::1]:9229`, as in URLs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.ipv6 { "[::1]" } else { "127.0.0.1" };
+        write!(f, "{host}:{}", self.port)
+    }
+}
+
 /// This process's inspector, from `inspector.url()` (`ws://127.0.0.1:9229/<target id>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnInspector {
-    pub port: u16,
+    /// Where loopback reaches it: ::1 when it is bound to `[::1]` or `[::]`, else 127.0.0.1.
+    pub endpoint: Endpoint,
     pub id: String,
-    /// True when 127.0.0.1 reaches it (bound to loopback or to every address).
+    /// True when loopback reaches it (bound to a loopback address or to every address).
     pub loopback: bool,
 }
 
@@ -56,7 +83,10 @@ impl OwnInspector {
         let (authority, id) = rest.split_once('/')?;
         let (host, port) = authority.rsplit_once(':')?;
         Some(OwnInspector {
-            port: port.parse().ok().filter(|p| *p > 0)?,
+            endpoint: Endpoint {
+                port: port.parse().ok().filter(|p| *p > 0)?,
+                ipv6: host.starts_with('['),
+            },
             id: id.to_owned(),
             loopback: ["127.0.0.1", "localhost", "[::1]", "0.0.0.0", "[::]"].contains(&host),
         })
@@ -66,10 +96,10 @@ impl OwnInspector {
 /// Where a capture goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
-    /// Over the inspector on 127.0.0.1:`port`, target `id` (None: this process has no inspector,
-    /// and the capture will say so).
+    /// Over the inspector at `endpoint`, target `id` (None: this process has no inspector, and the
+    /// capture will say so).
     Devtools {
-        port: u16,
+        endpoint: Endpoint,
         id: Option<String>,
     },
     InProcess,
@@ -78,13 +108,16 @@ pub enum Transport {
 /// Chooses the transport; `port` is the configured port, tried when this process has no inspector.
 pub fn choose(requested: Requested, own: Option<&OwnInspector>, port: u16) -> Transport {
     let over = |own: &OwnInspector| Transport::Devtools {
-        port: own.port,
+        endpoint: own.endpoint,
         id: Some(own.id.clone()),
     };
     match (requested, own) {
         (Requested::InProcess, _) => Transport::InProcess,
         (Requested::Devtools, Some(own)) => over(own),
-        (Requested::Devtools, None) => Transport::Devtools { port, id: None },
+        (Requested::Devtools, None) => Transport::Devtools {
+            endpoint: Endpoint::v4(port),
+            id: None,
+        },
         (Requested::Auto, Some(own)) if own.loopback => over(own),
         (Requested::Auto, _) => Transport::InProcess,
     }
@@ -99,11 +132,30 @@ mod tests {
         assert_eq!(
             OwnInspector::parse("ws://127.0.0.1:9229/0f2c-11"),
             Some(OwnInspector {
-                port: 9229,
+                endpoint: Endpoint::v4(9229),
                 id: "0f2c-11".into(),
                 loopback: true
             })
         );
+        for (url, ipv6) in [
+            ("ws://[::1]:9230/x", true),
+            ("ws://[::]:9230/x", true),
+            ("ws://0.0.0.0:9230/x", false),
+            ("ws://localhost:9230/x", false),
+        ] {
+            let own = OwnInspector::parse(url).unwrap();
+            assert!(own.loopback, "{url}");
+            assert_eq!(own.endpoint, Endpoint { port: 9230, ipv6 }, "{url}");
+        }
+        assert_eq!(
+            Endpoint {
+                port: 1,
+                ipv6: true
+            }
+            .to_string(),
+            "[::1]:1"
+        );
+        assert_eq!(Endpoint::v4(2).to_string(), "127.0.0.1:2");
         assert!(
             !OwnInspector::parse("ws://10.1.2.3:9230/x")
                 .unwrap()
@@ -119,7 +171,7 @@ mod tests {
         let own = OwnInspector::parse("ws://127.0.0.1:4000/id").unwrap();
         let far = OwnInspector::parse("ws://10.0.0.1:4000/id").unwrap();
         let devtools = Transport::Devtools {
-            port: 4000,
+            endpoint: Endpoint::v4(4000),
             id: Some("id".into()),
         };
         assert_eq!(choose(Requested::Auto, Some(&own), 9229), devtools);
@@ -132,7 +184,7 @@ mod tests {
         assert_eq!(
             choose(Requested::Devtools, None, 9229),
             Transport::Devtools {
-                port: 9229,
+                endpoint: Endpoint::v4(9229),
                 id: None
             }
         );

@@ -1,5 +1,10 @@
 //! A minimal DevTools protocol client: discovery over HTTP, commands and events over the websocket.
-//! Only 127.0.0.1 is ever contacted, whatever address the inspector itself was bound to.
+//! Only the loopback is ever contacted (127.0.0.1, or ::1 for an inspector on IPv6), whatever
+//! address the inspector itself was bound to.
+//!
+//! Every read is bounded in size and in time, so that whatever listens on the port (another
+//! process, a hostile one, a stuck one) can neither grow this process's memory nor leave a capture
+//! pending: the limits are the constants below, and README's "Reliability" says them too.
 
 use std::time::Duration;
 
@@ -12,8 +17,25 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::DevtoolsError;
+use crate::on_request::transport::Endpoint;
 
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting to the inspector's port on loopback: immediate when anything listens.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The whole `/json/list` exchange (connect, answer, body), and the websocket handshake.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `/json/list` body, read chunk by chunk: a real list is a few hundred bytes per target.
+const MAX_TARGET_LIST_BYTES: usize = 1 << 20;
+/// Silence allowed while waiting for the answer to a command that V8 answers at once (`enable`,
+/// `start`, ...). The JS thread answers commands even while JavaScript runs (V8 interrupts it), so
+/// only a blocked thread or a peer that is not an inspector is this slow.
+pub const ANSWER_SILENCE: Duration = Duration::from_secs(10);
+
+/// What one session accepts (silence limits are given per command, to [`Session::call`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest websocket message (and frame: Node's inspector sends a message as one frame).
+    pub max_message_bytes: usize,
+}
 
 #[derive(Deserialize)]
 struct Target {
@@ -31,31 +53,54 @@ pub enum Probe {
     Nothing(String),
 }
 
-async fn list_targets(port: u16) -> Result<Vec<Target>, DevtoolsError> {
-    let url = format!("http://127.0.0.1:{port}/json/list");
-    let discovery = |reason: String| DevtoolsError::Discovery { port, reason };
+async fn list_targets(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
+    let discovery = |reason: String| DevtoolsError::Discovery { at, reason };
+    match tokio::time::timeout(DISCOVERY_TIMEOUT, read_target_list(at)).await {
+        Ok(list) => list,
+        Err(_) => Err(discovery(format!(
+            "no complete answer within {} s",
+            DISCOVERY_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+async fn read_target_list(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
+    let url = format!("http://{at}/json/list");
+    let discovery = |reason: String| DevtoolsError::Discovery { at, reason };
     let client = reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(DISCOVERY_TIMEOUT)
         .no_proxy()
         .build()
         .map_err(|e| discovery(e.to_string()))?;
-    let response = client.get(&url).send().await.map_err(|e| {
+    let mut response = client.get(&url).send().await.map_err(|e| {
         if e.is_connect() {
-            DevtoolsError::NothingListening { port }
+            DevtoolsError::NothingListening { at }
         } else {
             discovery(e.to_string())
         }
     })?;
-    let body = response
-        .text()
+    // Read as it arrives and stop past the limit: never the whole answer of a peer that does not end.
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| discovery(e.to_string()))?;
-    serde_json::from_str(&body).map_err(|e| discovery(format!("not a target list: {e}")))
+        .map_err(|e| discovery(e.to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_TARGET_LIST_BYTES {
+            return Err(discovery(format!(
+                "the answer is larger than {} bytes, which no inspector sends",
+                MAX_TARGET_LIST_BYTES
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| discovery(format!("not a target list: {e}")))
 }
 
-/// Checks whether this process's inspector (target `own_id`, if it has one) answers on `port`.
-pub async fn probe(port: u16, own_id: Option<&str>) -> Probe {
-    match list_targets(port).await {
+/// Checks whether this process's inspector (target `own_id`, if it has one) answers at `at`.
+pub async fn probe(at: Endpoint, own_id: Option<&str>) -> Probe {
+    match list_targets(at).await {
         Ok(targets) if own_id.is_some_and(|id| targets.iter().any(|t| t.id == id)) => Probe::Ours,
         Ok(_) => Probe::Other,
         Err(e) => Probe::Nothing(e.to_string()),
@@ -84,22 +129,32 @@ struct Incoming<'a> {
 }
 
 impl Session {
-    /// Connects to the target `own_id` on `port`, after checking that the inspector listening there
+    /// Connects to the target `own_id` at `at`, after checking that the inspector listening there
     /// lists it (so that we never capture another process).
-    pub async fn connect(port: u16, own_id: Option<&str>) -> Result<Session, DevtoolsError> {
-        let targets = list_targets(port).await?;
+    pub async fn connect(
+        at: Endpoint,
+        own_id: Option<&str>,
+        limits: Limits,
+    ) -> Result<Session, DevtoolsError> {
+        let targets = list_targets(at).await?;
         let Some(id) = own_id.filter(|id| targets.iter().any(|t| t.id == *id)) else {
             return Err(DevtoolsError::NotThisProcess {
-                port,
+                at,
                 pid: std::process::id(),
             });
         };
-        let url = format!("ws://127.0.0.1:{port}/{id}");
+        let url = format!("ws://{at}/{id}");
         let mut config = WebSocketConfig::default();
-        config.max_message_size = Some(1 << 30);
-        config.max_frame_size = Some(1 << 30);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+        config.max_message_size = Some(limits.max_message_bytes);
+        config.max_frame_size = Some(limits.max_message_bytes);
+        let handshake = tokio_tungstenite::connect_async_with_config(&url, Some(config), false);
+        let (ws, _) = tokio::time::timeout(DISCOVERY_TIMEOUT, handshake)
             .await
+            .map_err(|_| DevtoolsError::Silent {
+                url: url.clone(),
+                what: "the websocket handshake".into(),
+                secs: DISCOVERY_TIMEOUT.as_secs(),
+            })?
             .map_err(|e| DevtoolsError::WebSocket {
                 url: url.clone(),
                 reason: e.to_string(),
@@ -120,9 +175,13 @@ impl Session {
         let id = self.next_id;
         self.next_id += 1;
         let text = serde_json::json!({ "id": id, "method": method, "params": params }).to_string();
-        self.ws
-            .send(Message::text(text))
+        tokio::time::timeout(ANSWER_SILENCE, self.ws.send(Message::text(text)))
             .await
+            .map_err(|_| DevtoolsError::Silent {
+                url: self.url.clone(),
+                what: format!("(reading) {method}"),
+                secs: ANSWER_SILENCE.as_secs(),
+            })?
             .map_err(|e| DevtoolsError::WebSocket {
                 url: self.url.clone(),
                 reason: e.to_string(),
@@ -132,17 +191,25 @@ impl Session {
 
     /// Sends `method` and waits for its answer, handing every event that arrives meanwhile to
     /// `on_event(method, params)` (params as JSON text). `received` counts bytes for the error
-    /// message if the socket closes.
+    /// message if the socket closes. `silence`: the longest wait for the next message.
     pub async fn call(
         &mut self,
         method: &str,
         params: serde_json::Value,
+        silence: Duration,
         on_event: &mut (dyn FnMut(&str, &str) -> Result<(), DevtoolsError> + Send),
         received: &(dyn Fn() -> u64 + Sync),
     ) -> Result<Box<RawValue>, DevtoolsError> {
         let id = self.send(method, params).await?;
         loop {
-            let text = self.next_text(received).await?;
+            let next = self.next_text(received);
+            let text = tokio::time::timeout(silence, next).await.map_err(|_| {
+                DevtoolsError::Silent {
+                    url: self.url.clone(),
+                    what: method.to_owned(),
+                    secs: silence.as_secs(),
+                }
+            })??;
             // Events are most of the traffic (snapshot chunks): split them without parsing them.
             if let Some((event, params)) = split_event(&text) {
                 on_event(event, params)?;
@@ -189,8 +256,9 @@ impl Session {
         }
     }
 
+    /// Closes the connection, waiting at most [`ANSWER_SILENCE`] for the peer.
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        let _ = tokio::time::timeout(ANSWER_SILENCE, self.ws.close(None)).await;
     }
 }
 

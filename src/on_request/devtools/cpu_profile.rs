@@ -8,9 +8,16 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::client::Session;
+use super::client::{Limits, Session, ANSWER_SILENCE};
 use super::DevtoolsError;
 use crate::on_request::cpu_profile_file;
+use crate::on_request::transport::Endpoint;
+
+/// Largest message of a CPU profile session: `Profiler.stop` answers with the whole profile in one
+/// message, about 10 bytes per sample (an hour at 100 µs is some 400 MB), so the bound is generous.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+/// Silence allowed while V8 stops the profiler and serializes the profile.
+pub const STOP_SILENCE: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct Stopped<'a> {
@@ -19,28 +26,44 @@ struct Stopped<'a> {
 }
 
 pub async fn record(
-    port: u16,
+    at: Endpoint,
     own_id: Option<&str>,
     final_path: &Path,
     duration: Duration,
     sampling_interval_us: u32,
 ) -> Result<(PathBuf, u64), DevtoolsError> {
-    let mut session = Session::connect(port, own_id).await?;
+    let limits = Limits {
+        max_message_bytes: MAX_MESSAGE_BYTES,
+    };
+    let mut session = Session::connect(at, own_id, limits).await?;
     let mut ignore = |_: &str, _: &str| Ok(());
     let none = || 0;
     session
-        .call("Profiler.enable", json!({}), &mut ignore, &none)
-        .await?;
-    session
         .call(
-            "Profiler.setSamplingInterval",
-            json!({ "interval": sampling_interval_us }),
+            "Profiler.enable",
+            json!({}),
+            ANSWER_SILENCE,
             &mut ignore,
             &none,
         )
         .await?;
     session
-        .call("Profiler.start", json!({}), &mut ignore, &none)
+        .call(
+            "Profiler.setSamplingInterval",
+            json!({ "interval": sampling_interval_us }),
+            ANSWER_SILENCE,
+            &mut ignore,
+            &none,
+        )
+        .await?;
+    session
+        .call(
+            "Profiler.start",
+            json!({}),
+            ANSWER_SILENCE,
+            &mut ignore,
+            &none,
+        )
         .await?;
     // While the profile runs, a closed connection must fail the capture at once, not after the wait.
     let sleep = tokio::time::sleep(duration);
@@ -52,10 +75,16 @@ pub async fn record(
         }
     }
     let stopped = session
-        .call("Profiler.stop", json!({}), &mut ignore, &none)
+        .call("Profiler.stop", json!({}), STOP_SILENCE, &mut ignore, &none)
         .await?;
     let _ = session
-        .call("Profiler.disable", json!({}), &mut ignore, &none)
+        .call(
+            "Profiler.disable",
+            json!({}),
+            ANSWER_SILENCE,
+            &mut ignore,
+            &none,
+        )
         .await;
     session.close().await;
     let stopped: Stopped = serde_json::from_str(stopped.get())

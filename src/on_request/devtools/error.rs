@@ -1,27 +1,35 @@
-//! Errors of the DevTools path; each says what failed and where (port, bytes received).
+//! Errors of the DevTools path; each says what failed and where (address, bytes received).
 
 use oom_heapdump_capture::CaptureError;
 
+use crate::on_request::transport::Endpoint;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DevtoolsError {
-    #[error("nothing is listening on 127.0.0.1:{port} and this process has no inspector (start node with --inspect={port}, or capture in-process)")]
-    NothingListening { port: u16 },
-    #[error(
-        "the inspector on 127.0.0.1:{port} belongs to another process, not this one (pid {pid})"
-    )]
-    NotThisProcess { port: u16, pid: u32 },
-    #[error("inspector HTTP endpoint http://127.0.0.1:{port}/json/list failed: {reason}")]
-    Discovery { port: u16, reason: String },
+    #[error("nothing is listening on {at} and this process has no inspector (start node with --inspect={}, or capture in-process)", .at.port)]
+    NothingListening { at: Endpoint },
+    #[error("the inspector on {at} belongs to another process, not this one (pid {pid})")]
+    NotThisProcess { at: Endpoint, pid: u32 },
+    #[error("inspector HTTP endpoint http://{at}/json/list failed: {reason}")]
+    Discovery { at: Endpoint, reason: String },
     #[error("inspector websocket {url} failed: {reason}")]
     WebSocket { url: String, reason: String },
     #[error(
         "inspector connection {url} closed in the middle of the capture ({bytes} bytes received)"
     )]
     Closed { url: String, bytes: u64 },
+    #[error("inspector {url} did not answer {what} within {secs} s")]
+    Silent {
+        url: String,
+        what: String,
+        secs: u64,
+    },
     #[error("inspector answered {method} with an error: {message}")]
     Protocol { method: String, message: String },
     #[error("inspector sent an unreadable message: {0}")]
     BadMessage(String),
+    #[error("the onProgress callback threw")]
+    ProgressFailed,
     #[error(transparent)]
     Capture(#[from] CaptureError),
     #[error(transparent)]

@@ -10,14 +10,17 @@ mod json_string;
 pub use client::{probe, Probe};
 pub use error::DevtoolsError;
 
+use crate::on_request::transport::Endpoint;
+
 /// Once, at load: does this process's inspector answer on loopback? The warning to print when not
 /// (as the original package did): on-request captures will then run in-process. `own_id` is this
-/// process's inspector target, if it has one; `port` its port, else the configured one.
-pub async fn check_at_load(port: u16, own_id: Option<&str>) -> Option<String> {
-    let why = match probe(port, own_id).await {
+/// process's inspector target, if it has one; `at` where it listens, else the configured port.
+pub async fn check_at_load(at: Endpoint, own_id: Option<&str>) -> Option<String> {
+    let why = match probe(at, own_id).await {
         Probe::Ours => return None,
-        Probe::Other => format!("the inspector on 127.0.0.1:{port} belongs to another process"),
-        Probe::Nothing(_) => format!("no DevTools inspector answers on 127.0.0.1:{port}"),
+        Probe::Other => format!("the inspector on {at} belongs to another process"),
+        Probe::Nothing(_) => format!("no DevTools inspector answers on {at}"),
     };
+    let port = at.port;
     Some(format!("node-oom-heapdump: {why}; the process may not have been started with --inspect={port}. On-request captures will run in-process."))
 }

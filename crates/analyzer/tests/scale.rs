@@ -1,5 +1,6 @@
-//! Shapes that made steps of the analysis quadratic: a linked list of two million cells and a deep
-//! tree. Each runs under a watchdog (`within`): linear or n log n work takes seconds, quadratic work
+//! Shapes that made steps of the analysis quadratic: a linked list of two million cells, a deep
+//! tree, and a long chain with many nodes hanging from its end that something found later holds
+//! too. Each runs under a watchdog (`within`): linear or n log n work takes seconds, quadratic work
 //! on these sizes takes hours, so a generous limit tells them apart without timing anything.
 
 mod util;
@@ -8,11 +9,17 @@ use std::time::Duration;
 
 use oom_heapdump_analyzer::diff::compare;
 use oom_heapdump_analyzer::report::{analyze, Limits};
-
+use oom_heapdump_analyzer::summary::{summarize, ClassRow};
 use util::{read, within, Big};
 
 /// Generous for a debug build on a slow machine (these take a few seconds in release).
 const LIMIT: Duration = Duration::from_secs(if cfg!(debug_assertions) { 180 } else { 60 });
+
+fn row<'a>(rows: &'a [ClassRow], name: &str) -> &'a ClassRow {
+    rows.iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no row {name}: {rows:?}"))
+}
 
 /// `(root) -> Global`, with the root's shortcut edge named `global`.
 fn with_global() -> (Big, usize) {
@@ -105,4 +112,41 @@ fn a_deep_tree_is_analyzed_in_n_log_n() {
         )
     );
     assert!(listed[1..].iter().all(|(class, ..)| class == "Leaf"));
+}
+
+#[test]
+fn many_nodes_hanging_from_the_end_of_a_long_chain_get_their_dominators_in_n_log_n() {
+    // Global -> a chain of a million cells -> a million payloads, which an array that the
+    // depth-first search reaches last holds too: each payload's semidominator is Global, far above
+    // its parent (a climb up the dominator tree per payload would take a million steps).
+    const N: usize = 1_000_000;
+    let (mut b, global) = with_global();
+    let mut previous = global;
+    for i in 0..N {
+        let cell = b.node("object", "Cell", 32);
+        b.edge(
+            previous,
+            "property",
+            if i == 0 { "head" } else { "next" },
+            cell,
+        );
+        previous = cell;
+    }
+    let all = b.node("object", "All", 16);
+    b.edge(global, "property", "all", all);
+    for i in 0..N {
+        let payload = b.node("object", "Payload", 8);
+        b.edge(previous, "element", &i.to_string(), payload);
+        b.edge(all, "element", &i.to_string(), payload);
+    }
+    let text = b.text();
+    let rows = within(
+        LIMIT,
+        "dominators of a chain with 1,000,000 nodes at its end",
+        move || summarize(&read(text).unwrap()),
+    );
+    assert_eq!(row(&rows, "Cell").retained_size, 32 * N as u64);
+    assert_eq!(row(&rows, "Payload").retained_size, 8 * N as u64);
+    assert_eq!(row(&rows, "All").retained_size, 16);
+    assert_eq!(row(&rows, "Global").retained_size, 10 + 16 + 40 * N as u64);
 }

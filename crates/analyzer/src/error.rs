@@ -7,6 +7,9 @@ pub enum ParseError {
         path: String,
         source: std::io::Error,
     },
+    /// A FIFO, socket or device: refused before reading (a FIFO could block forever).
+    #[error("cannot read {path}: it is {what}, not a regular file")]
+    NotAFile { path: String, what: &'static str },
     #[error("not a heap snapshot: {what} at byte {offset}")]
     Syntax { offset: u64, what: String },
     #[error("the file ends at byte {offset}, inside {inside}: the snapshot is truncated")]

@@ -19,17 +19,60 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
         path: path.display().to_string(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.is_dir() {
+    let file = open(path).map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
+    if metadata.is_dir() {
         return Err(io(std::io::Error::other("it is a folder")));
+    }
+    if !metadata.is_file() {
+        return Err(ParseError::NotAFile {
+            path: path.display().to_string(),
+            what: file_kind(&metadata),
+        });
     }
     // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
     // make us reserve.
-    let len = file.metadata().map_err(io)?.len();
+    let len = metadata.len();
     read(BufReader::with_capacity(1 << 20, file), len / 2).map_err(|e| ParseError::File {
         path: path.display().to_string(),
         source: Box::new(e),
     })
+}
+
+/// Opens without blocking: opening a FIFO for reading waits for a writer, which may never come, and
+/// the file type is only known once it is open. (For a regular file, O_NONBLOCK changes nothing.)
+fn open(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// What a file that is neither a regular file nor a folder is, in words.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = metadata.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    let _ = metadata;
+    "not a regular file"
 }
 
 /// Reads and checks a snapshot from any buffered reader.

@@ -220,7 +220,9 @@ pub fn within<T: Send + 'static>(
         Ok(Ok(value)) => value,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => {
-            panic!("{what} still runs after {limit:?}: something in it grows faster than n log n")
+            panic!(
+                "{what} still runs after {limit:?}: a hang, or work that grows faster than n log n"
+            )
         }
     }
 }

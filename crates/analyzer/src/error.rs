@@ -20,6 +20,12 @@ pub enum ParseError {
     Inconsistent(String),
     #[error("snapshot too large for 32-bit indexes: {0}")]
     TooLarge(String),
+    /// An allocation failed: the machine (or `ulimit -v`) has too little memory for this snapshot.
+    #[error("not enough memory to analyze the snapshot: {0}")]
+    Memory(String),
+    /// [`ParseError::Memory`] for the named file.
+    #[error("not enough memory to analyze {path}: {what}")]
+    MemoryFor { path: String, what: String },
     /// Any of the above, in the named file ([`crate::read_snapshot`] says which file).
     #[error("{path}: {source}")]
     File {

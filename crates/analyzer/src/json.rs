@@ -104,10 +104,16 @@ impl<R: BufRead> Json<R> {
         out: &mut Vec<u32>,
         inside: &'static str,
     ) -> Result<(), ParseError> {
-        self.u32_array_chunks(inside, |numbers, _| {
+        let mut no_memory = None;
+        let read = self.u32_array_chunks(inside, |numbers, _| {
+            if let Err(e) = out.try_reserve(numbers.len()) {
+                no_memory = Some(ParseError::Memory(format!("{inside}: {e}")));
+                return Err(String::new());
+            }
             out.extend_from_slice(numbers);
             Ok(())
-        })
+        });
+        no_memory.map_or(read, Err)
     }
 
     /// The elements of an array of unsigned 32-bit integers (its '[' already consumed), handed to
@@ -239,12 +245,14 @@ impl<R: BufRead> Json<R> {
                 });
             }
             let Some(stop) = memchr::memchr2(b'"', b'\\', buf) else {
+                room(bytes, buf.len(), inside)?;
                 bytes.extend_from_slice(buf);
                 let n = buf.len();
                 self.input.consume(n);
                 self.offset += n as u64;
                 continue;
             };
+            room(bytes, stop, inside)?;
             bytes.extend_from_slice(&buf[..stop]);
             let quote = buf[stop] == b'"';
             self.input.consume(stop + 1);
@@ -257,6 +265,7 @@ impl<R: BufRead> Json<R> {
         if std::str::from_utf8(&bytes[start..]).is_err() {
             let fixed = String::from_utf8_lossy(&bytes[start..]).into_owned();
             bytes.truncate(start);
+            room(bytes, fixed.len(), inside)?;
             bytes.extend_from_slice(fixed.as_bytes());
         }
         Ok(())
@@ -419,6 +428,14 @@ impl<R: BufRead> Json<R> {
             }
         }
     }
+}
+
+/// Room for `n` more bytes of a string (amortized growth), or [`ParseError::Memory`] instead of an
+/// abort.
+fn room(bytes: &mut Vec<u8>, n: usize, inside: &str) -> Result<(), ParseError> {
+    bytes
+        .try_reserve(n)
+        .map_err(|e| ParseError::Memory(format!("a string in {inside}: {e}")))
 }
 
 fn printable(b: u8) -> String {

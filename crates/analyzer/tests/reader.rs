@@ -187,6 +187,37 @@ fn a_fifo_or_a_device_is_refused_without_blocking() {
 }
 
 #[test]
+fn a_long_string_keeps_its_start_and_the_offsets_after_it_stay_exact() {
+    use oom_heapdump_analyzer::MAX_STRING_BYTES;
+    // 'é' (2 bytes) placed so that the cut falls inside it, escapes past the cut (\" must not end
+    // the string), then a short string.
+    let long = format!(
+        "{}é{}\\\"\\u00e9{}",
+        "a".repeat(MAX_STRING_BYTES - 1),
+        "b".repeat(100),
+        "c".repeat(3 * MAX_STRING_BYTES)
+    );
+    let text = util::snapshot(&[("synthetic", "", 0)], &[]).replace(
+        r#""strings":[""]"#,
+        &format!(r#""strings":["","{long}","after"]"#),
+    );
+    let s = read(&text).unwrap();
+    let kept = s.strings.get(1);
+    assert_eq!(
+        kept,
+        format!("{}\u{2026}", "a".repeat(MAX_STRING_BYTES - 1))
+    );
+    assert_eq!(s.strings.get(2), "after");
+    // Cut the file inside the last string: the offset counts every byte of the long one.
+    let end = text.rfind("after").unwrap() + 2;
+    let err = read(&text[..end]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!("the file ends at byte {end}, inside strings: the snapshot is truncated")
+    );
+}
+
+#[test]
 fn reads_a_real_snapshot_made_by_node() {
     let file = util::real_snapshot("reader", util::KEPT_THINGS);
     let s = read_snapshot(&file).unwrap();

@@ -150,3 +150,25 @@ fn many_nodes_hanging_from_the_end_of_a_long_chain_get_their_dominators_in_n_log
     assert_eq!(row(&rows, "All").retained_size, 16);
     assert_eq!(row(&rows, "Global").retained_size, 10 + 16 + 40 * N as u64);
 }
+
+#[test]
+fn long_weakmap_like_edge_names_are_parsed_in_linear_time() {
+    // 20,000 internal edges named like a WeakMap entry whose middle repeats ") -> value (" 1,300
+    // times: each split was checked by a search back to its start (O(length²) per edge).
+    let name = format!(
+        "1 / part of key ({}x) pair in WeakMap (table @1)",
+        ") -> value (".repeat(1300)
+    );
+    let (mut b, global) = with_global();
+    for _ in 0..20_000 {
+        let v = b.node("object", "V", 8);
+        b.edge(global, "internal", &name, v);
+    }
+    let text = b.text();
+    let rows = within(
+        LIMIT,
+        "reading 20,000 long WeakMap-like edge names",
+        move || summarize(&read(text).unwrap()),
+    );
+    assert_eq!(row(&rows, "V").count, 20_000);
+}

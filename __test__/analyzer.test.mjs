@@ -611,6 +611,35 @@ test('2^31 nodes in the header is refused before anything is allocated', (t) => 
   assert.equal(good.status, 0, good.stderr)
 })
 
+test('a FIFO is refused at once by the CLI and by analyzeHeapSnapshot(), not read forever', { timeout: 60_000 }, async (t) => {
+  if (process.platform === 'win32') return t.skip('no FIFOs')
+  const fifo = path.join(dir, 'snapshot.fifo')
+  const made = spawnSync('mkfifo', [fifo])
+  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`)
+  const message = `cannot read ${fifo}: it is a FIFO (named pipe), not a regular file`
+  // Nobody writes to the FIFO: reading it would block forever (cli() fails on its timeout).
+  const r = cli('analyze', fifo)
+  assert.equal(r.status, 2, r.stderr)
+  assert.equal(r.stdout, '')
+  assert.equal(r.stderr, `node-oom-heapdump: ${message}\n`)
+  const d = cli('diff', fifo, fifo)
+  assert.equal(d.status, 2, d.stderr)
+  assert.equal(d.stderr, `node-oom-heapdump: ${message}\n`)
+  const { analyzeHeapSnapshot } = require('..')
+  let timer
+  const hang = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('analyzeHeapSnapshot(fifo) still pending after 20 s')), TIMEOUT)
+  })
+  try {
+    await assert.rejects(Promise.race([analyzeHeapSnapshot(fifo), hang]), (err) => {
+      assert.equal(err.message, message)
+      return true
+    })
+  } finally {
+    clearTimeout(timer)
+  }
+})
+
 test('diff with a bad file names that file', { timeout: 60_000 }, () => {
   const { base } = knownHeap(process.execPath)
   const truncated = path.join(dir, 'diff-truncated.heapsnapshot')

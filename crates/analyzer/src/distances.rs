@@ -150,10 +150,12 @@ pub(crate) fn weakmap_edge(name: &str) -> Option<(&str, u64)> {
         .strip_suffix(')')?
         .rsplit_once(") pair in WeakMap (table @")?;
     let table_id = all_digits(table)?;
-    // middle is `K @k) -> value (V @v`: some split of it must fit.
+    // middle is `K @k) -> value (V @v`: some split of it must fit. A side fits when it ends with
+    // " @" and digits (what follows its last " @" is all digits), checked from its end so that
+    // trying every split costs O(length), not O(length²).
     let value_ok = |v: &str| {
-        v.rsplit_once(" @")
-            .is_some_and(|(_, id)| all_digits(id).is_some())
+        let digits = v.bytes().rev().take_while(u8::is_ascii_digit).count();
+        digits > 0 && v[..v.len() - digits].ends_with(" @")
     };
     let fits = middle
         .match_indices(") -> value (")

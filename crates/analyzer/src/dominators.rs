@@ -1,9 +1,8 @@
-//! Immediate dominators, with Lengauer-Tarjan's semidominators (the "simple" link-eval with path
-//! compression) and the SEMI-NCA finish (each node's immediate dominator is the nearest common
-//! ancestor of its parent and its semidominator, found by walking up in preorder), iteratively
-//! (snapshots have millions of nodes: no recursion), in flat `u32` arrays; and retained sizes from
-//! the dominator tree. The immediate dominator of a reachable node is unique, so this gives the
-//! same tree as DevTools' Lengauer-Tarjan with buckets, in less memory.
+//! Immediate dominators, with Lengauer-Tarjan (the "simple" link-eval with path compression and
+//! buckets, as Chrome DevTools runs it), iteratively (snapshots have millions of nodes: no
+//! recursion), in flat `u32` arrays; and retained sizes from the dominator tree. Every step is
+//! O(m log n): no walk up the dominator tree per node (the SEMI-NCA finish, which climbs from the
+//! parent towards the semidominator, takes O(n²) on a long chain whose end many nodes hang from).
 //!
 //! Nodes the root does not reach are numbered the way Chrome DevTools does it (DEVTOOLS-MODEL.md,
 //! 5.3), so that every node gets a dominator as in DevTools: first, in ordinal order, each node
@@ -137,7 +136,7 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
         }
     }
     // Semidominators (as preorder number + 1) with a link-eval forest, all indexed by node.
-    let mut semi: Vec<u32> = dfnum.clone();
+    let mut semi: Vec<u32> = dfnum;
     let mut ancestor = vec![UNREACHABLE; n];
     let mut label: Vec<u32> = (0..n as u32).collect();
     let mut path: Vec<u32> = Vec::new();
@@ -162,6 +161,13 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
             }
             label[v as usize]
         };
+    // Buckets: the nodes whose semidominator is a node, as linked lists (each node is in one
+    // bucket at most, once).
+    let mut bucket = vec![UNREACHABLE; n];
+    let mut next_in_bucket = vec![UNREACHABLE; n];
+    // The immediate dominator, or UNSET where the final pass decides (then the root's).
+    const UNSET: u32 = UNREACHABLE;
+    let mut idom = vec![UNSET; n];
     for i in (1..vertex.len()).rev() {
         let w = vertex[i] as usize;
         if preds.successors(w).is_empty() {
@@ -173,21 +179,35 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
                 semi[w] = semi[u as usize];
             }
         }
-        ancestor[w] = parent[w];
+        let s = vertex[semi[w] as usize - 1] as usize;
+        next_in_bucket[w] = bucket[s];
+        bucket[s] = w as u32;
+        let p = parent[w] as usize;
+        ancestor[w] = p as u32;
+        let mut v = std::mem::replace(&mut bucket[p], UNREACHABLE);
+        while v != UNREACHABLE {
+            let u = eval(v, &mut ancestor, &mut label, &semi);
+            idom[v as usize] = if semi[u as usize] < semi[v as usize] {
+                u
+            } else {
+                p as u32
+            };
+            v = next_in_bucket[v as usize];
+        }
     }
-    drop((preds, ancestor, label));
-    // SEMI-NCA: in preorder, start from the parent and climb while above the semidominator. The
-    // parent array becomes the immediate dominators in place (ancestors are settled first).
-    let mut idom = parent;
+    drop((preds, ancestor, label, bucket, next_in_bucket, parent));
+    // In preorder: a node whose semidominator is not its immediate dominator has the immediate
+    // dominator of the node found above (settled already, as it comes first).
+    idom[root] = root as u32;
     for &w in &vertex[1..] {
         let w = w as usize;
-        let mut d = idom[w];
-        while dfnum[d as usize] > semi[w] {
-            d = idom[d as usize];
+        let d = idom[w];
+        if d == UNSET {
+            idom[w] = root as u32;
+        } else if d != vertex[semi[w] as usize - 1] {
+            idom[w] = idom[d as usize];
         }
-        idom[w] = d;
     }
-    idom[root] = root as u32;
     Dominators {
         idom,
         preorder: vertex,

@@ -7,6 +7,10 @@ use std::io::BufRead;
 
 use crate::error::ParseError;
 
+/// The most bytes of one string that are kept (Chrome DevTools shows only the start of long strings
+/// too); longer strings keep this much and end with `…`.
+pub const MAX_STRING_BYTES: usize = 16 * 1024;
+
 /// Deepest nesting accepted in the parts of the file read as values.
 const MAX_DEPTH: u32 = 64;
 
@@ -104,10 +108,16 @@ impl<R: BufRead> Json<R> {
         out: &mut Vec<u32>,
         inside: &'static str,
     ) -> Result<(), ParseError> {
-        self.u32_array_chunks(inside, |numbers, _| {
+        let mut no_memory = None;
+        let read = self.u32_array_chunks(inside, |numbers, _| {
+            if let Err(e) = out.try_reserve(numbers.len()) {
+                no_memory = Some(ParseError::Memory(format!("{inside}: {e}")));
+                return Err(String::new());
+            }
             out.extend_from_slice(numbers);
             Ok(())
-        })
+        });
+        no_memory.map_or(read, Err)
     }
 
     /// The elements of an array of unsigned 32-bit integers (its '[' already consumed), handed to
@@ -221,7 +231,9 @@ impl<R: BufRead> Json<R> {
     }
 
     /// A string, decoded leniently and appended to `bytes` as UTF-8 (bytes that are not UTF-8 become
-    /// U+FFFD).
+    /// U+FFFD). At most [`MAX_STRING_BYTES`] of it are kept, cut at a character boundary and
+    /// followed by `…`: the rest is read (escapes decoded, the offset counted) but not stored, so a
+    /// crafted string of hundreds of MB costs no more memory than a short one.
     pub fn string_append(
         &mut self,
         bytes: &mut Vec<u8>,
@@ -229,6 +241,9 @@ impl<R: BufRead> Json<R> {
     ) -> Result<(), ParseError> {
         self.expect(b'"', inside)?;
         let start = bytes.len();
+        let limit = start + MAX_STRING_BYTES;
+        let mut cut = false;
+        let mut scratch = Vec::new();
         loop {
             let offset = self.offset;
             let buf = self.input.fill_buf().map_err(|e| io_at(offset, e))?;
@@ -238,26 +253,50 @@ impl<R: BufRead> Json<R> {
                     inside,
                 });
             }
-            let Some(stop) = memchr::memchr2(b'"', b'\\', buf) else {
-                bytes.extend_from_slice(buf);
+            let stop = memchr::memchr2(b'"', b'\\', buf);
+            let plain = &buf[..stop.unwrap_or(buf.len())];
+            let keep = plain.len().min(limit.saturating_sub(bytes.len()));
+            cut |= keep < plain.len();
+            room(bytes, keep, inside)?;
+            bytes.extend_from_slice(&plain[..keep]);
+            let Some(stop) = stop else {
                 let n = buf.len();
                 self.input.consume(n);
                 self.offset += n as u64;
                 continue;
             };
-            bytes.extend_from_slice(&buf[..stop]);
             let quote = buf[stop] == b'"';
             self.input.consume(stop + 1);
             self.offset += stop as u64 + 1;
             if quote {
                 break;
             }
-            self.escape(bytes, inside)?;
+            if bytes.len() < limit {
+                self.escape(bytes, inside)?;
+            } else {
+                scratch.clear();
+                self.escape(&mut scratch, inside)?;
+                cut = true;
+            }
+        }
+        if cut {
+            bytes.truncate(limit.min(bytes.len()));
+            // Drop a character the cut split in two.
+            if let Err(e) = std::str::from_utf8(&bytes[start..]) {
+                if e.error_len().is_none() {
+                    bytes.truncate(start + e.valid_up_to());
+                }
+            }
         }
         if std::str::from_utf8(&bytes[start..]).is_err() {
             let fixed = String::from_utf8_lossy(&bytes[start..]).into_owned();
             bytes.truncate(start);
+            room(bytes, fixed.len(), inside)?;
             bytes.extend_from_slice(fixed.as_bytes());
+        }
+        if cut {
+            room(bytes, 3, inside)?;
+            bytes.extend_from_slice("\u{2026}".as_bytes());
         }
         Ok(())
     }
@@ -419,6 +458,14 @@ impl<R: BufRead> Json<R> {
             }
         }
     }
+}
+
+/// Room for `n` more bytes of a string (amortized growth), or [`ParseError::Memory`] instead of an
+/// abort.
+fn room(bytes: &mut Vec<u8>, n: usize, inside: &str) -> Result<(), ParseError> {
+    bytes
+        .try_reserve(n)
+        .map_err(|e| ParseError::Memory(format!("a string in {inside}: {e}")))
 }
 
 fn printable(b: u8) -> String {

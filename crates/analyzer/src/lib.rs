@@ -21,5 +21,6 @@ mod snapshot;
 pub mod summary;
 
 pub use error::ParseError;
+pub use json::MAX_STRING_BYTES;
 pub use reader::{read_snapshot, read_snapshot_from};
 pub use snapshot::{Location, Meta, Snapshot, Strings};

@@ -13,23 +13,75 @@ use crate::error::ParseError;
 use crate::json::Json;
 use crate::snapshot::{Location, Meta, Snapshot, Strings};
 
-/// Reads and checks the snapshot at `path`; errors name the file.
+/// Reads and checks the snapshot at `path`, and that there is memory to analyze it; errors name
+/// the file.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
     let io = |source| ParseError::Io {
         path: path.display().to_string(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.is_dir() {
+    let file = open(path).map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
+    if metadata.is_dir() {
         return Err(io(std::io::Error::other("it is a folder")));
+    }
+    if !metadata.is_file() {
+        return Err(ParseError::NotAFile {
+            path: path.display().to_string(),
+            what: file_kind(&metadata),
+        });
     }
     // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
     // make us reserve.
-    let len = file.metadata().map_err(io)?.len();
-    read(BufReader::with_capacity(1 << 20, file), len / 2).map_err(|e| ParseError::File {
-        path: path.display().to_string(),
-        source: Box::new(e),
-    })
+    let len = metadata.len();
+    read(BufReader::with_capacity(1 << 20, file), len / 2)
+        .and_then(|s| s.check_room_for_analysis().map(|()| s))
+        .map_err(|e| match e {
+            ParseError::Memory(what) => ParseError::MemoryFor {
+                path: path.display().to_string(),
+                what,
+            },
+            e => ParseError::File {
+                path: path.display().to_string(),
+                source: Box::new(e),
+            },
+        })
+}
+
+/// Opens without blocking: opening a FIFO for reading waits for a writer, which may never come, and
+/// the file type is only known once it is open. (For a regular file, O_NONBLOCK changes nothing.)
+fn open(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// What a file that is neither a regular file nor a folder is, in words.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = metadata.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    let _ = metadata;
+    "not a regular file"
 }
 
 /// Reads and checks a snapshot from any buffered reader.
@@ -59,6 +111,46 @@ struct Columns {
     edge_to: Vec<u32>,
     locations: Vec<u32>,
     seen: [bool; 4],
+}
+
+impl Columns {
+    /// Room for `n` more nodes, or an error saying how much memory was missing.
+    fn reserve_nodes(&mut self, n: usize, detachedness: bool) -> Result<(), ParseError> {
+        let what = "the nodes' columns";
+        reserve(&mut self.node_type, n, what)?;
+        reserve(&mut self.node_name, n, what)?;
+        reserve(&mut self.node_id, n, what)?;
+        reserve(&mut self.node_self_size, n, what)?;
+        reserve(&mut self.first_edge, n, what)?;
+        if detachedness {
+            reserve(&mut self.node_detachedness, n, what)?;
+        }
+        Ok(())
+    }
+
+    /// Room for `n` more edges, or an error saying how much memory was missing.
+    fn reserve_edges(&mut self, n: usize) -> Result<(), ParseError> {
+        let what = "the edges' columns";
+        reserve(&mut self.edge_type, n, what)?;
+        reserve(&mut self.edge_name_or_index, n, what)?;
+        reserve(&mut self.edge_to, n, what)
+    }
+}
+
+/// Reserves room for `n` more items, failing with [`ParseError::Memory`] instead of aborting the
+/// process (as `Vec::reserve` would under `ulimit -v`, or in Node's process for
+/// `analyzeHeapSnapshot`).
+pub(crate) fn reserve<T>(v: &mut Vec<T>, n: usize, what: &str) -> Result<(), ParseError> {
+    v.try_reserve_exact(n).map_err(|e| {
+        ParseError::Memory(format!(
+            "{} more bytes for {what}: {e}",
+            n.saturating_mul(std::mem::size_of::<T>())
+        ))
+    })
+}
+
+fn bad(what: String) -> ParseError {
+    ParseError::Inconsistent(what)
 }
 
 /// Reads; `max_numbers` bounds the numbers reserved up front from the header's counts (a lying
@@ -179,7 +271,7 @@ fn rows<R: BufRead + Send>(
     j: &mut Json<R>,
     width: usize,
     inside: &'static str,
-    mut row: impl FnMut(&[u32]) -> Result<(), String>,
+    mut row: impl FnMut(&[u32]) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
     j.expect(b'[', inside)?;
     let (full, numbers) = mpsc::sync_channel::<(Vec<u32>, u64)>(4);
@@ -199,10 +291,13 @@ fn rows<R: BufRead + Send>(
         let mut partial: Vec<u32> = Vec::with_capacity(width);
         let mut failed = None;
         for (chunk, offset) in numbers.iter() {
-            if let Err(what) = take_rows(&chunk, width, &mut partial, &mut row) {
-                failed = Some(ParseError::Inconsistent(format!(
-                    "{what}, at byte {offset}"
-                )));
+            if let Err(e) = take_rows(&chunk, width, &mut partial, &mut row) {
+                failed = Some(match e {
+                    ParseError::Inconsistent(what) => {
+                        ParseError::Inconsistent(format!("{what}, at byte {offset}"))
+                    }
+                    e => e,
+                });
                 break;
             }
             let _ = recycle.send(chunk);
@@ -228,8 +323,8 @@ fn take_rows(
     numbers: &[u32],
     width: usize,
     partial: &mut Vec<u32>,
-    row: &mut impl FnMut(&[u32]) -> Result<(), String>,
-) -> Result<(), String> {
+    row: &mut impl FnMut(&[u32]) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
     let mut rest = numbers;
     if !partial.is_empty() {
         let take = (width - partial.len()).min(rest.len());
@@ -257,35 +352,34 @@ fn nodes<R: BufRead + Send>(
 ) -> Result<(), ParseError> {
     let m = &h.meta;
     let n = u64::from(h.node_count).min(max_numbers / m.node_fields.len() as u64) as usize;
-    c.node_type.reserve_exact(n);
-    c.node_name.reserve_exact(n);
-    c.node_id.reserve_exact(n);
-    c.node_self_size.reserve_exact(n);
-    c.first_edge.reserve_exact(n + 1);
-    if m.node_detachedness.is_some() {
-        c.node_detachedness.reserve_exact(n);
-    }
+    let detachedness = m.node_detachedness.is_some();
     c.first_edge.push(0);
+    c.reserve_nodes(n, detachedness)?;
     let types = m.node_types.len() as u32;
     let mut edges: u64 = 0;
     let mut count: u64 = 0;
     rows(j, m.node_fields.len(), "nodes", |r| {
         if count == u64::from(h.node_count) {
-            return Err(format!(
+            return Err(bad(format!(
                 "more nodes than the {} the header says",
                 h.node_count
-            ));
+            )));
         }
         let t = r[m.node_type];
         if t >= types {
-            return Err(format!("node {count} has type {t}, meta names {types}"));
+            return Err(bad(format!(
+                "node {count} has type {t}, meta names {types}"
+            )));
         }
         edges += u64::from(r[m.node_edge_count]);
         if edges > u64::from(h.edge_count) {
-            return Err(format!(
+            return Err(bad(format!(
                 "nodes up to node {count} claim more edges than the {} the header says",
                 h.edge_count
-            ));
+            )));
+        }
+        if c.node_type.len() == c.node_type.capacity() {
+            c.reserve_nodes(c.node_type.len().max(1 << 16), detachedness)?;
         }
         c.node_type.push(t as u8);
         c.node_name.push(r[m.node_name]);
@@ -309,9 +403,7 @@ fn edges<R: BufRead + Send>(
 ) -> Result<(), ParseError> {
     let m = &h.meta;
     let e = u64::from(h.edge_count).min(max_numbers / m.edge_fields.len() as u64) as usize;
-    c.edge_type.reserve_exact(e);
-    c.edge_name_or_index.reserve_exact(e);
-    c.edge_to.reserve_exact(e);
+    c.reserve_edges(e)?;
     // The header check made node_count * nf fit 32 bits.
     let nf = m.node_fields.len() as u32;
     let end = h.node_count * nf;
@@ -325,21 +417,26 @@ fn edges<R: BufRead + Send>(
     let mut count: u64 = 0;
     rows(j, m.edge_fields.len(), "edges", |r| {
         if count == u64::from(h.edge_count) {
-            return Err(format!(
+            return Err(bad(format!(
                 "more edges than the {} the header says",
                 h.edge_count
-            ));
+            )));
         }
         let to = r[m.edge_to_node];
         let node = node_of(to);
         if node * nf != to || to >= end {
-            return Err(format!(
+            return Err(bad(format!(
                 "edge {count} points at {to}, not a node (node rows are {nf} wide, {end} numbers in all)"
-            ));
+            )));
         }
         let t = r[m.edge_type];
         if t >= types {
-            return Err(format!("edge {count} has type {t}, meta names {types}"));
+            return Err(bad(format!(
+                "edge {count} has type {t}, meta names {types}"
+            )));
+        }
+        if c.edge_type.len() == c.edge_type.capacity() {
+            c.reserve_edges(c.edge_type.len().max(1 << 16))?;
         }
         c.edge_type.push(t as u8);
         c.edge_name_or_index.push(r[m.edge_name_or_index]);
@@ -365,7 +462,8 @@ fn locations(h: &Header, raw: &[u32]) -> Result<Vec<(u32, Location)>, ParseError
     let [object, script, line, column] =
         ["object_index", "script_id", "line", "column"].map(|f| m.location_field(f));
     let nf = m.node_fields.len() as u32;
-    let mut out = Vec::with_capacity(raw.len() / width);
+    let mut out = Vec::new();
+    reserve(&mut out, raw.len() / width, "the locations")?;
     for (i, row) in raw.chunks_exact(width).enumerate() {
         let node = row[object];
         if !node.is_multiple_of(nf) || node / nf >= h.node_count {
@@ -397,7 +495,7 @@ fn string_list<R: BufRead>(j: &mut Json<R>, out: &mut Strings) -> Result<(), Par
     }
     loop {
         j.string_append(out.buffer(), "strings")?;
-        out.close();
+        out.close()?;
         if !j.next_in(b']', "strings")? {
             return Ok(());
         }

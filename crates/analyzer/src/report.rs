@@ -141,7 +141,9 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
         }
         false
     };
-    // The largest candidates in order, a few times more than needed at first (most are kept).
+    // The candidates by retained size, sorted a batch at a time: a few times more than needed at
+    // first (most are kept), then eight times more each round, continuing where the last stopped
+    // (so the rounds cost O(n log n) in all however many are passed over, as in a linked list).
     let mut candidates: Vec<u32> = (0..m.g.len() as u32)
         .filter(|&v| reportable(m, v as usize))
         .collect();
@@ -150,35 +152,36 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             .cmp(&m.retained[*a as usize])
             .then(a.cmp(b))
     };
-    let mut look_at = count * 16;
-    let chosen = loop {
-        let top = if candidates.len() > look_at {
-            candidates.select_nth_unstable_by(look_at, by_retained);
-            &mut candidates[..look_at]
-        } else {
-            &mut candidates[..]
-        };
+    let mut listed = Listed::new(m);
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut done = 0;
+    let mut batch = count * 16;
+    while chosen.len() < count && done < candidates.len() {
+        let rest = &mut candidates[done..];
+        let take = batch.min(rest.len());
+        if rest.len() > take {
+            rest.select_nth_unstable_by(take, by_retained);
+        }
+        let top = &mut rest[..take];
         top.sort_unstable_by(by_retained);
-        let mut chosen: Vec<usize> = Vec::new();
         for &v in top.iter() {
             let v = v as usize;
             if chosen.len() == count {
                 break;
             }
-            if let Some(z) = innermost_listed(m, v, &chosen) {
+            if let Some(z) = listed.innermost_above(v) {
                 if m.retained[v] * 2 >= m.retained[z] || m.classes.of[v] == m.classes.of[z] {
                     continue;
                 }
             }
             if !passes_through(v) {
+                listed.add(v);
                 chosen.push(v);
             }
         }
-        if chosen.len() == count || top.len() == candidates.len() {
-            break chosen;
-        }
-        look_at *= 8;
-    };
+        done += take;
+        batch = batch.saturating_mul(8);
+    }
     chosen
         .into_iter()
         .map(|v| LargeObject {
@@ -192,17 +195,49 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
         .collect()
 }
 
-/// The nearest dominator of `v` that is listed. Candidates come by retained size, so the first
-/// ones are shallow in the dominator tree and the walks short.
-fn innermost_listed(m: &Model, v: usize, listed: &[usize]) -> Option<usize> {
-    let mut d = v;
-    while d != ROOT {
-        d = m.idom[d] as usize;
-        if listed.contains(&d) {
-            return Some(d);
+/// The listed objects, and for each node the nearest listed node above it in the dominator tree,
+/// found by walking up with path compression: each node remembers how far up it is known that
+/// nothing is listed. That stays true as more are listed, because candidates come by decreasing
+/// retained size and a reportable node (self size > 0) retains strictly more than any node it
+/// dominates: every node above a candidate was judged before it, and a later listing is below
+/// every node walked so far. So a linked list of a million cells costs about a million steps, not
+/// half a million million.
+struct Listed {
+    /// A node above each node (at first its immediate dominator) with nothing listed between.
+    up: Vec<u32>,
+    listed: Vec<bool>,
+    path: Vec<u32>,
+}
+
+impl Listed {
+    fn new(m: &Model) -> Listed {
+        Listed {
+            up: m.idom.clone(),
+            listed: vec![false; m.g.len()],
+            path: Vec::new(),
         }
     }
-    None
+
+    fn add(&mut self, v: usize) {
+        self.listed[v] = true;
+    }
+
+    /// The nearest listed node strictly above `v` in the dominator tree.
+    fn innermost_above(&mut self, v: usize) -> Option<usize> {
+        let mut d = v;
+        self.path.clear();
+        loop {
+            self.path.push(d as u32);
+            d = self.up[d] as usize;
+            if d == ROOT || self.listed[d] {
+                break;
+            }
+        }
+        for &x in &self.path {
+            self.up[x as usize] = d as u32;
+        }
+        (d != ROOT).then_some(d)
+    }
 }
 
 fn class_of(m: &Model, v: usize) -> String {

@@ -154,6 +154,70 @@ fn missing_file_and_folder() {
 }
 
 #[test]
+#[cfg(unix)]
+fn a_fifo_or_a_device_is_refused_without_blocking() {
+    // Opening a FIFO for reading waits for a writer: the reader must refuse it without waiting.
+    let dir = std::env::temp_dir().join(format!("ohd-analyzer-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("snapshot.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = fifo.clone();
+    let err = util::within(
+        std::time::Duration::from_secs(20),
+        "reading a FIFO",
+        move || read_snapshot(&path).unwrap_err().to_string(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        err,
+        format!(
+            "cannot read {}: it is a FIFO (named pipe), not a regular file",
+            fifo.display()
+        )
+    );
+    let err = read_snapshot("/dev/null".as_ref()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot read /dev/null: it is a character device, not a regular file"
+    );
+}
+
+#[test]
+fn a_long_string_keeps_its_start_and_the_offsets_after_it_stay_exact() {
+    use oom_heapdump_analyzer::MAX_STRING_BYTES;
+    // 'é' (2 bytes) placed so that the cut falls inside it, escapes past the cut (\" must not end
+    // the string), then a short string.
+    let long = format!(
+        "{}é{}\\\"\\u00e9{}",
+        "a".repeat(MAX_STRING_BYTES - 1),
+        "b".repeat(100),
+        "c".repeat(3 * MAX_STRING_BYTES)
+    );
+    let text = util::snapshot(&[("synthetic", "", 0)], &[]).replace(
+        r#""strings":[""]"#,
+        &format!(r#""strings":["","{long}","after"]"#),
+    );
+    let s = read(&text).unwrap();
+    let kept = s.strings.get(1);
+    assert_eq!(
+        kept,
+        format!("{}\u{2026}", "a".repeat(MAX_STRING_BYTES - 1))
+    );
+    assert_eq!(s.strings.get(2), "after");
+    // Cut the file inside the last string: the offset counts every byte of the long one.
+    let end = text.rfind("after").unwrap() + 2;
+    let err = read(&text[..end]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!("the file ends at byte {end}, inside strings: the snapshot is truncated")
+    );
+}
+
+#[test]
 fn reads_a_real_snapshot_made_by_node() {
     let file = util::real_snapshot("reader", util::KEPT_THINGS);
     let s = read_snapshot(&file).unwrap();

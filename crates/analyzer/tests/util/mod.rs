@@ -128,3 +128,101 @@ pub fn snapshot(nodes: &[(&str, &str, u32)], edges: &[(usize, &str, &str, usize)
         &strings,
     )
 }
+
+/// Builds large snapshots (millions of nodes) in V8's layout, in time linear in their size (the
+/// [`snapshot`] helper above is for small graphs): nodes are (type, name, self size), ids 1, 3,
+/// 5...; node 0 is the root.
+#[derive(Default)]
+pub struct Big {
+    strings: Vec<String>,
+    interned: std::collections::HashMap<String, u32>,
+    nodes: Vec<[u32; 4]>,
+    /// (from, [type, name or index, to])
+    edges: Vec<(u32, [u32; 3])>,
+}
+
+impl Big {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.interned.get(s) {
+            return i;
+        }
+        self.strings.push(s.to_owned());
+        self.interned
+            .insert(s.to_owned(), self.strings.len() as u32 - 1);
+        self.strings.len() as u32 - 1
+    }
+
+    pub fn node(&mut self, ty: &str, name: &str, size: u32) -> usize {
+        let t = NODE_TYPES.iter().position(|x| *x == ty).unwrap() as u32;
+        let name = self.intern(name);
+        let id = self.nodes.len() as u32 * 2 + 1;
+        self.nodes.push([t, name, id, size]);
+        self.nodes.len() - 1
+    }
+
+    /// An edge; the name of an element or hidden edge is its index.
+    pub fn edge(&mut self, from: usize, ty: &str, name: &str, to: usize) {
+        let t = EDGE_TYPES.iter().position(|x| *x == ty).unwrap() as u32;
+        let n = if ty == "element" || ty == "hidden" {
+            name.parse().unwrap()
+        } else {
+            self.intern(name)
+        };
+        self.edges.push((from as u32, [t, n, to as u32 * 5]));
+    }
+
+    pub fn text(mut self) -> Vec<u8> {
+        use std::fmt::Write;
+        self.edges.sort_by_key(|e| e.0);
+        let mut counts = vec![0u32; self.nodes.len()];
+        for e in &self.edges {
+            counts[e.0 as usize] += 1;
+        }
+        let mut out = format!(
+            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[{},"string","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[{},"string_or_number","node"]}},"node_count":{},"edge_count":{}}},"nodes":["#,
+            json!(NODE_TYPES),
+            json!(EDGE_TYPES),
+            self.nodes.len(),
+            self.edges.len()
+        );
+        for (i, n) in self.nodes.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            writeln!(
+                out,
+                "{sep}{},{},{},{},{}",
+                n[0], n[1], n[2], n[3], counts[i]
+            )
+            .unwrap();
+        }
+        out.push_str("],\"edges\":[");
+        for (i, (_, e)) in self.edges.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            writeln!(out, "{sep}{},{},{}", e[0], e[1], e[2]).unwrap();
+        }
+        write!(out, "],\"strings\":{}}}", json!(self.strings)).unwrap();
+        out.into_bytes()
+    }
+}
+
+/// Runs `f` on a thread of its own and returns its result; fails the test, saying `what` took too
+/// long, if it is still running after `limit`. For inputs where a linear algorithm takes seconds
+/// and a quadratic one hours: a watchdog, not a measure of speed.
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => {
+            panic!(
+                "{what} still runs after {limit:?}: a hang, or work that grows faster than n log n"
+            )
+        }
+    }
+}

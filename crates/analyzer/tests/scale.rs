@@ -1,0 +1,174 @@
+//! Shapes that made steps of the analysis quadratic: a linked list of two million cells, a deep
+//! tree, and a long chain with many nodes hanging from its end that something found later holds
+//! too. Each runs under a watchdog (`within`): linear or n log n work takes seconds, quadratic work
+//! on these sizes takes hours, so a generous limit tells them apart without timing anything.
+
+mod util;
+
+use std::time::Duration;
+
+use oom_heapdump_analyzer::diff::compare;
+use oom_heapdump_analyzer::report::{analyze, Limits};
+use oom_heapdump_analyzer::summary::{summarize, ClassRow};
+use util::{read, within, Big};
+
+/// Generous for a debug build on a slow machine (these take a few seconds in release).
+const LIMIT: Duration = Duration::from_secs(if cfg!(debug_assertions) { 180 } else { 60 });
+
+fn row<'a>(rows: &'a [ClassRow], name: &str) -> &'a ClassRow {
+    rows.iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no row {name}: {rows:?}"))
+}
+
+/// `(root) -> Global`, with the root's shortcut edge named `global`.
+fn with_global() -> (Big, usize) {
+    let mut b = Big::default();
+    let root = b.node("synthetic", "", 0);
+    let global = b.node("object", "Global", 10);
+    b.edge(root, "shortcut", "global", global);
+    (b, global)
+}
+
+/// The largest objects as (class, retained size, retainer path).
+fn largest(text: Vec<u8>) -> Vec<(String, u64, String)> {
+    let s = read(text).unwrap();
+    let a = analyze(&s, Limits::default());
+    assert!(compare(&s, &s).classes.is_empty());
+    a.largest_objects
+        .into_iter()
+        .map(|o| (o.name, o.retained_size, o.retainer_path))
+        .collect()
+}
+
+#[test]
+fn a_linked_list_of_two_million_cells_is_analyzed_in_n_log_n() {
+    // `head = { next: head }`, two million times: shown once, by its head.
+    const CELLS: usize = 2_000_000;
+    let (mut b, global) = with_global();
+    let mut previous = global;
+    for i in 0..CELLS {
+        let cell = b.node("object", "Cell", 32);
+        b.edge(
+            previous,
+            "property",
+            if i == 0 { "head" } else { "next" },
+            cell,
+        );
+        previous = cell;
+    }
+    let text = b.text();
+    let listed = within(LIMIT, "analyzing a list of 2,000,000 cells", move || {
+        largest(text)
+    });
+    assert_eq!(
+        listed,
+        vec![(
+            "Cell".into(),
+            32 * CELLS as u64,
+            "Global.head (Cell)".into()
+        )]
+    );
+}
+
+#[test]
+fn a_deep_tree_is_analyzed_in_n_log_n() {
+    // A spine of a million nodes, each with a leaf of another class: the spine shows by its head,
+    // then leaves (another class, retaining less than half of the head).
+    const DEPTH: usize = 1_000_000;
+    let (mut b, global) = with_global();
+    let mut previous = global;
+    for i in 0..DEPTH {
+        let node = b.node("object", "Node", 32);
+        let leaf = b.node("object", "Leaf", 16);
+        b.edge(
+            previous,
+            "property",
+            if i == 0 { "root" } else { "next" },
+            node,
+        );
+        b.edge(node, "property", "leaf", leaf);
+        previous = node;
+    }
+    let text = b.text();
+    let listed = within(LIMIT, "analyzing a tree 1,000,000 deep", move || {
+        largest(text)
+    });
+    assert_eq!(listed.len(), Limits::default().objects, "{listed:?}");
+    assert_eq!(
+        listed[0],
+        (
+            "Node".into(),
+            48 * DEPTH as u64,
+            "Global.root (Node)".into()
+        )
+    );
+    assert_eq!(
+        listed[1],
+        (
+            "Leaf".into(),
+            16,
+            "Global.root (Node) -> leaf (Leaf)".into()
+        )
+    );
+    assert!(listed[1..].iter().all(|(class, ..)| class == "Leaf"));
+}
+
+#[test]
+fn many_nodes_hanging_from_the_end_of_a_long_chain_get_their_dominators_in_n_log_n() {
+    // Global -> a chain of a million cells -> a million payloads, which an array that the
+    // depth-first search reaches last holds too: each payload's semidominator is Global, far above
+    // its parent (a climb up the dominator tree per payload would take a million steps).
+    const N: usize = 1_000_000;
+    let (mut b, global) = with_global();
+    let mut previous = global;
+    for i in 0..N {
+        let cell = b.node("object", "Cell", 32);
+        b.edge(
+            previous,
+            "property",
+            if i == 0 { "head" } else { "next" },
+            cell,
+        );
+        previous = cell;
+    }
+    let all = b.node("object", "All", 16);
+    b.edge(global, "property", "all", all);
+    for i in 0..N {
+        let payload = b.node("object", "Payload", 8);
+        b.edge(previous, "element", &i.to_string(), payload);
+        b.edge(all, "element", &i.to_string(), payload);
+    }
+    let text = b.text();
+    let rows = within(
+        LIMIT,
+        "dominators of a chain with 1,000,000 nodes at its end",
+        move || summarize(&read(text).unwrap()),
+    );
+    assert_eq!(row(&rows, "Cell").retained_size, 32 * N as u64);
+    assert_eq!(row(&rows, "Payload").retained_size, 8 * N as u64);
+    assert_eq!(row(&rows, "All").retained_size, 16);
+    assert_eq!(row(&rows, "Global").retained_size, 10 + 16 + 40 * N as u64);
+}
+
+#[test]
+fn long_weakmap_like_edge_names_are_parsed_in_linear_time() {
+    // 20,000 internal edges named like a WeakMap entry whose middle repeats ") -> value (" 1,300
+    // times: each split was checked by a search back to its start (O(length²) per edge).
+    let name = format!(
+        "1 / part of key ({}x) pair in WeakMap (table @1)",
+        ") -> value (".repeat(1300)
+    );
+    let (mut b, global) = with_global();
+    for _ in 0..20_000 {
+        let v = b.node("object", "V", 8);
+        b.edge(global, "internal", &name, v);
+    }
+    let text = b.text();
+    let rows = within(
+        LIMIT,
+        "reading 20,000 long WeakMap-like edge names",
+        move || summarize(&read(text).unwrap()),
+    );
+    assert_eq!(row(&rows, "V").count, 20_000);
+}

@@ -1,11 +1,20 @@
-//! The helper process (crates/helper) as seen from the Node process: started once at install and
-//! kept waiting on a pipe, so that nothing has to be forked or exec'd when memory has run out.
+//! The helper process (crates/helper) as seen from the Node process: started at install for the
+//! OOM target (folder and stem, which is all it will write) and kept waiting on a pipe, so that
+//! nothing has to be forked or exec'd when memory has run out.
+//!
+//! A watchdog guards the dying process against a helper that stops taking data (`kill -STOP`, a
+//! debugger): both ends of the pipe are non-blocking and every wait is a poll(2) of at most
+//! [`STALL`]. When no byte has moved for that long and the helper is not running or in disk wait
+//! (its state in `/proc/<pid>/stat`; a helper fsyncing a large file is in disk wait, and waited
+//! for), the capture gives up on it with [`HelperError::Stalled`] and the snapshot is written from
+//! this process instead.
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 use oom_heapdump_capture::protocol::{write_chunk, write_end, write_request, Ack, Request};
 use oom_heapdump_capture::ProtocolError;
@@ -13,6 +22,9 @@ use oom_heapdump_capture::ProtocolError;
 /// Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default): lets
 /// V8 run ahead of the helper's disk writes by a few chunks.
 const PIPE_BYTES: i32 = 1 << 20;
+
+/// How long the helper may make no progress before the capture gives up on it (see module docs).
+pub const STALL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
@@ -24,42 +36,65 @@ pub enum HelperError {
     Broken(#[from] ProtocolError),
     #[error("V8 stopped serializing the snapshot")]
     SerializeAborted,
+    #[error("helper process (pid {pid}) made no progress for {} s (state {state})", STALL.as_secs())]
+    Stalled { pid: u32, state: char },
 }
 
 pub struct Helper {
     child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    stdin: Watched<ChildStdin>,
+    stdout: BufReader<Watched<ChildStdout>>,
+    /// The folder and stem it was started for.
+    target: (std::path::PathBuf, String),
 }
 
 impl Helper {
-    /// Starts the helper in its own process group, so that a Ctrl-C or SIGHUP meant for the app does
-    /// not take it down while the app lives on. It exits when this process closes the pipe, after
-    /// running `analyzer` on the snapshot when the request asked for a summary.
-    pub fn spawn(exe: &Path, analyzer: &Path) -> io::Result<Helper> {
+    /// Starts the helper for snapshots at `<dir>/<stem>[-...].heapsnapshot`, in its own process
+    /// group, so that a Ctrl-C or SIGHUP meant for the app does not take it down while the app lives
+    /// on. It exits when this process closes the pipe, after running `analyzer` on the snapshot when
+    /// the request asked for a summary.
+    pub fn spawn(exe: &Path, analyzer: &Path, dir: &Path, stem: &str) -> io::Result<Helper> {
         // Node marks its stdio close-on-exec, so `Stdio::inherit()` would leave the helper without
         // a stderr: hand it a duplicate, which becomes its fd 2.
         let stderr = io::stderr().as_fd().try_clone_to_owned()?;
         let mut child = Command::new(exe)
             .arg("--analyzer")
             .arg(analyzer)
+            .arg("--dir")
+            .arg(dir)
+            .arg("--stem")
+            .arg(stem)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .process_group(0)
             .spawn()?;
+        let pid = child.id();
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
         Ok(Helper {
             child,
-            stdin,
-            stdout: BufReader::new(stdout),
+            stdin: Watched::new(stdin, pid)?,
+            stdout: BufReader::new(Watched::new(stdout, pid)?),
+            target: (dir.to_owned(), stem.to_owned()),
         })
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether it was started for `dir` and `stem`.
+    pub fn serves(&self, dir: &Path, stem: &str) -> bool {
+        self.target.0 == dir && self.target.1 == stem
+    }
+
+    /// Kills it (it is stalled or of no further use) and waits until it is gone, so that the lock
+    /// on its temporary file is released.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Streams one capture: sends `req`, then whatever `produce` feeds its sink, then the end frame,
@@ -74,32 +109,44 @@ impl Helper {
         }
         let mut sent = 0u64;
         let mut failure: Option<io::Error> = None;
-        let complete = write_request(&mut self.stdin, req).is_ok() && {
-            let mut sink = |chunk: &[u8]| match write_chunk(&mut self.stdin, chunk) {
-                Ok(()) => {
-                    sent += chunk.len() as u64;
-                    true
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    false
-                }
-            };
-            produce(&mut sink)
+        let stdin = &mut self.stdin;
+        let complete = match write_request(stdin, req) {
+            Ok(()) => {
+                let mut sink = |chunk: &[u8]| match write_chunk(stdin, chunk) {
+                    Ok(()) => {
+                        sent += chunk.len() as u64;
+                        true
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        false
+                    }
+                };
+                produce(&mut sink)
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
         };
         if complete {
-            write_end(&mut self.stdin, sent).map_err(ProtocolError::from)?;
+            if let Err(e) = write_end(&mut self.stdin, sent) {
+                failure = Some(e);
+            }
+        }
+        if let Some(stalled) = failure.as_ref().and_then(stall_of) {
+            return Err(stalled);
         }
         // The helper answers even when it gave up early (disk full): read that reason first.
-        let mut line = String::new();
-        let answer = self.stdout.read_line(&mut line);
-        match (answer, complete) {
-            (Ok(n), _) if n > 0 => match Ack::parse(&line)? {
-                Ack::Failed(msg) => Err(HelperError::Failed(msg)),
-                ack if complete => Ok(ack),
-                _ => Err(HelperError::SerializeAborted),
-            },
-            _ => Err(match failure {
+        match Ack::read_from(&mut self.stdout) {
+            Ok(Some(Ack::Failed(msg))) => Err(HelperError::Failed(msg)),
+            Ok(Some(ack)) if complete && failure.is_none() => Ok(ack),
+            Ok(Some(_)) => Err(HelperError::SerializeAborted),
+            Err(ProtocolError::Io(e)) if stall_of(&e).is_some() => {
+                Err(stall_of(&e).expect("checked"))
+            }
+            Err(e) => Err(e.into()),
+            Ok(None) => Err(match failure {
                 Some(e) => ProtocolError::from(e).into(),
                 None if complete => HelperError::NotRunning { pid: self.pid() },
                 None => HelperError::SerializeAborted,
@@ -111,7 +158,113 @@ impl Helper {
 impl Drop for Helper {
     fn drop(&mut self) {
         // Closing stdin (dropped with self) ends the helper; reap it if it is already gone.
-        let _ = self.stdin.flush();
         let _ = self.child.try_wait();
     }
+}
+
+/// The stall a watchdog error stands for.
+fn stall_of(e: &io::Error) -> Option<HelperError> {
+    e.get_ref()?
+        .downcast_ref::<StallError>()
+        .map(|s| HelperError::Stalled {
+            pid: s.pid,
+            state: s.state,
+        })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("helper process (pid {pid}) made no progress (state {state})")]
+struct StallError {
+    pid: u32,
+    state: char,
+}
+
+/// One end of the pipe, non-blocking, each wait bounded by the watchdog.
+struct Watched<T> {
+    inner: T,
+    fd: RawFd,
+    pid: u32,
+}
+
+impl<T: AsRawFd> Watched<T> {
+    fn new(inner: T, pid: u32) -> io::Result<Self> {
+        let fd = inner.as_raw_fd();
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Watched { inner, fd, pid })
+    }
+
+    /// Waits until the fd is ready for `events`, or fails when the helper stalls.
+    fn wait(&self, events: i16) -> io::Result<()> {
+        loop {
+            let mut p = libc::pollfd {
+                fd: self.fd,
+                events,
+                revents: 0,
+            };
+            let n = unsafe { libc::poll(&mut p, 1, STALL.as_millis() as i32) };
+            if n > 0 {
+                return Ok(());
+            }
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            match helper_state(self.pid) {
+                // Running, or waiting for its disk (the final fsync of a large file): progress.
+                Some('R' | 'D') => {}
+                state => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        StallError {
+                            pid: self.pid,
+                            state: state.unwrap_or('?'),
+                        },
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Runs `op` until it does not report `WouldBlock`, waiting for `events` in between.
+    fn retry<R>(
+        &mut self,
+        events: i16,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            match op(&mut self.inner) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(events)?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<T: Write + AsRawFd> Write for Watched<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.retry(libc::POLLOUT, |w| w.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<T: Read + AsRawFd> Read for Watched<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.retry(libc::POLLIN, |r| r.read(buf))
+    }
+}
+
+/// The one-letter state of process `pid` (R running, S sleeping, D disk wait, T stopped, Z zombie).
+fn helper_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
 }

@@ -63,12 +63,16 @@ pub fn install(
         None => {}
     }
     let first = INSTALLED.get().is_none();
+    let spawn = |c: &OomConfig| {
+        Helper::spawn(helper_exe, analyzer_exe, &c.target.dir, &c.target.stem)
+            .map_err(|e| format!("cannot start {}: {e}", helper_exe.display()))
+    };
     let installed = INSTALLED.get_or_init(|| Installed {
         config: Mutex::new(None),
-        helper: Mutex::new(
-            Helper::spawn(helper_exe, analyzer_exe)
-                .map_err(|e| format!("cannot start {}: {e}", helper_exe.display())),
-        ),
+        helper: Mutex::new(match &config {
+            Some(c) => spawn(c),
+            None => Err("heapdumpOnOOM is off".into()),
+        }),
     });
     if first {
         if !shim::install_oom_handler(on_oom) {
@@ -78,8 +82,15 @@ pub fn install(
             shim::start_sampling_heap_profiler(interval);
         }
     }
+    let mut helper = installed.helper.lock().unwrap_or_else(|e| e.into_inner());
+    // The helper writes only the target it was started for: a new target needs a new helper (the
+    // old one exits when its pipe is closed).
+    if let Some(c) = &config {
+        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem)) {
+            *helper = spawn(c);
+        }
+    }
     *installed.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
-    let helper = installed.helper.lock().unwrap_or_else(|e| e.into_inner());
     Ok(match &*helper {
         Ok(h) => InstallReport {
             helper_pid: Some(h.pid()),
@@ -102,23 +113,15 @@ pub fn config() -> Option<OomConfig> {
         .clone()
 }
 
-/// Removes temporaries that captures killed mid-write left in `dir`, and says so.
+/// Removes temporaries that captures killed mid-write left in `dir`, and says so. Only ours (by
+/// name) and only dead ones (by lock, whatever PID namespace their writer was in).
 fn report_stale_partials(dir: &Path) {
-    // A zombie is dead: in containers PID 1 often never reaps, and a killed writer stays a zombie.
-    let alive = |pid: u32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !matches!(
-            stat.rsplit_once(") ").map(|(_, rest)| rest.as_bytes()[0]),
-            Some(b'Z' | b'X')
-        ),
-        Err(_) => false,
-    };
-    if let Ok(removed) = sweep_stale_partials(dir, alive) {
+    if let Ok(removed) = sweep_stale_partials(dir, None) {
         for p in removed {
             say!(
-                "node-oom-heapdump: removed {} ({}), an incomplete capture left by pid {} which was killed while writing it",
+                "node-oom-heapdump: removed {} ({}), an incomplete capture whose writer was killed while writing it",
                 p.path.display(),
                 Size(p.bytes),
-                p.pid
             );
         }
     }

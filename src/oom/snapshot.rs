@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oom_heapdump_capture::protocol::{Ack, Request};
-use oom_heapdump_capture::{partial_path, CaptureError, Landing};
+use oom_heapdump_capture::{sweep_stale_partials, CaptureError, Landing};
 
 use super::helper::HelperError;
 use super::in_process::write_in_process;
@@ -50,11 +50,17 @@ pub(super) fn take_and_land(
     let mut helper = installed.helper.try_lock();
     let via_helper = match helper.as_deref_mut() {
         Ok(Ok(h)) => {
-            let pid = h.pid();
             let r = h.capture(&request, |sink| snapshot.serialize(CHUNK_BYTES, sink));
+            if let Err(HelperError::Stalled { .. }) = r {
+                // Killed and reaped, so that the lock on its temporary is released.
+                h.kill();
+            }
             if r.is_err() {
-                // A helper that was killed leaves its temporary behind; it was for this capture.
-                let _ = std::fs::remove_file(partial_path(final_path, pid));
+                // A helper that was killed leaves its temporary behind, unlocked: remove it (a
+                // live writer's, locked, stays).
+                if let Some(dir) = final_path.parent() {
+                    let _ = sweep_stale_partials(dir, Some(final_path));
+                }
             }
             r
         }

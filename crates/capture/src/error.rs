@@ -54,6 +54,8 @@ pub enum CaptureError {
         to: PathBuf,
         source: io::Error,
     },
+    #[error("{0:?} was replaced by another writer's capture of the same name right after this one landed; the file there is not this capture")]
+    Replaced(PathBuf),
     #[error("target {0:?} has no file name")]
     NoFileName(PathBuf),
     #[error(transparent)]

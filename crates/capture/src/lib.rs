@@ -14,7 +14,10 @@ pub mod error;
 pub mod protocol;
 pub mod snapshot_writer;
 
-pub use atomic_file::{partial_path, sweep_stale_partials, AtomicFile, Landing};
+pub use atomic_file::{
+    parse_temp_name, sweep_stale_partials, temp_name, AtomicFile, Landing, StalePartial,
+    TEMP_NAME_EXTRA,
+};
 pub use check::{SnapshotCheck, SnapshotSummary};
 pub use error::{CaptureError, CheckError, ProtocolError};
 pub use snapshot_writer::SnapshotWriter;

@@ -7,10 +7,17 @@
 //! end     := 0u32le total:u64le                            total = sum of chunk lengths
 //! ```
 //! A request is followed by chunks and one end. If the sender dies, the pipe closes early and the
-//! receiver sees [`ProtocolError::Truncated`]. The receiver answers each request with one line on its
-//! stdout, an [`Ack`]. After answering it waits for the next request; end of input ends it.
+//! receiver sees [`ProtocolError::Truncated`]. The receiver answers each request on its stdout with
+//! an [`Ack`], length-prefixed bytes so that any path (newlines, tabs, non-UTF-8) comes back as it
+//! is:
+//!
+//! ```text
+//! ack     := "OHDA" 0u8 bytes:u64le node_count:u64le edge_count:u64le path_len:u32le path:[u8]
+//!          | "OHDA" 1u8 message_len:u32le message:[u8]     (UTF-8)
+//! ```
+//! After answering it waits for the next request; end of input ends it.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 
 use crate::atomic_file::Landing;
@@ -180,7 +187,13 @@ impl<R: BufRead> Receiver<R> {
     }
 }
 
-/// The receiver's one-line answer to a request.
+const ACK_MAGIC: &[u8; 4] = b"OHDA";
+const ACK_WRITTEN: u8 = 0;
+const ACK_FAILED: u8 = 1;
+/// Longest failure message an answer may carry.
+const MAX_MESSAGE: u32 = 64 * 1024;
+
+/// The receiver's answer to a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ack {
     Written {
@@ -193,48 +206,93 @@ pub enum Ack {
 }
 
 impl Ack {
-    /// The line, newline included. Tabs and newlines in texts are replaced so it stays one line.
-    pub fn to_line(&self) -> String {
+    /// The answer's bytes, as [`Ack::read_from`] reads them.
+    pub fn encode(&self) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = ACK_MAGIC.to_vec();
         match self {
             Ack::Written {
                 path,
                 bytes,
                 node_count,
                 edge_count,
-            } => format!(
-                "ok\t{bytes}\t{node_count}\t{edge_count}\t{}\n",
-                one_line(&path.to_string_lossy())
-            ),
-            Ack::Failed(msg) => format!("error\t{}\n", one_line(msg)),
+            } => {
+                let path = path.as_os_str().as_bytes();
+                out.push(ACK_WRITTEN);
+                for n in [bytes, node_count, edge_count] {
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+                out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+                out.extend_from_slice(path);
+            }
+            Ack::Failed(msg) => {
+                let msg = &msg.as_bytes()[..msg.len().min(MAX_MESSAGE as usize)];
+                out.push(ACK_FAILED);
+                out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+                out.extend_from_slice(msg);
+            }
         }
+        out
     }
 
-    pub fn parse(line: &str) -> Result<Ack, ProtocolError> {
-        let bad = || ProtocolError::BadAck(line.to_owned());
-        let line = line.strip_suffix('\n').ok_or_else(bad)?;
-        let mut parts = line.splitn(5, '\t');
-        match parts.next() {
-            Some("error") => Ok(Ack::Failed(parts.next().unwrap_or("").to_owned())),
-            Some("ok") => {
-                let mut num = || -> Result<u64, ProtocolError> {
-                    parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)
-                };
-                let (bytes, node_count, edge_count) = (num()?, num()?, num()?);
-                let path = parts.next().ok_or_else(bad)?;
-                Ok(Ack::Written {
-                    path: PathBuf::from(path),
+    /// Reads one answer; `Ok(None)` when the input ended before its first byte (receiver gone).
+    pub fn read_from<R: Read>(r: &mut R) -> Result<Option<Ack>, ProtocolError> {
+        let mut magic = [0u8; 4];
+        let mut got = 0;
+        while got < magic.len() {
+            match r.read(&mut magic[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(ProtocolError::BadAck("cut short".into())),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if &magic != ACK_MAGIC {
+            return Err(ProtocolError::BadAck(format!("bad magic {magic:?}")));
+        }
+        let exact = |r: &mut R, buf: &mut [u8]| {
+            r.read_exact(buf).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => ProtocolError::BadAck("cut short".into()),
+                _ => e.into(),
+            })
+        };
+        let u64_of = |r: &mut R| -> Result<u64, ProtocolError> {
+            let mut b = [0u8; 8];
+            exact(r, &mut b)?;
+            Ok(u64::from_le_bytes(b))
+        };
+        let bytes_of = |r: &mut R, max: u32| -> Result<Vec<u8>, ProtocolError> {
+            let mut b = [0u8; 4];
+            exact(r, &mut b)?;
+            let len = u32::from_le_bytes(b);
+            if len > max {
+                return Err(ProtocolError::BadAck(format!("length {len}")));
+            }
+            let mut v = vec![0u8; len as usize];
+            exact(r, &mut v)?;
+            Ok(v)
+        };
+        let mut kind = [0u8; 1];
+        exact(r, &mut kind)?;
+        match kind[0] {
+            ACK_WRITTEN => {
+                use std::os::unix::ffi::OsStringExt;
+                let (bytes, node_count, edge_count) = (u64_of(r)?, u64_of(r)?, u64_of(r)?);
+                let path = PathBuf::from(std::ffi::OsString::from_vec(bytes_of(r, MAX_PATH)?));
+                Ok(Some(Ack::Written {
+                    path,
                     bytes,
                     node_count,
                     edge_count,
-                })
+                }))
             }
-            _ => Err(bad()),
+            ACK_FAILED => Ok(Some(Ack::Failed(
+                String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
+            ))),
+            other => Err(ProtocolError::BadAck(format!("unknown kind {other}"))),
         }
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.replace(['\t', '\n', '\r'], " ")
 }
 
 #[cfg(test)]
@@ -327,19 +385,25 @@ mod tests {
     }
 
     #[test]
-    fn acks_round_trip() {
+    fn acks_carry_any_path_and_message_unchanged() {
+        use std::os::unix::ffi::OsStringExt;
+        let odd = std::ffi::OsString::from_vec(b"/a b/new\nline\ttab \xff/c.heapsnapshot".to_vec());
         let ok = Ack::Written {
-            path: PathBuf::from("/a b/c.heapsnapshot"),
+            path: PathBuf::from(odd),
             bytes: 10,
             node_count: 2,
             edge_count: 3,
         };
-        assert_eq!(Ack::parse(&ok.to_line()).unwrap(), ok);
         let err = Ack::Failed("disk\tfull\nnow".into());
-        assert_eq!(
-            Ack::parse(&err.to_line()).unwrap(),
-            Ack::Failed("disk full now".into())
-        );
-        assert!(Ack::parse("ok\tx\n").is_err());
+        let mut wire = ok.encode();
+        wire.extend(err.encode());
+        let mut r = Cursor::new(wire);
+        assert_eq!(Ack::read_from(&mut r).unwrap(), Some(ok.clone()));
+        assert_eq!(Ack::read_from(&mut r).unwrap(), Some(err));
+        assert_eq!(Ack::read_from(&mut r).unwrap(), None, "end of input");
+        let mut cut = ok.encode();
+        cut.pop();
+        assert!(Ack::read_from(&mut Cursor::new(cut)).is_err());
+        assert!(Ack::read_from(&mut Cursor::new(b"ok\t1\t2\t3\t/x\n".to_vec())).is_err());
     }
 }

@@ -8,6 +8,11 @@
 //! ([`Ack`]). It exits when its parent closes the pipe, and removes its temporary file if the stream
 //! ends early (parent killed mid-write).
 //!
+//! It writes only what the app itself could: started with `--dir <folder> --stem <name>`, it refuses
+//! any other path ([`target`]), and it writes under the app's current credentials, read at each
+//! request ([`credentials`]), so a root helper serves an app that has since dropped to `nobody` as
+//! `nobody`. The app is its parent at start.
+//!
 //! Started with `--analyzer <path>` (the analyzer executable, crates/analyzer), it prints what
 //! fills the heap of a snapshot whose request asked for it, once the parent has exited: the dying
 //! process does not wait for the analysis, and its memory is free again by then. It execs the
@@ -22,6 +27,12 @@ use std::process::{Command, ExitCode, Stdio};
 use oom_heapdump_capture::protocol::{Ack, Chunk, Receiver, Request};
 use oom_heapdump_capture::{CaptureError, SnapshotWriter};
 
+mod credentials;
+mod target;
+
+use credentials::Credentials;
+use target::Target;
+
 const BUFFER: usize = 256 * 1024;
 
 fn main() -> ExitCode {
@@ -30,9 +41,17 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let analyzer = analyzer_arg();
-    match run() {
-        Ok(Some(snapshot)) => match analyzer {
-            Some(analyzer) => summarize(&analyzer, &snapshot),
+    let target = match Target::from_args(std::env::args_os().skip(1)) {
+        Ok(t) => t,
+        Err(err) => {
+            eprintln!("node-oom-heapdump helper: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = unsafe { libc::getppid() } as u32;
+    match run(&target, app) {
+        Ok(Some((snapshot, creds))) => match analyzer {
+            Some(analyzer) => summarize(&analyzer, &snapshot, &creds),
             None => ExitCode::SUCCESS,
         },
         Ok(None) => ExitCode::SUCCESS,
@@ -54,8 +73,17 @@ fn analyzer_arg() -> Option<PathBuf> {
     None
 }
 
-/// Replaces this process with `analyzer analyze <snapshot>`, its report going to stderr.
-fn summarize(analyzer: &std::path::Path, snapshot: &std::path::Path) -> ExitCode {
+/// Replaces this process with `analyzer analyze <snapshot>`, its report going to stderr, under the
+/// credentials the snapshot was written with.
+fn summarize(
+    analyzer: &std::path::Path,
+    snapshot: &std::path::Path,
+    creds: &Credentials,
+) -> ExitCode {
+    if let Err(err) = creds.become_permanently() {
+        eprintln!("node-oom-heapdump helper: cannot take the app's credentials to analyze: {err}");
+        return ExitCode::FAILURE;
+    }
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return ExitCode::FAILURE,
@@ -78,20 +106,39 @@ fn summarize(analyzer: &std::path::Path, snapshot: &std::path::Path) -> ExitCode
 }
 
 /// Serves requests until the sender closes the pipe; returns the last snapshot written whose
-/// request asked for a summary.
-fn run() -> Result<Option<PathBuf>, CaptureError> {
+/// request asked for a summary, and the credentials it was written with.
+fn run(target: &Target, app: u32) -> Result<Option<(PathBuf, Credentials)>, CaptureError> {
     let mut to_summarize = None;
     let mut rx = Receiver::new(BufReader::with_capacity(BUFFER, io::stdin().lock()));
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; BUFFER];
     while let Some(req) = rx.next_request()? {
-        match receive(&mut rx, &req, &mut buf) {
+        // Refused before anything is created: another path, or no credentials to write it with.
+        let allowed = target
+            .check(&req.final_path)
+            .map_err(|e| e.to_string())
+            .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
+        let creds = match allowed {
+            Ok(creds) => creds,
+            Err(why) => {
+                answer(&mut out, &Ack::Failed(why.clone()))?;
+                eprintln!("node-oom-heapdump helper: {why}");
+                return Ok(None);
+            }
+        };
+        let received = creds
+            .run_as(|| receive(&mut rx, &req, &mut buf))
+            .unwrap_or_else(|e| Ok(Ack::Failed(e.to_string())));
+        match received {
             Ok(ack) => {
                 answer(&mut out, &ack)?;
-                if let Ack::Written { path, .. } = &ack {
-                    if req.summarize {
-                        to_summarize = Some(path.clone());
+                match &ack {
+                    Ack::Written { path, .. } if req.summarize => {
+                        to_summarize = Some((path.clone(), creds));
                     }
+                    Ack::Written { .. } => {}
+                    // Could not take the app's credentials: nothing was read of the stream.
+                    Ack::Failed(_) => return Ok(None),
                 }
             }
             Err(err @ CaptureError::Protocol(_)) => {
@@ -129,7 +176,7 @@ fn receive<R: io::BufRead>(
 }
 
 fn answer(out: &mut impl Write, ack: &Ack) -> Result<(), CaptureError> {
-    out.write_all(ack.to_line().as_bytes())
+    out.write_all(&ack.encode())
         .and_then(|()| out.flush())
         .map_err(|e| CaptureError::Protocol(e.into()))
 }

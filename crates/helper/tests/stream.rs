@@ -1,7 +1,7 @@
 //! The helper binary end to end: a real process fed through a real pipe, as the addon feeds it.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,8 +18,12 @@ fn dir(tag: &str) -> PathBuf {
     d
 }
 
-fn spawn() -> Child {
+/// The helper, started for `<dir>/<stem>.heapsnapshot` as the addon starts it.
+fn spawn_for(dir: &Path, stem: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_oom-heapdump-helper"))
+        .arg("--dir")
+        .arg(dir)
+        .args(["--stem", stem])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -47,20 +51,18 @@ fn entries(d: &Path) -> Vec<String> {
 #[test]
 fn complete_stream_lands_checked_file_and_helper_waits_for_more() {
     let d = dir("complete");
-    let mut child = spawn();
+    let mut child = spawn_for(&d, "one");
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    for name in ["one.heapsnapshot", "two.heapsnapshot"] {
+    for name in ["one.heapsnapshot", "one-2.heapsnapshot"] {
         let target = d.join(name);
         write_request(&mut stdin, &request(&target)).unwrap();
         for part in SNAPSHOT.as_bytes().chunks(7) {
             write_chunk(&mut stdin, part).unwrap();
         }
         write_end(&mut stdin, SNAPSHOT.len() as u64).unwrap();
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
         assert_eq!(
-            Ack::parse(&line).unwrap(),
+            Ack::read_from(&mut stdout).unwrap().unwrap(),
             Ack::Written {
                 path: target.clone(),
                 bytes: SNAPSHOT.len() as u64,
@@ -76,14 +78,14 @@ fn complete_stream_lands_checked_file_and_helper_waits_for_more() {
     }
     drop(stdin);
     assert!(child.wait().unwrap().success(), "exits cleanly on EOF");
-    assert_eq!(entries(&d), ["one.heapsnapshot", "two.heapsnapshot"]);
+    assert_eq!(entries(&d), ["one-2.heapsnapshot", "one.heapsnapshot"]);
 }
 
 #[test]
 fn truncated_stream_leaves_nothing() {
     let d = dir("truncated");
     let target = d.join("cut.heapsnapshot");
-    let mut child = spawn();
+    let mut child = spawn_for(&d, "cut");
     let mut stdin = child.stdin.take().unwrap();
     write_request(&mut stdin, &request(&target)).unwrap();
     write_chunk(&mut stdin, &SNAPSHOT.as_bytes()[..50]).unwrap();
@@ -108,14 +110,14 @@ fn empty_or_incomplete_snapshot_is_refused_with_an_answer() {
         ("half.heapsnapshot", &SNAPSHOT[..60]),
     ] {
         let target = d.join(name);
-        let mut child = spawn();
+        let mut child = spawn_for(&d, name.strip_suffix(".heapsnapshot").unwrap());
         let mut stdin = child.stdin.take().unwrap();
         write_request(&mut stdin, &request(&target)).unwrap();
         write_chunk(&mut stdin, body.as_bytes()).unwrap();
         write_end(&mut stdin, body.len() as u64).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(!out.status.success());
-        let ack = Ack::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        let ack = Ack::read_from(&mut &out.stdout[..]).unwrap().unwrap();
         let expected = if body.is_empty() {
             "snapshot is empty".to_owned()
         } else {
@@ -130,13 +132,13 @@ fn empty_or_incomplete_snapshot_is_refused_with_an_answer() {
 fn missing_folder_is_answered() {
     let d = dir("nofolder");
     let target = d.join("gone").join("x.heapsnapshot");
-    let mut child = spawn();
+    let mut child = spawn_for(&d.join("gone"), "x");
     let mut stdin = child.stdin.take().unwrap();
     write_request(&mut stdin, &request(&target)).unwrap();
     let _ = write_chunk(&mut stdin, SNAPSHOT.as_bytes());
     let _ = write_end(&mut stdin, SNAPSHOT.len() as u64);
     let out = child.wait_with_output().unwrap();
-    let ack = Ack::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let ack = Ack::read_from(&mut &out.stdout[..]).unwrap().unwrap();
     match ack {
         Ack::Failed(msg) => assert!(
             msg.contains("cannot create temporary file") && msg.contains("gone"),
@@ -144,4 +146,58 @@ fn missing_folder_is_answered() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_request_for_another_path_is_refused_and_nothing_is_written() {
+    // A compromised app holds the pipe: it must not aim the helper at any other file.
+    let d = dir("forged");
+    let elsewhere = dir("forged-elsewhere");
+    for forged in [
+        elsewhere.join("app.heapsnapshot"),
+        d.join("other.heapsnapshot"),
+        d.join("app.json"),
+        elsewhere.join("passwd"),
+    ] {
+        let mut child = spawn_for(&d, "app");
+        let mut stdin = child.stdin.take().unwrap();
+        write_request(&mut stdin, &request(&forged)).unwrap();
+        let _ = write_chunk(&mut stdin, SNAPSHOT.as_bytes());
+        let _ = write_end(&mut stdin, SNAPSHOT.len() as u64);
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        match Ack::read_from(&mut &out.stdout[..]).unwrap().unwrap() {
+            Ack::Failed(msg) => assert!(msg.starts_with(&format!("refused {forged:?}")), "{msg}"),
+            other => panic!("{forged:?}: {other:?}"),
+        }
+        assert!(entries(&d).is_empty() && entries(&elsewhere).is_empty());
+    }
+}
+
+#[test]
+fn started_without_a_target_it_refuses_to_run() {
+    let out = Command::new(env!("CARGO_BIN_EXE_oom-heapdump-helper"))
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--dir <folder> and --stem <name>"));
+}
+
+#[test]
+fn a_path_with_newline_and_tab_is_answered_unchanged() {
+    let d = dir("odd\nname\tx");
+    let target = d.join("a\nb\tc.heapsnapshot");
+    let mut child = spawn_for(&d, "a\nb\tc");
+    let mut stdin = child.stdin.take().unwrap();
+    write_request(&mut stdin, &request(&target)).unwrap();
+    write_chunk(&mut stdin, SNAPSHOT.as_bytes()).unwrap();
+    write_end(&mut stdin, SNAPSHOT.len() as u64).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    match Ack::read_from(&mut &out.stdout[..]).unwrap().unwrap() {
+        Ack::Written { path, .. } => assert_eq!(path, target),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fs::read_to_string(&target).unwrap(), SNAPSHOT);
 }

@@ -33,7 +33,7 @@ function classify(dir, started) {
     const file = path.join(dir, f)
     const st = fs.statSync(file)
     let kind
-    if (f.includes('.partial-')) kind = 'temporary'
+    if (f.endsWith('.partial')) kind = 'temporary'
     else if (st.size === 0) kind = `empty ${path.extname(f)}`
     else {
       let ok = false

@@ -18,10 +18,9 @@ pub const SNAPSHOT_EXT: &str = ".heapsnapshot";
 /// What the OOM path writes beside the snapshot: the sampling heap profile and the report.
 const OOM_ARTIFACT_EXTS: [&str; 2] = [".heapprofile", ".oom.json"];
 
-/// Bytes the atomic writer adds to a final file name for its temporary, which is
-/// `.<final file name>.<16 hex>.partial`. Must equal `oom_heapdump_capture::TEMP_NAME_EXTRA`
-/// (crates/capture), which is to replace this constant.
-const TEMP_NAME_EXTRA: usize = 26;
+/// Bytes the atomic writer adds to a final file name for its temporary,
+/// `.<final file name>.<16 hex>.partial`.
+use oom_heapdump_capture::TEMP_NAME_EXTRA;
 
 /// `-N` of a `Landing::KeepExisting` landing at its longest (`u32::MAX`).
 const KEEP_EXISTING_SUFFIX: &str = "-4294967295";

@@ -10,6 +10,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
+import { createPidsCgroup } from '../support/cgroup.js'
 import { fixture, ls, readSnapshot, skipOrFail } from './helpers.mjs'
 
 const app = fixture('reliability-app.js')
@@ -209,44 +210,6 @@ for (const [transport, nodeArgs] of [
     assert.equal(second.transport, transport)
     assert.deepEqual(ls(dir), ['b.heapsnapshot'])
   })
-}
-
-/** A child pids cgroup (v1 or v2) of this process's, or the reason there is none. */
-function createPidsCgroup() {
-  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n')
-  for (const line of lines) {
-    const [, controllers, cgPath] = line.split(':')
-    const v2 = controllers === ''
-    if (!v2 && !controllers.split(',').includes('pids')) continue
-    const mount = mounts.map((m) => m.split(' - ')).find(([left, right]) => right.split(' ')[0] === (v2 ? 'cgroup2' : 'cgroup') && (v2 || right.split(' ')[2].split(',').includes('pids')))
-    if (!mount) continue
-    const [root, point] = mount[0].split(' ').slice(3, 5)
-    const own = path.join(point, cgPath.startsWith(root) ? cgPath.slice(root.length) : cgPath)
-    if (v2 && !fs.readFileSync(path.join(own, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('pids')) continue
-    const dir = path.join(own, `ohd-pids-${process.pid}-${Date.now()}`)
-    try {
-      fs.mkdirSync(dir)
-    } catch (err) {
-      return { reason: `cannot create a pids cgroup under ${own}: ${err.message}` }
-    }
-    return {
-      dir,
-      command: ['sh', '-c', 'echo $$ > "$0" && exec "$@"', path.join(dir, 'cgroup.procs')],
-      setMax: (n) => fs.writeFileSync(path.join(dir, 'pids.max'), String(n)),
-      current: () => Number(fs.readFileSync(path.join(dir, 'pids.current'), 'utf8')),
-      async remove() {
-        for (let i = 0; i < 100; i++) {
-          try {
-            return fs.rmdirSync(dir)
-          } catch {
-            await new Promise((r) => setTimeout(r, 50))
-          }
-        }
-      },
-    }
-  }
-  return { reason: 'no pids cgroup controller for this process' }
 }
 
 // 16: no thread before it is needed, and a thread that cannot start is an error, never an abort.

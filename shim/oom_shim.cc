@@ -331,6 +331,8 @@ void* ohd_cpu_profile_start(uint32_t sampling_interval_us) {
 int32_t ohd_cpu_profile_stop(void* run, ohd_chunk_sink sink, void* ctx, int32_t chunk_size) {
   CpuProfileRun* r = static_cast<CpuProfileRun*>(run);
   int32_t ended = 0;
+  // Off the isolate's thread (a run dropped elsewhere) V8 must not be touched: the run is leaked.
+  if (v8::Isolate::GetCurrent() == nullptr) return 0;
   {
     v8::HandleScope scope(v8::Isolate::GetCurrent());
     v8::CpuProfile* profile = r->profiler->Stop(r->id);

@@ -258,7 +258,8 @@ impl CpuProfileRun {
 impl Drop for CpuProfileRun {
     fn drop(&mut self) {
         // Stopping frees the profiler; a run dropped unstopped (its promise abandoned) is stopped
-        // and its profile discarded.
+        // and its profile discarded. Dropped off any JS thread, the shim leaks it rather than
+        // touch V8 there.
         unsafe {
             ohd_cpu_profile_stop(
                 self.0.as_ptr(),

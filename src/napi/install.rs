@@ -28,7 +28,7 @@ use crate::units::say;
 /// none; snapshots are then written from the process itself).
 /// Then, on the main thread: GC_MONITORING's watch on garbage collections, the watch on the
 /// container's memory, and the check that this process's inspector answers (warning once if not).
-#[napi(ts_return_type = "Record<string, boolean | number | string>")]
+#[napi(ts_return_type = "Record<string, boolean | number | string | string[]>")]
 pub fn install<'env>(
     env: &'env Env,
     options: Option<Object>,
@@ -79,6 +79,7 @@ pub(super) fn install_raw<'env>(
             Reported::Bool(b) => installed.set(name, b)?,
             Reported::Number(n) => installed.set(name, n)?,
             Reported::String(s) => installed.set(name, s)?,
+            Reported::List(l) => installed.set(name, l)?,
         }
     }
     if let Some(pid) = report.helper_pid {

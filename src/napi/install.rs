@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use napi::bindgen_prelude::JsObjectValue;
 use napi::bindgen_prelude::{Function, Object};
@@ -15,6 +16,7 @@ use super::errors::failure;
 use super::js_thread::Wake;
 use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::containers::memory_watch;
+use crate::export::{self, ExportConfig};
 use crate::on_request::devtools::check_at_load;
 use crate::on_request::runtime;
 use crate::on_request::transport::{Endpoint, OwnInspector};
@@ -46,12 +48,18 @@ pub(super) fn install_raw<'env>(
     let defaults = defaults(&context)?;
     let opts = Options::parse(&raw, &defaults)?;
     let target = opts.target();
+    let export = opts.export_command.clone().map(|command| ExportConfig {
+        command,
+        timeout: Duration::from_millis(opts.export_timeout_ms),
+    });
+    export::configure(export.clone());
     let config = opts.heapdump_on_oom.then(|| OomConfig {
         target: target.clone(),
         force_snapshot: opts.force_snapshot,
         heap_profile_interval: opts.heap_profile_sampling(),
         node_version: context.node_version.clone(),
         analyze_on_oom: opts.analyze_on_oom,
+        export,
     });
     let report = oom::install(
         config,

@@ -52,13 +52,13 @@ export interface Context {
  * Then, on the main thread: GC_MONITORING's watch on garbage collections, the watch on the
  * container's memory, and the check that this process's inspector answers (warning once if not).
  */
-export declare function install(options: object | undefined | null, context: Context): Record<string, boolean | number | string>
+export declare function install(options: object | undefined | null, context: Context): Record<string, boolean | number | string | string[]>
 
 /**
  * Installs as `install` does, with the options that this process's environment variables
  * (`NODE_OOM_HEAPDUMP_PATH`, ...) set; unset ones take their defaults.
  */
-export declare function installFromEnvironment(context: Context): Record<string, boolean | number | string>
+export declare function installFromEnvironment(context: Context): Record<string, boolean | number | string | string[]>
 
 /** Heap snapshot progress, as V8 reports it. */
 export interface Progress {

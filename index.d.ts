@@ -77,6 +77,24 @@ declare namespace nodeOomHeapdump {
      * Default `true`.
      */
     analyzeOnOOM?: boolean
+    /**
+     * `[file, ...args]`: a program run after every capture, with the paths of the files written
+     * appended as arguments, to take them off the machine (an OOM-killed pod restarts with a fresh
+     * filesystem). No shell is involved. It runs after the OOM (the snapshot if written, the
+     * `.heapprofile` and the `.oom.json`: every file that exists) from the helper process once the
+     * app has exited, after GC_MONITORING snapshots, on-request captures and the memory report from
+     * a thread of the app. Always with the app's credentials. Its environment is the app's plus
+     * `NODE_OOM_HEAPDUMP_KIND` (`oom` | `gc-monitoring` | `on-request` | `memory-near-limit`),
+     * `NODE_OOM_HEAPDUMP_PID` (the app's pid) and `NODE_OOM_HEAPDUMP_REASON` (a short text). Its
+     * output goes to stderr, each line prefixed `node-oom-heapdump: export: `; its failure is
+     * reported there and never changes the app's exit status. Default: none.
+     */
+    exportCommand?: string[]
+    /**
+     * Milliseconds `exportCommand` may run before its process group is killed (and stderr says so).
+     * Default `300000`.
+     */
+    exportTimeoutMs?: number
   }
 
   /** The options in force, as the addon resolved them. */
@@ -94,6 +112,9 @@ declare namespace nodeOomHeapdump {
     forceSnapshot: boolean
     rssThreshold: number
     analyzeOnOOM: boolean
+    /** Absent when none is set. */
+    exportCommand?: string[]
+    exportTimeoutMs: number
     /** Pid of the helper process waiting to write the OOM snapshot. */
     helperPid?: number
     /** Why no helper runs; the snapshot is then written from the dying process itself. */

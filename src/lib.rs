@@ -8,12 +8,15 @@
 //! - `diagnosis/`: what is written besides a snapshot: the `.oom.json` report, the `.heapprofile`,
 //!   the estimate of a snapshot's cost.
 //! - `on_request/`: captures the app asks for, over DevTools (`devtools/`) or in-process.
+//! - `export.rs`: `exportCommand` run after captures made while the app runs (after an OOM, the
+//!   helper runs it).
 #![deny(clippy::all)]
 // Under `cargo test` the #[napi] exports are not registered, so everything behind them looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
 mod containers;
 mod diagnosis;
+mod export;
 mod napi;
 mod on_request;
 mod oom;

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::containers::cgroup::{self, MemoryLimit};
 use crate::diagnosis::{Estimate, SNAPSHOT_COST_RATIO};
+use crate::export::{self, Kind};
 use crate::on_request::in_process::{self, InProcessError};
 use crate::options::SnapshotTarget;
 use crate::shim;
@@ -160,7 +161,7 @@ pub fn after_gc() {
         Verdict::Take(message) => {
             say!("node-oom-heapdump: {message}");
             SNAPSHOTTING.store(true, Ordering::Release);
-            if let Err(e) = snapshot(&path) {
+            if let Err(e) = snapshot(&path, message) {
                 say!("node-oom-heapdump: GC_MONITORING snapshot failed: {e}");
                 SNAPSHOTTING.store(false, Ordering::Release);
             }
@@ -168,25 +169,30 @@ pub fn after_gc() {
     }
 }
 
-/// Takes the snapshot on this thread and lands it from a writer thread, which says how it went.
-fn snapshot(path: &Path) -> Result<(), InProcessError> {
+/// Takes the snapshot on this thread and lands it from a writer thread, which says how it went;
+/// then `exportCommand` runs on it from that thread (`reason`: why it was taken).
+fn snapshot(path: &Path, reason: String) -> Result<(), InProcessError> {
     let started = Instant::now();
     let snapshot = in_process::take(&mut |_, _| {})?;
     let pending = in_process::write(snapshot, path)?;
     let waiter = thread::Builder::new()
         .name("ohd-gc-monitor".into())
         .spawn(move || {
-            match pending.wait() {
-                Ok((path, s)) => say!(
-                    "node-oom-heapdump: wrote {} ({:.1} MB, {} nodes) in {:.1} s",
-                    path.display(),
-                    s.bytes as f64 / 1e6,
-                    s.node_count,
-                    started.elapsed().as_secs_f64()
-                ),
+            let landed = pending.wait();
+            SNAPSHOTTING.store(false, Ordering::Release);
+            match landed {
+                Ok((path, s)) => {
+                    say!(
+                        "node-oom-heapdump: wrote {} ({:.1} MB, {} nodes) in {:.1} s",
+                        path.display(),
+                        s.bytes as f64 / 1e6,
+                        s.node_count,
+                        started.elapsed().as_secs_f64()
+                    );
+                    export::run_here(Kind::GcMonitoring, vec![path], &reason);
+                }
                 Err(e) => say!("node-oom-heapdump: GC_MONITORING snapshot failed: {e}"),
             }
-            SNAPSHOTTING.store(false, Ordering::Release);
         });
     if let Err(e) = waiter {
         // The writer thread still lands the file; only the message and the re-arming are lost.

@@ -3,7 +3,8 @@
 //! working set every 50 ms; when it passes `rssThreshold` percent of the limit it writes a first
 //! report at once (from this thread: container and process figures) and wakes the JS thread for the
 //! full one (heap profile, V8 heap, `process.memoryUsage()`, which only that thread can read). Once
-//! per episode: it re-arms when usage falls 10 points below the threshold.
+//! per episode: it re-arms when usage falls 10 points below the threshold. `exportCommand` runs on
+//! the full report and the heap profile, from a thread of its own.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::containers::cgroup::{self, MemoryLimit};
 use crate::diagnosis::near_limit;
 use crate::diagnosis::report::NearLimitTrigger;
+use crate::export::{self, Kind};
 use crate::oom;
 use crate::units::{say, Size};
 
@@ -106,6 +108,13 @@ fn write_memory_report(near: &NearLimit, usage: Value) -> Result<PathBuf, String
             .map(|b| Size(b).to_string())
             .unwrap_or_else(|| "?".into())
     };
+    let reason = format!(
+        "memory at {:.0}% of the {} limit of {} (threshold {}%)",
+        near.percent,
+        Size(near.limit as u64),
+        near.source,
+        near.threshold
+    );
     say!(
         "node-oom-heapdump: memory at {:.0}% of the {} limit of {} (threshold {}%): rss {}, V8 heap used {}, external {}, array buffers {}; report {}",
         near.percent,
@@ -118,5 +127,11 @@ fn write_memory_report(near: &NearLimit, usage: Value) -> Result<PathBuf, String
         figure("arrayBuffers"),
         path.display()
     );
+    let profile = path
+        .to_str()
+        .and_then(|p| p.strip_suffix(".oom.json"))
+        .map(|stem| PathBuf::from(format!("{stem}.heapprofile")));
+    let files = profile.into_iter().chain(Some(path.clone())).collect();
+    export::in_background(Kind::MemoryNearLimit, files, reason);
     Ok(path)
 }

@@ -2,7 +2,8 @@
 //! (bad ones reject with `InvalidArg`), picks the transport (`on_request::plan`) and returns a
 //! promise of the landed file. Over DevTools the capture runs on our runtime's thread
 //! (`on_request::runtime`, started when first needed; a thread that cannot start rejects the
-//! capture); in-process, V8 works on the JS thread and the file is landed off it.
+//! capture); in-process, V8 works on the JS thread and the file is landed off it. A landed file is
+//! handed to `exportCommand` (crate::export), in the background.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -19,6 +20,7 @@ use oom_heapdump_capture::SnapshotSummary;
 
 use super::context::{defaults, to_prop, Context};
 use super::errors::{failure, invalid};
+use crate::export::{self, Kind};
 use crate::on_request::devtools::{self, DevtoolsError};
 use crate::on_request::in_process::{self, PendingWrite};
 use crate::on_request::transport::{Endpoint, Transport};
@@ -64,6 +66,21 @@ impl CaptureResult {
             node_count: None,
             edge_count: None,
         }
+    }
+
+    /// Starts `exportCommand` (if set) on the landed file, in the background; the result as it is.
+    fn exported(self) -> CaptureResult {
+        let reason = if self.node_count.is_some() {
+            "heap snapshot requested (createHeapSnapshot)"
+        } else {
+            "CPU profile requested (createCpuProfile)"
+        };
+        export::in_background(
+            Kind::OnRequest,
+            vec![PathBuf::from(&self.path)],
+            reason.into(),
+        );
+        self
     }
 }
 
@@ -154,7 +171,9 @@ pub fn capture<'env>(
                 )
                 .await
                 .map_err(failure)?;
-                Ok(resolved(CaptureResult::profile("devtools", path, bytes)))
+                Ok(resolved(
+                    CaptureResult::profile("devtools", path, bytes).exported(),
+                ))
             })
         }
         (CaptureKind::CpuProfile, Transport::InProcess) => {
@@ -234,7 +253,7 @@ async fn devtools_heap_snapshot(
     reporter: Reporter,
 ) -> Result<CaptureResult> {
     match devtools::heap_snapshot::take(endpoint, id.as_deref(), &plan.path, &reporter).await {
-        Ok((path, summary)) => Ok(CaptureResult::snapshot("devtools", path, summary)),
+        Ok((path, summary)) => Ok(CaptureResult::snapshot("devtools", path, summary).exported()),
         // The callback's own error, as in-process (where it is thrown from `capture`).
         Err(e @ DevtoolsError::ProgressFailed) => {
             Err(reporter.thrown().unwrap_or_else(|| failure(e)))
@@ -349,7 +368,7 @@ impl Task for FinishSnapshot {
             .take()
             .ok_or_else(|| failure("snapshot already finished"))?;
         let (path, summary) = pending.wait().map_err(failure)?;
-        Ok(CaptureResult::snapshot("in-process", path, summary))
+        Ok(CaptureResult::snapshot("in-process", path, summary).exported())
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {
@@ -369,7 +388,7 @@ impl Task for WriteCpuProfile {
 
     fn compute(&mut self) -> Result<CaptureResult> {
         let (path, bytes) = cpu_profile_file::write(&self.path, &self.json).map_err(failure)?;
-        Ok(CaptureResult::profile("in-process", path, bytes))
+        Ok(CaptureResult::profile("in-process", path, bytes).exported())
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {

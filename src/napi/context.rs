@@ -2,7 +2,7 @@
 //! files go, where the executables are, this process's inspector. Turned here into the napi-free
 //! types below the boundary.
 
-use napi::bindgen_prelude::Utf16String;
+use napi::bindgen_prelude::{Array, JsValue, Utf16String};
 use napi::{Error, Result, Unknown, ValueType};
 use napi_derive::napi;
 
@@ -41,6 +41,9 @@ pub fn defaults(context: &Context) -> Result<Defaults> {
     })
 }
 
+/// Longest array read into a [`Prop::List`] (more than any command line takes).
+const MAX_LIST: u32 = 4096;
+
 /// A JS value as the option checks see it. Strings are read as UTF-16, so that lone surrogates
 /// reach the checks (`Prop::IllFormed`) instead of napi's U+FFFD.
 pub fn to_prop(v: &Unknown) -> Result<Prop> {
@@ -50,6 +53,19 @@ pub fn to_prop(v: &Unknown) -> Result<Prop> {
         ValueType::Boolean => Prop::Bool(unsafe { v.cast::<bool>() }?),
         ValueType::Number => Prop::Number(unsafe { v.cast::<f64>() }?),
         ValueType::String => Prop::from_utf16(unsafe { v.cast::<Utf16String>() }?.to_vec()),
+        ValueType::Object if v.is_array()? => {
+            let array = unsafe { v.cast::<Array>() }?;
+            // An array too long for any command line is refused by its length alone.
+            if array.len() > MAX_LIST {
+                return Ok(Prop::Other("array (too long)"));
+            }
+            let mut items = Vec::with_capacity(array.len() as usize);
+            for i in 0..array.len() {
+                let item: Option<Unknown> = array.get(i)?;
+                items.push(item.map_or(Ok(Prop::Undefined), |item| to_prop(&item))?);
+            }
+            Prop::List(items)
+        }
         ValueType::Object => Prop::Other("object"),
         ValueType::Function => Prop::Other("function"),
         ValueType::Symbol => Prop::Other("symbol"),

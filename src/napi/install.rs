@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use napi::bindgen_prelude::JsObjectValue;
 use napi::bindgen_prelude::{Function, Object};
@@ -15,6 +16,7 @@ use super::errors::failure;
 use super::js_thread::Wake;
 use crate::containers::gc_monitor::{self, GcMonitor};
 use crate::containers::memory_watch;
+use crate::export::{self, ExportConfig};
 use crate::on_request::devtools::check_at_load;
 use crate::on_request::runtime;
 use crate::on_request::transport::{Endpoint, OwnInspector};
@@ -28,7 +30,7 @@ use crate::units::say;
 /// none; snapshots are then written from the process itself).
 /// Then, on the main thread: GC_MONITORING's watch on garbage collections, the watch on the
 /// container's memory, and the check that this process's inspector answers (warning once if not).
-#[napi(ts_return_type = "Record<string, boolean | number | string>")]
+#[napi(ts_return_type = "Record<string, boolean | number | string | string[]>")]
 pub fn install<'env>(
     env: &'env Env,
     options: Option<Object>,
@@ -46,12 +48,18 @@ pub(super) fn install_raw<'env>(
     let defaults = defaults(&context)?;
     let opts = Options::parse(&raw, &defaults)?;
     let target = opts.target();
+    let export = opts.export_command.clone().map(|command| ExportConfig {
+        command,
+        timeout: Duration::from_millis(opts.export_timeout_ms),
+    });
+    export::configure(export.clone());
     let config = opts.heapdump_on_oom.then(|| OomConfig {
         target: target.clone(),
         force_snapshot: opts.force_snapshot,
         heap_profile_interval: opts.heap_profile_sampling(),
         node_version: context.node_version.clone(),
         analyze_on_oom: opts.analyze_on_oom,
+        export,
     });
     let report = oom::install(
         config,
@@ -79,6 +87,7 @@ pub(super) fn install_raw<'env>(
             Reported::Bool(b) => installed.set(name, b)?,
             Reported::Number(n) => installed.set(name, n)?,
             Reported::String(s) => installed.set(name, s)?,
+            Reported::List(l) => installed.set(name, l)?,
         }
     }
     if let Some(pid) = report.helper_pid {

@@ -13,7 +13,7 @@ use crate::options::RawOptions;
 
 /// Installs as `install` does, with the options that this process's environment variables
 /// (`NODE_OOM_HEAPDUMP_PATH`, ...) set; unset ones take their defaults.
-#[napi(ts_return_type = "Record<string, boolean | number | string>")]
+#[napi(ts_return_type = "Record<string, boolean | number | string | string[]>")]
 pub fn install_from_environment<'env>(env: &'env Env, context: Context) -> Result<Object<'env>> {
     // A variable whose name or value is not Unicode cannot be one of ours (names) or is refused by
     // the checks (values, shown with U+FFFD).

@@ -1,10 +1,11 @@
 //! What happens at OOM, on the dying thread, as a list of steps (`handle`): each one below, in the
-//! order it runs.
+//! order it runs. The last one hands the list of files written to the helper, which runs
+//! `exportCommand` on them once this process has exited.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use oom_heapdump_capture::protocol::Ack;
+use oom_heapdump_capture::protocol::{Ack, ExportFiles};
 use oom_heapdump_capture::CaptureError;
 
 use super::install::{Installed, OomConfig, INSTALLED};
@@ -32,6 +33,7 @@ fn handle(event: &OomEvent) {
     let estimate = Estimate::new(oom.report.used_heap(), &oom.report.container);
     if let Err(reason) = decide(event, &config, &estimate, &oom.report.container) {
         skip(&mut oom, estimate, &reason);
+        export(installed, &config, event, &oom, None);
         return;
     }
     let mut snapshot = SnapshotOutcome::in_progress(estimate, &oom.snapshot_path);
@@ -43,9 +45,60 @@ fn handle(event: &OomEvent) {
         config.target.add_timestamp,
         config.analyze_on_oom,
     );
-    record_landing(&mut snapshot, landed, started);
+    let snapshot_file = record_landing(&mut snapshot, landed, started);
     let written = oom.write_report(snapshot);
     oom.say_written(&written);
+    export(installed, &config, event, &oom, snapshot_file);
+}
+
+/// With `exportCommand`: tells the helper which of this OOM's files exist (the snapshot if it was
+/// written, the heap profile, the report), for it to run the command on them once this process has
+/// exited. Without a helper nothing is spawned from this dying process; stderr says so.
+fn export(
+    installed: &Installed,
+    config: &OomConfig,
+    event: &OomEvent,
+    oom: &Artifacts,
+    snapshot: Option<PathBuf>,
+) {
+    if config.export.is_none() {
+        return;
+    }
+    let profile = oom.report.heap_profile.as_ref().and_then(|p| p.path());
+    let files: Vec<PathBuf> = snapshot
+        .into_iter()
+        .chain(profile.map(|p| p.to_owned()))
+        .chain(Some(oom.report_path.clone()))
+        .filter(|f| f.exists())
+        .collect();
+    let message = ExportFiles {
+        reason: format!("{} {}", event.location(), what_ran_out(event)),
+        files,
+    };
+    let sent = match installed.helper.try_lock().as_deref_mut() {
+        Ok(Ok(h)) if h.exports() => h.send_export(&message).map_err(|e| e.to_string()),
+        Ok(Ok(_)) => Err("the helper was started without it".into()),
+        Ok(Err(spawn_error)) => Err(spawn_error.clone()),
+        Err(_) => Err("the helper is busy".into()),
+    };
+    match sent {
+        Ok(()) => say!(
+            "node-oom-heapdump: export: {} file(s) to export once this process has exited, by the helper process",
+            message.files.len()
+        ),
+        Err(why) => say!(
+            "node-oom-heapdump: export: not run, the helper process cannot run it ({why})"
+        ),
+    }
+}
+
+/// What V8 ran out of, in Node's own words.
+fn what_ran_out(event: &OomEvent) -> &'static str {
+    if event.is_heap_oom() {
+        "Allocation failed - JavaScript heap out of memory"
+    } else {
+        "Allocation failed - process out of memory"
+    }
 }
 
 /// This OOM's files, and its report as it stands.
@@ -83,11 +136,7 @@ impl Artifacts {
 
 /// Says what V8 ran out of, in Node's own wording, so that log alerts written for it keep matching.
 fn announce(event: &OomEvent) {
-    let what = if event.is_heap_oom() {
-        "Allocation failed - JavaScript heap out of memory"
-    } else {
-        "Allocation failed - process out of memory"
-    };
+    let what = what_ran_out(event);
     match event.detail() {
         Some(detail) => say!("FATAL ERROR: {} {what} ({detail})", event.location()),
         None => say!("FATAL ERROR: {} {what}", event.location()),
@@ -172,12 +221,13 @@ fn skip(oom: &mut Artifacts, estimate: Estimate, reason: &str) {
     oom.say_written(&written);
 }
 
-/// Says how the snapshot landed (or why it did not), and records it in `snapshot`.
+/// Says how the snapshot landed (or why it did not), and records it in `snapshot`; the file
+/// written, if it was.
 fn record_landing(
     snapshot: &mut SnapshotOutcome,
     landed: Result<(Ack, &str, Duration), CaptureError>,
     started: Instant,
-) {
+) -> Option<PathBuf> {
     match landed {
         Ok((
             Ack::Written {
@@ -198,14 +248,17 @@ fn record_landing(
                 Secs(started.elapsed().saturating_sub(taken)),
             );
             snapshot.written(&path, bytes, started.elapsed().as_secs_f64());
+            Some(path)
         }
         Ok((Ack::Failed(msg), _, _)) => {
             say!("node-oom-heapdump: no heap snapshot written: {msg}");
             snapshot.failed(msg, started.elapsed().as_secs_f64());
+            None
         }
         Err(err) => {
             say!("node-oom-heapdump: no heap snapshot written: {err}");
             snapshot.failed(err, started.elapsed().as_secs_f64());
+            None
         }
     }
 }

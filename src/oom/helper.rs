@@ -16,8 +16,12 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use oom_heapdump_capture::protocol::{write_chunk, write_end, write_request, Ack, Request};
+use oom_heapdump_capture::protocol::{
+    write_chunk, write_end, write_export, write_request, Ack, ExportFiles, Request,
+};
 use oom_heapdump_capture::ProtocolError;
+
+use crate::export::ExportConfig;
 
 /// Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default): lets
 /// V8 run ahead of the helper's disk writes by a few chunks.
@@ -46,24 +50,42 @@ pub struct Helper {
     stdout: BufReader<Watched<ChildStdout>>,
     /// The folder and stem it was started for.
     target: (std::path::PathBuf, String),
+    /// The export command it was started with.
+    export: Option<ExportConfig>,
 }
 
 impl Helper {
     /// Starts the helper for snapshots at `<dir>/<stem>[-...].heapsnapshot`, in its own process
     /// group, so that a Ctrl-C or SIGHUP meant for the app does not take it down while the app lives
     /// on. It exits when this process closes the pipe, after running `analyzer` on the snapshot when
-    /// the request asked for a summary.
-    pub fn spawn(exe: &Path, analyzer: &Path, dir: &Path, stem: &str) -> io::Result<Helper> {
+    /// the request asked for a summary, then the `export` command on the files an export message
+    /// listed: the command is learned now, so that only the list of files is sent at OOM time.
+    pub fn spawn(
+        exe: &Path,
+        analyzer: &Path,
+        dir: &Path,
+        stem: &str,
+        export: Option<&ExportConfig>,
+    ) -> io::Result<Helper> {
         // Node marks its stdio close-on-exec, so `Stdio::inherit()` would leave the helper without
         // a stderr: hand it a duplicate, which becomes its fd 2.
         let stderr = io::stderr().as_fd().try_clone_to_owned()?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg("--analyzer")
             .arg(analyzer)
             .arg("--dir")
             .arg(dir)
             .arg("--stem")
-            .arg(stem)
+            .arg(stem);
+        if let Some(e) = export {
+            command
+                .arg("--export-timeout-ms")
+                .arg(e.timeout.as_millis().to_string())
+                .arg("--")
+                .args(&e.command);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
@@ -78,6 +100,7 @@ impl Helper {
             stdin: Watched::new(stdin, pid)?,
             stdout: BufReader::new(Watched::new(stdout, pid)?),
             target: (dir.to_owned(), stem.to_owned()),
+            export: export.cloned(),
         })
     }
 
@@ -85,9 +108,26 @@ impl Helper {
         self.child.id()
     }
 
-    /// Whether it was started for `dir` and `stem`.
-    pub fn serves(&self, dir: &Path, stem: &str) -> bool {
-        self.target.0 == dir && self.target.1 == stem
+    /// Whether it was started for `dir` and `stem`, with `export`.
+    pub fn serves(&self, dir: &Path, stem: &str, export: Option<&ExportConfig>) -> bool {
+        self.target.0 == dir && self.target.1 == stem && self.export.as_ref() == export
+    }
+
+    /// Whether it was started with an export command.
+    pub fn exports(&self) -> bool {
+        self.export.is_some()
+    }
+
+    /// Tells it which files the OOM wrote, for its export command to run on once this process has
+    /// exited. A few hundred bytes into a pipe it drains: no answer is awaited.
+    pub fn send_export(&mut self, files: &ExportFiles) -> Result<(), HelperError> {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return Err(HelperError::NotRunning { pid: self.pid() });
+        }
+        write_export(&mut self.stdin, files).map_err(|e| match stall_of(&e) {
+            Some(stalled) => stalled,
+            None => HelperError::Broken(e.into()),
+        })
     }
 
     /// Kills it (it is stalled or of no further use) and waits until it is gone, so that the lock

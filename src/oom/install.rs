@@ -8,6 +8,7 @@ use oom_heapdump_capture::sweep_stale_partials;
 
 use super::handle::on_oom;
 use super::helper::Helper;
+use crate::export::ExportConfig;
 use crate::options::SnapshotTarget;
 use crate::shim;
 use crate::units::{say, Size};
@@ -21,6 +22,8 @@ pub struct OomConfig {
     pub node_version: String,
     /// Ask the helper to print what fills the heap once this process has exited.
     pub analyze_on_oom: bool,
+    /// The command the helper runs on the OOM's files once this process has exited.
+    pub export: Option<ExportConfig>,
 }
 
 /// What the handler finds: the configuration (None: snapshots off) and the helper, or why it could
@@ -64,8 +67,14 @@ pub fn install(
     }
     let first = INSTALLED.get().is_none();
     let spawn = |c: &OomConfig| {
-        Helper::spawn(helper_exe, analyzer_exe, &c.target.dir, &c.target.stem)
-            .map_err(|e| format!("cannot start {}: {e}", helper_exe.display()))
+        Helper::spawn(
+            helper_exe,
+            analyzer_exe,
+            &c.target.dir,
+            &c.target.stem,
+            c.export.as_ref(),
+        )
+        .map_err(|e| format!("cannot start {}: {e}", helper_exe.display()))
     };
     let installed = INSTALLED.get_or_init(|| Installed {
         config: Mutex::new(None),
@@ -83,10 +92,12 @@ pub fn install(
         }
     }
     let mut helper = installed.helper.lock().unwrap_or_else(|e| e.into_inner());
-    // The helper writes only the target it was started for: a new target needs a new helper (the
-    // old one exits when its pipe is closed).
+    // The helper writes only the target it was started for, and runs the export command it was
+    // started with: a new target or command needs a new helper (the old one exits when its pipe is
+    // closed).
     if let Some(c) = &config {
-        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem)) {
+        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem, c.export.as_ref()))
+        {
             *helper = spawn(c);
         }
     }

@@ -6,7 +6,10 @@
 
 use super::declare::declare_options;
 use super::paths::{oom_files, FilePath, SnapshotPath, SnapshotTarget};
-use super::values::{Boolean, Implementation, OneOf, Percent, Port, PositiveInteger, Reported};
+use super::values::{
+    Boolean, Command, ExportCommand, Implementation, OneOf, Percent, Port, PositiveInteger,
+    Reported,
+};
 use super::OptionError;
 
 /// The DevTools port when none is given (Node's own default).
@@ -73,6 +76,18 @@ declare_options! {
     /// After the OOM snapshot, print what filled the heap to stderr (see Analyzer).
     analyze_on_oom: bool = Boolean { default: true },
         js "analyzeOnOOM", env "NODE_OOM_HEAPDUMP_ANALYZE_ON_OOM";
+
+    /// `[file, ...args]`, run after every capture with the paths of the files written appended
+    /// (the OOM's snapshot, heap profile and report; GC_MONITORING snapshots; on-request captures;
+    /// the memory report), to take them off the machine (see Export). No shell. The variable holds
+    /// a JSON array.
+    export_command: Option<ExportCommand> = Command,
+        js "exportCommand", env "NODE_OOM_HEAPDUMP_EXPORT_COMMAND",
+        installed |o| o.export_command.clone().map(Reported::List);
+
+    /// Milliseconds `exportCommand` may run; then its process group is killed, and stderr says so.
+    export_timeout_ms: u64 = PositiveInteger { default: 300_000 },
+        js "exportTimeoutMs", env "NODE_OOM_HEAPDUMP_EXPORT_TIMEOUT_MS";
 }
 
 /// What the rest of the crate reads off several options at once.

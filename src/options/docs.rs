@@ -104,7 +104,13 @@ fn typings_declare_every_option_and_nothing_else() {
         pid: 1,
         cwd: tmp,
     };
-    let options = Options::parse(&RawOptions::unset(), &defaults).unwrap();
+    // With every option that is reported only when set.
+    let mut raw = RawOptions::unset();
+    raw.set(
+        "exportCommand",
+        super::Prop::List(vec![super::Prop::String("/bin/true".into())]),
+    );
+    let options = Options::parse(&raw, &defaults).unwrap();
     let mut reported: Vec<&str> = options.report().iter().map(|(js, _)| *js).collect();
     reported.extend(["helperPid", "helperError"]);
     assert_eq!(

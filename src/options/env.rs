@@ -72,6 +72,11 @@ mod tests {
             ("NODE_OOM_HEAPDUMP_LIMIT", "2"),
             ("NODE_OOM_HEAPDUMP_HEAP_PROFILE_INTERVAL", "1024"),
             ("NODE_OOM_HEAPDUMP_RSS_THRESHOLD", "80"),
+            (
+                "NODE_OOM_HEAPDUMP_EXPORT_COMMAND",
+                r#"["/bin/upload", "--to", "s3"]"#,
+            ),
+            ("NODE_OOM_HEAPDUMP_EXPORT_TIMEOUT_MS", "1000"),
         ])
         .unwrap();
         assert!(!o.heapdump_on_oom && o.add_timestamp && !o.analyze_on_oom && o.force_snapshot);
@@ -82,6 +87,10 @@ mod tests {
         assert_eq!(
             (o.heap_profile_sampling(), o.rss_threshold),
             (Some(1024), 80.0)
+        );
+        assert_eq!(
+            (o.export_command.unwrap(), o.export_timeout_ms),
+            (vec!["/bin/upload".into(), "--to".into(), "s3".into()], 1000)
         );
     }
 
@@ -122,6 +131,21 @@ mod tests {
                 "NODE_OOM_HEAPDUMP_LIMIT",
                 "2.5",
                 "NODE_OOM_HEAPDUMP_LIMIT must be a positive integer, got 2.5",
+            ),
+            (
+                "NODE_OOM_HEAPDUMP_EXPORT_COMMAND",
+                "/bin/upload",
+                "NODE_OOM_HEAPDUMP_EXPORT_COMMAND must be a non-empty array of strings (the command, then its arguments), got \"/bin/upload\"",
+            ),
+            (
+                "NODE_OOM_HEAPDUMP_EXPORT_COMMAND",
+                r#"{"file": "x"}"#,
+                "NODE_OOM_HEAPDUMP_EXPORT_COMMAND must be a non-empty array of strings (the command, then its arguments), got a value of type object",
+            ),
+            (
+                "NODE_OOM_HEAPDUMP_EXPORT_TIMEOUT_MS",
+                "0",
+                "NODE_OOM_HEAPDUMP_EXPORT_TIMEOUT_MS must be a positive integer, got 0",
             ),
             (
                 "NODE_OOM_HEAPDUMP_PATH",

@@ -43,6 +43,8 @@ pub enum Prop {
     /// A JS string with lone surrogates (UTF-16 code units U+D800..U+DFFF that pair with nothing),
     /// which no UTF-8 text holds: its code units.
     IllFormed(Vec<u16>),
+    /// A JS array, element by element.
+    List(Vec<Prop>),
     /// Any other JS type, by its `typeof` name.
     Other(&'static str),
 }
@@ -64,6 +66,10 @@ impl Prop {
                     })
                     .collect();
                 format!("\"{shown}\"")
+            }
+            Prop::List(items) => {
+                let shown: Vec<String> = items.iter().map(Prop::describe).collect();
+                format!("[{}]", shown.join(", "))
             }
             Prop::Other(kind) => format!("a value of type {kind}"),
         }
@@ -171,6 +177,12 @@ pub enum OptionError {
         path: PathBuf,
         bytes: usize,
     },
+    #[error(
+        "{name} must be a non-empty array of strings (the command, then its arguments), got {got}"
+    )]
+    Command { name: &'static str, got: String },
+    #[error("{name} must be a non-empty array of strings without NUL bytes or lone surrogates, got {got}")]
+    CommandText { name: &'static str, got: String },
     #[error("argument `durationMs` must be a finite number of milliseconds greater than 0 and at most 3600000 (1 hour), got {0}")]
     Duration(String),
     #[error("option `samplingIntervalUs` must be an integer from 1 to 1000000, got {0}")]
@@ -379,10 +391,19 @@ mod tests {
                 ("forceSnapshot", Reported::Bool(false)),
                 ("rssThreshold", Reported::Number(90.0)),
                 ("analyzeOnOOM", Reported::Bool(true)),
+                ("exportTimeoutMs", Reported::Number(300_000.0)),
             ]
         );
         r.set("heapProfile", Prop::Bool(false));
         let o = Options::parse(&r, &defaults()).unwrap();
         assert!(o.report().iter().all(|(n, _)| *n != "heapProfileInterval"));
+        r.set(
+            "exportCommand",
+            Prop::List(vec![Prop::String("/bin/true".into())]),
+        );
+        let o = Options::parse(&r, &defaults()).unwrap();
+        assert!(o
+            .report()
+            .contains(&("exportCommand", Reported::List(vec!["/bin/true".into()]))));
     }
 }

@@ -12,6 +12,9 @@ pub enum Text {
     /// A decimal number; anything else stays a string (and fails the check).
     Number,
     String,
+    /// JSON (`["/bin/upload", "--bucket", "b"]`): an array reads as a list, other JSON as its
+    /// value; text that is not JSON stays a string (and fails the check).
+    Json,
 }
 
 impl Text {
@@ -27,7 +30,22 @@ impl Text {
                 .parse::<f64>()
                 .map_or_else(|_| Prop::String(text.into()), Prop::Number),
             Text::String => Prop::String(text.into()),
+            Text::Json => serde_json::from_str::<serde_json::Value>(text)
+                .map_or_else(|_| Prop::String(text.into()), |v| from_json(&v)),
         }
+    }
+}
+
+/// A JSON value as the JS value it stands for.
+fn from_json(v: &serde_json::Value) -> Prop {
+    use serde_json::Value;
+    match v {
+        Value::Null => Prop::Null,
+        Value::Bool(b) => Prop::Bool(*b),
+        Value::Number(n) => n.as_f64().map_or(Prop::Other("number"), Prop::Number),
+        Value::String(s) => Prop::String(s.clone()),
+        Value::Array(items) => Prop::List(items.iter().map(from_json).collect()),
+        Value::Object(_) => Prop::Other("object"),
     }
 }
 
@@ -49,6 +67,8 @@ pub enum Reported {
     Bool(bool),
     Number(f64),
     String(String),
+    /// An array of strings.
+    List(Vec<String>),
 }
 
 /// How a kind turns what it is given into a typed value, and that value back into JS.
@@ -248,6 +268,70 @@ impl<T: PartialEq + Copy> Check for OneOf<T> {
     }
 }
 
+/// A command to run: a non-empty array of strings, the file to run then its arguments (no shell).
+/// The default is none.
+pub struct Command;
+
+/// A checked command: the file to run, then its arguments.
+pub type ExportCommand = Vec<String>;
+
+impl Describe for Command {
+    fn text(&self) -> Text {
+        Text::Json
+    }
+    fn default_doc(&self) -> String {
+        "none".into()
+    }
+}
+
+impl Check for Command {
+    type Value = Option<ExportCommand>;
+    fn check(
+        &self,
+        name: &'static str,
+        given: &Prop,
+        _: &Defaults,
+    ) -> Result<Option<ExportCommand>, OptionError> {
+        let items = match given {
+            Prop::Undefined => return Ok(None),
+            Prop::List(items) if !items.is_empty() => items,
+            other => {
+                return Err(OptionError::Command {
+                    name,
+                    got: other.describe(),
+                })
+            }
+        };
+        let text_error = || OptionError::CommandText {
+            name,
+            got: given.describe(),
+        };
+        let mut command = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Prop::String(s) if !s.contains('\0') => command.push(s.clone()),
+                Prop::String(_) | Prop::IllFormed(_) => return Err(text_error()),
+                _ => {
+                    return Err(OptionError::Command {
+                        name,
+                        got: given.describe(),
+                    })
+                }
+            }
+        }
+        if command[0].is_empty() {
+            return Err(OptionError::Command {
+                name,
+                got: given.describe(),
+            });
+        }
+        Ok(Some(command))
+    }
+    fn report(&self, value: &Option<ExportCommand>) -> Reported {
+        Reported::List(value.clone().unwrap_or_default())
+    }
+}
+
 /// How the OOM is caught (`OOMImplementation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Implementation {
@@ -299,6 +383,54 @@ mod tests {
         assert_eq!(Text::Number.read("abc"), Prop::String("abc".into()));
         assert_eq!(Text::Number.read(""), Prop::String("".into()));
         assert_eq!(Text::String.read("1"), Prop::String("1".into()));
+        assert_eq!(
+            Text::Json.read(r#"["/bin/cp", 1]"#),
+            Prop::List(vec![Prop::String("/bin/cp".into()), Prop::Number(1.0)])
+        );
+        assert_eq!(Text::Json.read("cp"), Prop::String("cp".into()));
+        assert_eq!(Text::Json.read("{}"), Prop::Other("object"));
+    }
+
+    #[test]
+    fn a_command_is_a_non_empty_array_of_strings() {
+        let defaults = crate::options::Defaults {
+            dir: "/".into(),
+            dir_source: "the working directory",
+            pid: 1,
+            cwd: "/".into(),
+        };
+        let check = |p: Prop| Command.check("option `exportCommand`", &p, &defaults);
+        let strings =
+            |s: &[&str]| Prop::List(s.iter().map(|s| Prop::String((*s).into())).collect());
+        assert_eq!(check(Prop::Undefined), Ok(None));
+        assert_eq!(
+            check(strings(&["/bin/cp", "-t", "/out"])),
+            Ok(Some(vec!["/bin/cp".into(), "-t".into(), "/out".into()]))
+        );
+        for (bad, message) in [
+            (
+                Prop::String("/bin/cp".into()),
+                "option `exportCommand` must be a non-empty array of strings (the command, then its arguments), got \"/bin/cp\"",
+            ),
+            (
+                strings(&[]),
+                "option `exportCommand` must be a non-empty array of strings (the command, then its arguments), got []",
+            ),
+            (
+                strings(&[""]),
+                "option `exportCommand` must be a non-empty array of strings (the command, then its arguments), got [\"\"]",
+            ),
+            (
+                Prop::List(vec![Prop::String("cp".into()), Prop::Number(3.0)]),
+                "option `exportCommand` must be a non-empty array of strings (the command, then its arguments), got [\"cp\", 3]",
+            ),
+            (
+                strings(&["cp", "a\0b"]),
+                "option `exportCommand` must be a non-empty array of strings without NUL bytes or lone surrogates, got [\"cp\", \"a\\0b\"]",
+            ),
+        ] {
+            assert_eq!(check(bad).unwrap_err().to_string(), message);
+        }
     }
 
     #[test]

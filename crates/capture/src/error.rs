@@ -31,6 +31,8 @@ pub enum ProtocolError {
     BadMagic([u8; 4]),
     #[error("request path is not valid: {0}")]
     BadPath(String),
+    #[error("export message is not valid: {0}")]
+    BadExport(String),
     #[error("sender says {sent} bytes were sent, {received} arrived")]
     LengthMismatch { sent: u64, received: u64 },
     #[error("unreadable reply from helper: {0:?}")]

@@ -6,11 +6,13 @@
 //! - [`protocol`]: the framed byte stream on the pipe between the addon and the helper.
 //! - [`check`]: a streaming check that a heap snapshot is complete (counts match its header).
 //! - [`snapshot_writer`]: an atomic file fed through the check, as both writers use it.
+//! - [`export`]: the export command run after a capture (`exportCommand`), by both sides.
 #![deny(clippy::all)]
 
 pub mod atomic_file;
 pub mod check;
 pub mod error;
+pub mod export;
 pub mod protocol;
 pub mod snapshot_writer;
 

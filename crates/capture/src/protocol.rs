@@ -5,8 +5,10 @@
 //!                                                          bit 1: summarize it once the sender exits
 //! chunk   := len:u32le data:[u8; len]                      len > 0
 //! end     := 0u32le total:u64le                            total = sum of chunk lengths
+//! export  := "OHDX" reason_len:u32le reason:[u8] count:u32le (path_len:u32le path:[u8])*
 //! ```
-//! A request is followed by chunks and one end. If the sender dies, the pipe closes early and the
+//! A request is followed by chunks and one end. An export (no answer) lists the files an OOM wrote,
+//! for the helper to hand to the export command once the sender has exited. If the sender dies, the pipe closes early and the
 //! receiver sees [`ProtocolError::Truncated`]. The receiver answers each request on its stdout with
 //! an [`Ack`], length-prefixed bytes so that any path (newlines, tabs, non-UTF-8) comes back as it
 //! is:
@@ -24,6 +26,10 @@ use crate::atomic_file::Landing;
 use crate::error::ProtocolError;
 
 const MAGIC: &[u8; 4] = b"OHD1";
+const EXPORT_MAGIC: &[u8; 4] = b"OHDX";
+/// Most files an export may list, and the longest reason it may carry.
+const MAX_EXPORT_FILES: u32 = 16;
+const MAX_EXPORT_REASON: u32 = 4096;
 const FLAG_KEEP_EXISTING: u8 = 1;
 const FLAG_SUMMARIZE: u8 = 2;
 /// Longest path a request may carry.
@@ -36,6 +42,23 @@ pub struct Request {
     pub landing: Landing,
     /// Print what fills the heap (the analyzer's report) to stderr once the sender has exited.
     pub summarize: bool,
+}
+
+/// The files an OOM wrote, to export once the sender has exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFiles {
+    /// What happened, in a few words (UTF-8).
+    pub reason: String,
+    /// Absolute paths.
+    pub files: Vec<PathBuf>,
+}
+
+/// A message from the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A capture to write: chunks and an end follow.
+    Capture(Request),
+    Export(ExportFiles),
 }
 
 /// What comes next after a request.
@@ -60,6 +83,24 @@ pub fn write_request<W: Write>(w: &mut W, req: &Request) -> io::Result<()> {
     head.extend_from_slice(&(path.len() as u32).to_le_bytes());
     head.extend_from_slice(path);
     w.write_all(&head)
+}
+
+pub fn write_export<W: Write>(w: &mut W, export: &ExportFiles) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let reason = export.reason.as_bytes();
+    let reason = &reason[..reason.len().min(MAX_EXPORT_REASON as usize)];
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(EXPORT_MAGIC);
+    out.extend_from_slice(&(reason.len() as u32).to_le_bytes());
+    out.extend_from_slice(reason);
+    out.extend_from_slice(&(export.files.len() as u32).to_le_bytes());
+    for f in &export.files {
+        let path = f.as_os_str().as_bytes();
+        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        out.extend_from_slice(path);
+    }
+    w.write_all(&out)?;
+    w.flush()
 }
 
 pub fn write_chunk<W: Write>(w: &mut W, data: &[u8]) -> io::Result<()> {
@@ -98,8 +139,18 @@ impl<R: BufRead> Receiver<R> {
         }
     }
 
-    /// The next request, or `None` when the sender closed the pipe between requests.
+    /// The next request, or `None` when the sender closed the pipe between requests; an export
+    /// message is an error here.
     pub fn next_request(&mut self) -> Result<Option<Request>, ProtocolError> {
+        match self.next_message()? {
+            None => Ok(None),
+            Some(Message::Capture(req)) => Ok(Some(req)),
+            Some(Message::Export(_)) => Err(ProtocolError::BadMagic(*EXPORT_MAGIC)),
+        }
+    }
+
+    /// The next message, or `None` when the sender closed the pipe between messages.
+    pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
         self.received = 0;
         self.pending = 0;
         if self.input.fill_buf()?.is_empty() {
@@ -107,14 +158,22 @@ impl<R: BufRead> Receiver<R> {
         }
         let mut magic = [0u8; 4];
         self.exact(&mut magic)?;
-        if &magic != MAGIC {
-            return Err(ProtocolError::BadMagic(magic));
+        match &magic {
+            MAGIC => self.request().map(|r| Some(Message::Capture(r))),
+            EXPORT_MAGIC => self.export().map(|e| Some(Message::Export(e))),
+            _ => Err(ProtocolError::BadMagic(magic)),
         }
-        let mut flags = [0u8; 1];
-        self.exact(&mut flags)?;
-        let mut len = [0u8; 4];
-        self.exact(&mut len)?;
-        let len = u32::from_le_bytes(len);
+    }
+
+    fn u32(&mut self) -> Result<u32, ProtocolError> {
+        let mut n = [0u8; 4];
+        self.exact(&mut n)?;
+        Ok(u32::from_le_bytes(n))
+    }
+
+    /// A length-prefixed absolute path.
+    fn path(&mut self) -> Result<PathBuf, ProtocolError> {
+        let len = self.u32()?;
         if len == 0 || len > MAX_PATH {
             return Err(ProtocolError::BadPath(format!("length {len}")));
         }
@@ -124,22 +183,47 @@ impl<R: BufRead> Receiver<R> {
             return Err(ProtocolError::BadPath("contains a NUL byte".into()));
         }
         use std::os::unix::ffi::OsStringExt;
-        let final_path = PathBuf::from(std::ffi::OsString::from_vec(path));
-        if !final_path.is_absolute() {
-            return Err(ProtocolError::BadPath(format!(
-                "{final_path:?} is not absolute"
-            )));
+        let path = PathBuf::from(std::ffi::OsString::from_vec(path));
+        if !path.is_absolute() {
+            return Err(ProtocolError::BadPath(format!("{path:?} is not absolute")));
         }
+        Ok(path)
+    }
+
+    /// An export message, after its magic.
+    fn export(&mut self) -> Result<ExportFiles, ProtocolError> {
+        let len = self.u32()?;
+        if len > MAX_EXPORT_REASON {
+            return Err(ProtocolError::BadExport(format!("reason of {len} bytes")));
+        }
+        let mut reason = vec![0u8; len as usize];
+        self.exact(&mut reason)?;
+        let count = self.u32()?;
+        if count > MAX_EXPORT_FILES {
+            return Err(ProtocolError::BadExport(format!("{count} files")));
+        }
+        let files = (0..count).map(|_| self.path()).collect::<Result<_, _>>()?;
+        Ok(ExportFiles {
+            reason: String::from_utf8_lossy(&reason).into_owned(),
+            files,
+        })
+    }
+
+    /// A capture request, after its magic.
+    fn request(&mut self) -> Result<Request, ProtocolError> {
+        let mut flags = [0u8; 1];
+        self.exact(&mut flags)?;
+        let final_path = self.path()?;
         let landing = if flags[0] & FLAG_KEEP_EXISTING != 0 {
             Landing::KeepExisting
         } else {
             Landing::Replace
         };
-        Ok(Some(Request {
+        Ok(Request {
             final_path,
             landing,
             summarize: flags[0] & FLAG_SUMMARIZE != 0,
-        }))
+        })
     }
 
     /// Reads the next piece of data into `buf`, or the end frame.
@@ -381,6 +465,40 @@ mod tests {
         assert!(matches!(
             Receiver::new(Cursor::new(b"XXXX....".to_vec())).next_request(),
             Err(ProtocolError::BadMagic(_))
+        ));
+    }
+
+    #[test]
+    fn an_export_follows_a_capture_and_is_bounded() {
+        let export = ExportFiles {
+            reason: "Reached heap limit".into(),
+            files: vec!["/d/a\nb.heapprofile".into(), "/d/a.oom.json".into()],
+        };
+        let mut wire = Vec::new();
+        write_request(&mut wire, &request()).unwrap();
+        write_end(&mut wire, 0).unwrap();
+        write_export(&mut wire, &export).unwrap();
+        let mut r = Receiver::new(Cursor::new(wire));
+        assert_eq!(r.next_message().unwrap(), Some(Message::Capture(request())));
+        assert_eq!(r.next_chunk(&mut [0u8; 8]).unwrap(), Chunk::End);
+        assert_eq!(r.next_message().unwrap(), Some(Message::Export(export)));
+        assert_eq!(r.next_message().unwrap(), None);
+
+        let mut wire = EXPORT_MAGIC.to_vec();
+        wire.extend_from_slice(&0u32.to_le_bytes());
+        wire.extend_from_slice(&(MAX_EXPORT_FILES + 1).to_le_bytes());
+        assert!(matches!(
+            Receiver::new(Cursor::new(wire)).next_message(),
+            Err(ProtocolError::BadExport(_))
+        ));
+        let mut wire = EXPORT_MAGIC.to_vec();
+        wire.extend_from_slice(&0u32.to_le_bytes());
+        wire.extend_from_slice(&1u32.to_le_bytes());
+        wire.extend_from_slice(&3u32.to_le_bytes());
+        wire.extend_from_slice(b"rel");
+        assert!(matches!(
+            Receiver::new(Cursor::new(wire)).next_message(),
+            Err(ProtocolError::BadPath(_))
         ));
     }
 

@@ -17,14 +17,23 @@
 //! fills the heap of a snapshot whose request asked for it, once the parent has exited: the dying
 //! process does not wait for the analysis, and its memory is free again by then. It execs the
 //! analyzer with its stdout on this process's stderr, which is the app's (the container log).
+//!
+//! Started with `--export-timeout-ms <ms> -- <file> [args...]` (the app's `exportCommand`, learned
+//! at start-up so that nothing but the list of files is sent at OOM time), it runs that command once
+//! the parent has exited (after the analyzer's summary) on the files the OOM wrote, as the dying
+//! process listed them in an export message (each checked to be one of the target's). Under the
+//! app's credentials, read when that message arrived; its output and failure go to stderr
+//! ([`oom_heapdump_capture::export`]).
 
+use std::ffi::OsString;
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
 
-use oom_heapdump_capture::protocol::{Ack, Chunk, Receiver, Request};
+use oom_heapdump_capture::export::{self, Export};
+use oom_heapdump_capture::protocol::{Ack, Chunk, ExportFiles, Message, Receiver, Request};
 use oom_heapdump_capture::{CaptureError, SnapshotWriter};
 
 mod credentials;
@@ -40,8 +49,20 @@ fn main() -> ExitCode {
         eprintln!("oom-heapdump-helper is started by the node-oom-heapdump addon; it reads a capture stream on stdin.");
         return ExitCode::from(2);
     }
-    let analyzer = analyzer_arg();
-    let target = match Target::from_args(std::env::args_os().skip(1)) {
+    // Our own arguments, then `--` and the export command, if any.
+    let mut own: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let command = match own.iter().position(|a| a == "--") {
+        Some(i) => {
+            let command = own.split_off(i);
+            command[1..].to_vec()
+        }
+        None => Vec::new(),
+    };
+    let analyzer = arg(&own, "--analyzer").map(PathBuf::from);
+    let export_timeout = arg(&own, "--export-timeout-ms")
+        .and_then(|ms| ms.to_str()?.parse::<u64>().ok())
+        .map_or(Duration::from_secs(300), Duration::from_millis);
+    let target = match Target::from_args(own) {
         Ok(t) => t,
         Err(err) => {
             eprintln!("node-oom-heapdump helper: {err}");
@@ -49,41 +70,72 @@ fn main() -> ExitCode {
         }
     };
     let app = unsafe { libc::getppid() } as u32;
-    match run(&target, app) {
-        Ok(Some((snapshot, creds))) => match analyzer {
-            Some(analyzer) => summarize(&analyzer, &snapshot, &creds),
-            None => ExitCode::SUCCESS,
-        },
-        Ok(None) => ExitCode::SUCCESS,
+    let after = match run(&target, app) {
+        Ok(after) => after,
         Err(err) => {
             eprintln!("node-oom-heapdump helper: {err}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
-}
-
-/// The analyzer executable given as `--analyzer <path>`.
-fn analyzer_arg() -> Option<PathBuf> {
-    let mut args = std::env::args_os().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--analyzer" {
-            return args.next().map(PathBuf::from);
-        }
-    }
-    None
-}
-
-/// Replaces this process with `analyzer analyze <snapshot>`, its report going to stderr, under the
-/// credentials the snapshot was written with.
-fn summarize(
-    analyzer: &std::path::Path,
-    snapshot: &std::path::Path,
-    creds: &Credentials,
-) -> ExitCode {
+    };
+    // The app has exited: its memory is free, and nothing here delays its exit.
+    let exported = after.exported.as_ref().map(|(_, c)| c);
+    let Some(creds) = exported.or(after.summarize.as_ref().map(|(_, c)| c)) else {
+        return ExitCode::SUCCESS;
+    };
     if let Err(err) = creds.become_permanently() {
-        eprintln!("node-oom-heapdump helper: cannot take the app's credentials to analyze: {err}");
+        eprintln!("node-oom-heapdump helper: cannot take the app's credentials to analyze or export: {err}");
         return ExitCode::FAILURE;
     }
+    let mut status = ExitCode::SUCCESS;
+    if let (Some(analyzer), Some((snapshot, _))) = (&analyzer, &after.summarize) {
+        status = summarize(analyzer, snapshot);
+    }
+    if let (Some((files, _)), false) = (&after.exported, command.is_empty()) {
+        let export = Export {
+            command,
+            files: files.files.clone(),
+            kind: "oom".into(),
+            pid: app,
+            reason: files.reason.clone(),
+            timeout: export_timeout,
+        };
+        if !run_export(&export) {
+            status = ExitCode::FAILURE;
+        }
+    }
+    status
+}
+
+/// The value of our argument `name`.
+fn arg<'a>(args: &'a [OsString], name: &str) -> Option<&'a OsString> {
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1)
+}
+
+/// Runs the export command, its output and failure on stderr; true when it succeeded.
+fn run_export(export: &Export) -> bool {
+    let started = std::time::Instant::now();
+    let result = export::run(export, &mut io::stderr());
+    match result {
+        Ok(()) => {
+            eprintln!(
+                "{}done: {} file(s) of the OOM exported in {:.1} s",
+                export::PREFIX,
+                export.files.len(),
+                started.elapsed().as_secs_f64()
+            );
+            true
+        }
+        Err(err) => {
+            eprintln!("{}{err}", export::PREFIX);
+            false
+        }
+    }
+}
+
+/// Runs `analyzer analyze <snapshot>`, its report going to stderr, and waits for it (the export
+/// comes after). This process already has the app's credentials.
+fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return ExitCode::FAILURE,
@@ -92,27 +144,57 @@ fn summarize(
         "node-oom-heapdump: what filled the heap, from {} (option analyzeOnOOM: false turns this off):",
         snapshot.display()
     );
-    let err = Command::new(analyzer)
+    let ran = Command::new(analyzer)
         .arg("analyze")
         .arg(snapshot)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stderr))
-        .exec();
-    eprintln!(
-        "node-oom-heapdump: cannot run the analyzer {}: {err}",
-        analyzer.display()
-    );
-    ExitCode::FAILURE
+        .status();
+    match ran {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!(
+                "node-oom-heapdump: cannot run the analyzer {}: {err}",
+                analyzer.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What is left to do once the app has exited, each with the credentials the app had when it
+/// asked: the snapshot to summarize, the files to export.
+#[derive(Default)]
+struct After {
+    summarize: Option<(PathBuf, Credentials)>,
+    exported: Option<(ExportFiles, Credentials)>,
 }
 
 /// Serves requests until the sender closes the pipe; returns the last snapshot written whose
-/// request asked for a summary, and the credentials it was written with.
-fn run(target: &Target, app: u32) -> Result<Option<(PathBuf, Credentials)>, CaptureError> {
-    let mut to_summarize = None;
+/// request asked for a summary and the last files to export, with the app's credentials then.
+fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
+    let mut after = After::default();
     let mut rx = Receiver::new(BufReader::with_capacity(BUFFER, io::stdin().lock()));
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; BUFFER];
-    while let Some(req) = rx.next_request()? {
+    while let Some(message) = rx.next_message()? {
+        let req = match message {
+            Message::Capture(req) => req,
+            Message::Export(files) => {
+                // Only the target's files, under the app's credentials of now.
+                let allowed = files
+                    .files
+                    .iter()
+                    .try_for_each(|f| target.check_artifact(f).map_err(|e| e.to_string()))
+                    .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
+                match allowed {
+                    Ok(creds) => after.exported = Some((files, creds)),
+                    Err(why) => eprintln!("node-oom-heapdump helper: no export: {why}"),
+                }
+                continue;
+            }
+        };
         // Refused before anything is created: another path, or no credentials to write it with.
         let allowed = target
             .check(&req.final_path)
@@ -123,7 +205,7 @@ fn run(target: &Target, app: u32) -> Result<Option<(PathBuf, Credentials)>, Capt
             Err(why) => {
                 answer(&mut out, &Ack::Failed(why.clone()))?;
                 eprintln!("node-oom-heapdump helper: {why}");
-                return Ok(None);
+                return Ok(after);
             }
         };
         let received = creds
@@ -134,11 +216,11 @@ fn run(target: &Target, app: u32) -> Result<Option<(PathBuf, Credentials)>, Capt
                 answer(&mut out, &ack)?;
                 match &ack {
                     Ack::Written { path, .. } if req.summarize => {
-                        to_summarize = Some((path.clone(), creds));
+                        after.summarize = Some((path.clone(), creds));
                     }
                     Ack::Written { .. } => {}
                     // Could not take the app's credentials: nothing was read of the stream.
-                    Ack::Failed(_) => return Ok(None),
+                    Ack::Failed(_) => return Ok(after),
                 }
             }
             Err(err @ CaptureError::Protocol(_)) => {
@@ -153,7 +235,7 @@ fn run(target: &Target, app: u32) -> Result<Option<(PathBuf, Credentials)>, Capt
             }
         }
     }
-    Ok(to_summarize)
+    Ok(after)
 }
 
 /// Writes one capture; the temporary file is removed on every error path.

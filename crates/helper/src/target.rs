@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// The extension of the files this helper writes.
 const SNAPSHOT_EXT: &[u8] = b".heapsnapshot";
+/// The extensions of the files an OOM writes, which it may export.
+const ARTIFACT_EXTS: [&[u8]; 3] = [SNAPSHOT_EXT, b".heapprofile", b".oom.json"];
 
 /// `--dir <folder> --stem <name>`: snapshots may land at `<folder>/<stem>.heapsnapshot` or
 /// `<folder>/<stem>-<suffix>.heapsnapshot` (a timestamp, and `-N` beside an existing file).
@@ -27,6 +29,12 @@ pub enum TargetError {
     BadStem(OsString),
     #[error("refused {path:?}: this helper writes only {dir:?}/{stem:?}[-...].heapsnapshot")]
     Refused {
+        path: PathBuf,
+        dir: PathBuf,
+        stem: OsString,
+    },
+    #[error("refused to export {path:?}: this helper exports only {dir:?}/{stem:?}[-...].heapsnapshot, .heapprofile or .oom.json")]
+    RefusedExport {
         path: PathBuf,
         dir: PathBuf,
         stem: OsString,
@@ -60,24 +68,46 @@ impl Target {
 
     /// Ok when `path` is one this helper may write.
     pub fn check(&self, path: &Path) -> Result<(), TargetError> {
-        let refused = || TargetError::Refused {
-            path: path.to_owned(),
-            dir: self.dir.clone(),
-            stem: self.stem.clone(),
-        };
-        if path.parent() != Some(self.dir.as_path()) {
-            return Err(refused());
-        }
-        let name = path.file_name().ok_or_else(refused)?.as_bytes();
-        let rest = name
-            .strip_prefix(self.stem.as_bytes())
-            .and_then(|r| r.strip_suffix(SNAPSHOT_EXT))
-            .ok_or_else(refused)?;
-        if rest.is_empty() || (rest.len() > 1 && rest[0] == b'-') {
+        if self.matches(path, &[SNAPSHOT_EXT]) {
             Ok(())
         } else {
-            Err(refused())
+            Err(TargetError::Refused {
+                path: path.to_owned(),
+                dir: self.dir.clone(),
+                stem: self.stem.clone(),
+            })
         }
+    }
+
+    /// Ok when `path` is one of the files an OOM writes for this target (snapshot, heap profile,
+    /// report), which the export command may be given.
+    pub fn check_artifact(&self, path: &Path) -> Result<(), TargetError> {
+        if self.matches(path, &ARTIFACT_EXTS) {
+            Ok(())
+        } else {
+            Err(TargetError::RefusedExport {
+                path: path.to_owned(),
+                dir: self.dir.clone(),
+                stem: self.stem.clone(),
+            })
+        }
+    }
+
+    /// Whether `path` is `<dir>/<stem>[-<suffix>]<ext>` for one of `exts`.
+    fn matches(&self, path: &Path, exts: &[&[u8]]) -> bool {
+        if path.parent() != Some(self.dir.as_path()) {
+            return false;
+        }
+        let Some(name) = path.file_name() else {
+            return false;
+        };
+        let Some(rest) = name.as_bytes().strip_prefix(self.stem.as_bytes()) else {
+            return false;
+        };
+        exts.iter().any(|ext| {
+            rest.strip_suffix(*ext)
+                .is_some_and(|r| r.is_empty() || (r.len() > 1 && r[0] == b'-'))
+        })
     }
 }
 
@@ -114,6 +144,34 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn only_the_targets_oom_files_are_exported() {
+        let t = target();
+        for ok in [
+            "/var/dumps/app.heapsnapshot",
+            "/var/dumps/app.heapprofile",
+            "/var/dumps/app-20260101T000000.000Z.oom.json",
+        ] {
+            assert_eq!(t.check_artifact(Path::new(ok)), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/etc/passwd",
+            "/var/dumps/app.json",
+            "/var/dumps/other.oom.json",
+            "/var/dumps/app-.heapprofile",
+            "/var/dumps/sub/app.heapprofile",
+        ] {
+            assert!(
+                matches!(
+                    t.check_artifact(Path::new(bad)),
+                    Err(TargetError::RefusedExport { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(t.check(Path::new("/var/dumps/app.heapprofile")).is_err());
     }
 
     #[test]

@@ -201,3 +201,83 @@ fn a_path_with_newline_and_tab_is_answered_unchanged() {
     }
     assert_eq!(fs::read_to_string(&target).unwrap(), SNAPSHOT);
 }
+
+/// The helper started with an export command, as the addon starts it with `exportCommand`.
+fn spawn_exporting(dir: &Path, stem: &str, script: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_oom-heapdump-helper"))
+        .arg("--dir")
+        .arg(dir)
+        .args(["--stem", stem, "--export-timeout-ms", "10000", "--"])
+        .args(["/bin/sh", "-c", script, "sh"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn the_export_runs_once_the_sender_has_gone_on_the_files_it_listed() {
+    use oom_heapdump_capture::protocol::{write_export, ExportFiles};
+    let d = dir("export");
+    let out = d.join("ran");
+    let script = format!(
+        "sleep 0.3; echo \"$NODE_OOM_HEAPDUMP_KIND|$NODE_OOM_HEAPDUMP_REASON|$*\" > '{}'; echo hello",
+        out.display()
+    );
+    let mut child = spawn_exporting(&d, "app", &script);
+    let mut stdin = child.stdin.take().unwrap();
+    let files = vec![d.join("app.heapprofile"), d.join("app.oom.json")];
+    write_export(
+        &mut stdin,
+        &ExportFiles {
+            reason: "Reached heap limit".into(),
+            files: files.clone(),
+        },
+    )
+    .unwrap();
+    // Not before the sender is gone.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(!out.exists(), "the export ran while the sender was alive");
+    drop(stdin);
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success());
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        format!(
+            "oom|Reached heap limit|{} {}\n",
+            files[0].display(),
+            files[1].display()
+        )
+    );
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr.contains("node-oom-heapdump: export: hello\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_export_of_another_file_is_refused_and_nothing_runs() {
+    use oom_heapdump_capture::protocol::{write_export, ExportFiles};
+    let d = dir("export-refused");
+    let out = d.join("ran");
+    let mut child = spawn_exporting(&d, "app", &format!("touch '{}'", out.display()));
+    let mut stdin = child.stdin.take().unwrap();
+    write_export(
+        &mut stdin,
+        &ExportFiles {
+            reason: String::new(),
+            files: vec![d.join("app.oom.json"), "/etc/shadow".into()],
+        },
+    )
+    .unwrap();
+    drop(stdin);
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr.contains("refused to export \"/etc/shadow\""),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

@@ -297,11 +297,11 @@ impl ElementCounter {
 }
 
 /// For each node, the edge through which a breadth-first search from the roots first reached it,
-/// for paths a user can read: from the user roots (the global object) first, then from the stack
-/// (`(GC roots) -> (Stack roots)`: the running functions' variables), and only last through the
-/// other GC root groups, which are V8's and Node's own references (`(Handle scope)`, `(Strong
-/// roots)`, `(Global handles)`, ...), so that a path goes through the app's variables where there
-/// is one. Weak edges do not count. Linear.
+/// for paths a user can read: from the user roots (the global object) first, then from the scopes
+/// on the stack (`(GC roots) -> (Stack roots)`: the running functions' variables), and only last
+/// through the stack's other slots and the other GC root groups, which are V8's and Node's own
+/// references (`(Handle scope)`, `(Strong roots)`, `(Global handles)`, ...), so that a path goes
+/// through the app's variables where there is one. Weak edges do not count. Linear.
 struct UserPaths {
     parent_edge: Vec<u32>,
     reached: Vec<bool>,
@@ -343,8 +343,18 @@ impl UserPaths {
                     later.push(v);
                     continue;
                 }
+                // The stack's scopes first: a collection also held in a stack slot (a temporary of
+                // the running function) reads by its variable's name.
+                let stack =
+                    phase < 2 && g.node_type(v) == m.t.synthetic && g.name(v) == "(Stack roots)";
+                if stack {
+                    later.push(v);
+                }
                 for e in g.edges(v) {
                     let c = g.target(e);
+                    if stack && g.name(c) != "system / Context" {
+                        continue;
+                    }
                     if g.edge_type(e) != m.t.weak && !p.reached[c] {
                         p.reached[c] = true;
                         p.parent_edge[c] = e as u32;

@@ -35,6 +35,10 @@ pub const SUSPECT_SHARE: f64 = 0.10;
 /// little.
 pub const DOMINANT_SHARE: f64 = 0.80;
 
+/// The most parts a path shows (`global`, `.audit`, `.entries` are three); longer paths keep their
+/// first and last parts.
+const MAX_PATH_PARTS: usize = 12;
+
 /// How many classes of what a suspect holds are reported.
 pub const ELEMENT_CLASSES: usize = 5;
 
@@ -388,14 +392,13 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
         at = g.source(e);
     }
     steps.reverse();
-    let mut expr = if at == ROOT || containers.global[at] {
-        if containers.global[at] {
-            "global".to_owned()
-        } else {
-            String::new()
-        }
+    // The expression in parts: where it starts, then `.name`, `[3]`, ` -> table` each.
+    let mut expr: Vec<String> = if at == ROOT {
+        Vec::new()
+    } else if containers.global[at] {
+        vec!["global".into()]
     } else {
-        one_line(g.name(at))
+        vec![one_line(g.name(at))]
     };
     // The function whose scope the path entered last, and whether it is in one now.
     let mut function: Option<String> = None;
@@ -404,13 +407,13 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
         let from = g.source(e);
         let c = g.target(e);
         if containers.global[c] {
-            expr = "global".into();
+            expr = vec!["global".into()];
             function = None;
             in_scope = None;
             continue;
         }
         if g.node_type(c) == t.synthetic {
-            expr = one_line(g.name(c));
+            expr = vec![one_line(g.name(c))];
             function = None;
             in_scope = None;
             continue;
@@ -431,7 +434,7 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
         }
         match name {
             Some(n) if et == t.context => {
-                expr = one_line(n);
+                expr = vec![one_line(n)];
                 in_scope = Some(match function.take() {
                     Some(f) => format!("in the closure of {f}"),
                     None if module_scope(m, from) => "in a module's scope".into(),
@@ -440,27 +443,33 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
             }
             Some(n) if et == t.property || et == t.shortcut => {
                 let n = one_line(n);
-                if expr.is_empty() {
-                    expr = n;
+                expr.push(if expr.is_empty() {
+                    n
                 } else if is_identifier(&n) {
-                    expr.push('.');
-                    expr.push_str(&n);
+                    format!(".{n}")
                 } else if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-                    expr.push_str(&format!("[{n}]"));
+                    format!("[{n}]")
                 } else {
-                    expr.push_str(&format!("[{}]", serde_json::Value::from(n)));
-                }
+                    format!("[{}]", serde_json::Value::from(n))
+                });
             }
             Some(n) => {
                 // V8's internal links (a Map's table, a bound function's target): named as V8 does.
-                if !expr.is_empty() {
-                    expr.push_str(" -> ");
-                }
-                expr.push_str(&one_line(n));
+                let sep = if expr.is_empty() { "" } else { " -> " };
+                expr.push(format!("{sep}{}", one_line(n)));
             }
-            None => expr.push_str(&format!("[{}]", g.edge_name_or_index(e))),
+            None => expr.push(format!("[{}]", g.edge_name_or_index(e))),
         }
     }
+    // A long chain keeps its first and last steps.
+    if expr.len() > MAX_PATH_PARTS {
+        let hidden = expr.len() - MAX_PATH_PARTS;
+        expr.splice(
+            MAX_PATH_PARTS / 2..expr.len() - MAX_PATH_PARTS / 2,
+            [format!(" ... {hidden} more ... ")],
+        );
+    }
+    let expr = expr.concat();
     let mut text = format!("{expr} ({})", class_of(m, v));
     if let Some(scope) = in_scope {
         text.push(' ');

@@ -327,6 +327,8 @@ impl UserPaths {
         };
         let mut queue = std::collections::VecDeque::new();
         let mut later = Vec::new();
+        // The root first: an edge back to it must not give it a parent (a path would never end).
+        p.reached[ROOT] = true;
         for e in g.edges(ROOT) {
             let c = g.target(e);
             if g.node_type(c) != m.t.synthetic && !p.reached[c] {
@@ -335,7 +337,6 @@ impl UserPaths {
                 queue.push_back(c);
             }
         }
-        p.reached[ROOT] = true;
         for phase in 0..3 {
             match phase {
                 1 => queue.push_back(ROOT),

@@ -163,3 +163,24 @@ fn a_structure_held_from_the_stack_reads_by_its_variable_not_its_stack_slot() {
     assert_eq!(s[0].retainer_path, "requestLog (Array) in a module's scope");
     assert_eq!(elements(&s[0])[0], "RequestLogEntry");
 }
+
+#[test]
+fn an_edge_from_the_root_to_itself_does_not_make_a_path_endless() {
+    // A root that is not synthetic (a damaged or foreign snapshot) with an edge to itself: the
+    // root must not become its own parent, or a path walked up from the suspect never ends.
+    let mut b = Big::default();
+    let root = b.node("hidden", "", 0);
+    let global = b.node("object", "global", 10);
+    b.edge(root, "element", "0", root);
+    b.edge(root, "shortcut", "global", global);
+    let log = array_of(&mut b, 100, "Entry", 40);
+    b.edge(global, "property", "log", log);
+    let text = b.text();
+    let s = util::within(
+        std::time::Duration::from_secs(30),
+        "suspects of a heap whose root has an edge to itself",
+        move || analyze(&read(text).unwrap(), Limits::default()).suspects,
+    );
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].retainer_path, "global.log (Array)");
+}

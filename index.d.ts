@@ -255,12 +255,47 @@ declare namespace nodeOomHeapdump {
     retainerPath: string
   }
 
+  /** One class of what a leak suspect holds. */
+  interface SuspectElement {
+    /** Its class, as in `classes`; closures count by their function: `onConfig()`, `(anonymous function)`. */
+    name: string
+    /** How many of them the suspect holds (in its dominator subtree). */
+    count: number
+    /** What they retain (members not held by another member of the class). */
+    retainedSize: number
+  }
+
+  /**
+   * A leak suspect: an object of the app that holds at least 10% of the heap, at its accumulation
+   * point (the collection where the memory piles up, below any wrapper that passes it on).
+   */
+  interface LeakSuspect {
+    /** The node id, `@id` in DevTools. */
+    id: number
+    /** Its class, as in `classes`. */
+    name: string
+    /** V8's node type: `object`, `concatenated string`, ... */
+    type: string
+    retainedSize: number
+    /** `retainedSize` as a fraction of `totalSize` (0.1 or more). */
+    share: number
+    /**
+     * How the app reaches it, as its code would: `global.audit.entries (Array)`, `sessionCache (Map)
+     * in the closure of handleRequest`, `tracker.seen (Set) in a module's scope`.
+     */
+    retainerPath: string
+    /** The classes of what it holds, by retained size, descending (at most 5). */
+    elements: SuspectElement[]
+  }
+
   /** What `analyzeHeapSnapshot` and `node-oom-heapdump analyze --json` answer. */
   interface HeapSnapshotAnalysis {
     nodeCount: number
     edgeCount: number
     /** Every object's shallow size (the root's retained size), plus V8's extra native bytes when the snapshot has them. */
     totalSize: number
+    /** The leak suspects, largest first (none when no object of the app holds 10% of the heap). */
+    suspects: LeakSuspect[]
     /** The top classes by retained size, descending. */
     classes: ClassSummary[]
     /**
@@ -272,8 +307,8 @@ declare namespace nodeOomHeapdump {
   }
 
   /**
-   * Reads a `.heapsnapshot` file and tells what fills the heap: totals, the top classes by retained
-   * size with Chrome DevTools' numbers, and the largest objects with their shortest retainer paths.
+   * Reads a `.heapsnapshot` file and tells what fills the heap: totals, the leak suspects, the top
+   * classes by retained size with Chrome DevTools' numbers, and the largest objects with their shortest retainer paths.
    * Runs off the JS thread. Rejects with code `InvalidArg` for a bad argument, and with an error
    * naming the file (and, for what is read wrong, the byte) when it is not a complete heap snapshot.
    */

@@ -18,6 +18,8 @@ pub(crate) struct Types {
     pub regexp: u32,
     pub object_shape: u32,
     pub property: u32,
+    /// A closure's context variable (an edge from a `system / Context`).
+    pub context: u32,
     pub weak: u32,
     pub shortcut: u32,
     pub internal: u32,
@@ -46,6 +48,7 @@ impl Types {
             regexp: node("regexp"),
             object_shape: node("object shape"),
             property: edge("property"),
+            context: edge("context"),
             weak: edge("weak"),
             shortcut: edge("shortcut"),
             internal: edge("internal"),

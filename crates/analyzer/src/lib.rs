@@ -4,8 +4,8 @@
 //! JSON text, never a `serde_json::Value` of it; errors name the byte offset; layouts read from
 //! `meta` by name, as they differ across Node versions) → `graph` sees them as nodes and edges →
 //! `summary` builds DevTools' model (adjusted sizes, `dominators`, `classes`, `distances`) →
-//! `report` answers `analyze` (top classes, largest objects and their retainer paths), `diff`
-//! answers the Comparison view.
+//! `report` answers `analyze` (leak suspects from `suspects`, top classes, largest objects and
+//! their retainer paths), `diff` answers the Comparison view.
 #![deny(clippy::all)]
 
 mod classes;
@@ -19,6 +19,7 @@ mod reader;
 pub mod report;
 mod snapshot;
 pub mod summary;
+pub mod suspects;
 
 pub use error::ParseError;
 pub use json::MAX_STRING_BYTES;

@@ -10,6 +10,7 @@ use crate::graph::ROOT;
 use crate::snapshot::Location;
 use crate::snapshot::Snapshot;
 use crate::summary::{ClassRow, Model};
+use crate::suspects::{suspects, Suspect, SUSPECT_SHARE};
 
 /// How much to report.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,8 @@ pub struct Analysis {
     /// The root's retained size (every node's adjusted self size) plus V8's extra native bytes:
     /// the total DevTools shows.
     pub total_size: u64,
+    /// The leak suspects, largest first (`suspects.rs`).
+    pub suspects: Vec<Suspect>,
     /// The top classes by retained size, descending.
     pub classes: Vec<ClassSummary>,
     pub largest_objects: Vec<LargeObject>,
@@ -86,6 +89,7 @@ impl From<ClassRow> for ClassSummary {
 pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
     let m = Model::new(s);
     let tree = m.dominated();
+    let suspects = suspects(&m, &tree);
     let largest_objects = largest_objects(&m, &tree, limits.objects);
     let mut rows = m.rows_in(&tree);
     rows.truncate(limits.top);
@@ -93,6 +97,7 @@ pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
         node_count: u64::from(s.node_count),
         edge_count: u64::from(s.edge_count),
         total_size: m.total_size(),
+        suspects,
         classes: rows.into_iter().map(ClassSummary::from).collect(),
         largest_objects,
     }
@@ -240,7 +245,7 @@ impl Listed {
     }
 }
 
-fn class_of(m: &Model, v: usize) -> String {
+pub(crate) fn class_of(m: &Model, v: usize) -> String {
     match m.classes.list.get(m.classes.of[v] as usize) {
         Some(c) => c.name.clone(),
         None => crate::classes::class_name(&m.g, &m.t, v),
@@ -307,7 +312,7 @@ fn retainer_path(m: &Model, v: usize) -> String {
 
 /// A name as one short line: control characters become spaces, and long names are cut at 80
 /// characters.
-fn one_line(name: &str) -> String {
+pub(crate) fn one_line(name: &str) -> String {
     let mut out: String = name
         .chars()
         .take(80)
@@ -348,6 +353,43 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// The leak suspects, first in the readable report: each with its share of the heap, its path,
+/// and the classes of what it holds.
+fn write_suspects(f: &mut std::fmt::Formatter<'_>, suspects: &[Suspect]) -> std::fmt::Result {
+    let percent = (SUSPECT_SHARE * 100.0).round();
+    if suspects.is_empty() {
+        return writeln!(
+            f,
+            "Leak suspects: none (no object of the app holds {percent}% of the heap or more)"
+        );
+    }
+    writeln!(
+        f,
+        "Leak suspects (objects of the app holding {percent}% of the heap or more, where it piles up):"
+    )?;
+    for (i, s) in suspects.iter().enumerate() {
+        writeln!(
+            f,
+            "{:>3}. {:>9} {:>4.0}%  {}  @{}",
+            i + 1,
+            human_size(s.retained_size),
+            s.share * 100.0,
+            s.retainer_path,
+            s.id
+        )?;
+        for e in &s.elements {
+            writeln!(
+                f,
+                "{:>25} x {}  {}",
+                grouped(e.count),
+                one_line(&e.name),
+                human_size(e.retained_size)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The readable report (`analyze` without `--json`, and the summary printed after an OOM dump).
 impl std::fmt::Display for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -358,6 +400,8 @@ impl std::fmt::Display for Analysis {
             grouped(self.edge_count),
             human_size(self.total_size)
         )?;
+        writeln!(f)?;
+        write_suspects(f, &self.suspects)?;
         writeln!(f)?;
         writeln!(
             f,

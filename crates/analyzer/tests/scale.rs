@@ -1,6 +1,7 @@
 //! Shapes that made steps of the analysis quadratic: a linked list of two million cells, a deep
 //! tree, and a long chain with many nodes hanging from its end that something found later holds
-//! too. Each runs under a watchdog (`within`): linear or n log n work takes seconds, quadratic work
+//! too; and for the leak suspects, a chain of two alternating classes (walked a node at a time, with
+//! a long path) above a large collection. Each runs under a watchdog (`within`): linear or n log n work takes seconds, quadratic work
 //! on these sizes takes hours, so a generous limit tells them apart without timing anything.
 
 mod util;
@@ -171,4 +172,54 @@ fn long_weakmap_like_edge_names_are_parsed_in_linear_time() {
         move || summarize(&read(text).unwrap()),
     );
     assert_eq!(row(&rows, "V").count, 20_000);
+}
+
+#[test]
+fn leak_suspects_of_a_million_deep_chain_of_two_classes_are_found_in_linear_time() {
+    // Global.head -> A -> B -> A -> ... a million deep (no same-class stop: each node passes its
+    // memory on to the next), then an array of a million entries: the walk goes down the whole
+    // chain, the path is a million steps long, and the elements are counted over two million
+    // nodes.
+    const DEPTH: usize = 1_000_000;
+    const ENTRIES: usize = 1_000_000;
+    let (mut b, global) = with_global();
+    let mut previous = global;
+    for i in 0..DEPTH {
+        let node = b.node("object", if i % 2 == 0 { "A" } else { "B" }, 8);
+        b.edge(
+            previous,
+            "property",
+            if i == 0 { "head" } else { "next" },
+            node,
+        );
+        previous = node;
+    }
+    let entries = b.node("object", "Array", 32);
+    let store = b.node("array", "(object elements)", 16);
+    b.edge(previous, "property", "entries", entries);
+    b.edge(entries, "internal", "elements", store);
+    for i in 0..ENTRIES {
+        let entry = b.node("object", "Entry", 64);
+        b.edge(store, "element", &i.to_string(), entry);
+    }
+    let text = b.text();
+    let suspects = within(
+        LIMIT,
+        "leak suspects below a chain 1,000,000 deep",
+        move || analyze(&read(text).unwrap(), Limits::default()).suspects,
+    );
+    assert_eq!(suspects.len(), 1, "{suspects:?}");
+    let s = &suspects[0];
+    assert_eq!(s.name, "Array");
+    assert_eq!(s.retained_size, 48 + 64 * ENTRIES as u64);
+    assert_eq!(
+        s.retainer_path,
+        format!(
+            "global.head.next.next.next.next ... {} more ... .next.next.next.next.next.entries (Array)",
+            DEPTH + 2 - 12
+        )
+    );
+    assert_eq!(s.elements.len(), 1);
+    assert_eq!(s.elements[0].name, "Entry");
+    assert_eq!(s.elements[0].count, ENTRIES as u64);
 }

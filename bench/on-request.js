@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Benchmark of on-request heap snapshots on a heap of about 85 MB of small objects, in one run:
-// in-process v8.writeHeapSnapshot() (the floor), ours over DevTools and in-process, and the original
+// in-process v8.writeHeapSnapshot() (the floor), ours over DevTools (without and with an onProgress
+// callback: V8 then counts the heap's objects first, and reports progress) and in-process, and the original
 // package node-oom-heapdump 3.8 (installed from npm into bench/.original, built by its own install
 // script). Each capture runs in a fresh process; we report the capture's wall time and the target
 // process's peak RSS (VmHWM). Methods alternate, medians of --runs.
 //
-//   node bench/on-request.js [--runs 3]
+// --threads: also the CPU time each thread of the target spent during the capture (utime+stime from
+// /proc/<pid>/task/<tid>/stat, by thread name; medians).
+//
+//   node bench/on-request.js [--runs 3] [--threads]
 'use strict'
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -15,6 +19,7 @@ const { start } = require('../support/child.js')
 const { median } = require('../support/stats.js')
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3
+const threads = process.argv.includes('--threads')
 const app = path.join(__dirname, 'fixtures', 'heap-app.js')
 const originalDir = path.join(__dirname, '.original')
 const original = path.join(originalDir, 'node_modules', 'node-oom-heapdump')
@@ -31,8 +36,8 @@ function installOriginal() {
 async function once(method, port) {
   const dir = tmpdir('bench')
   const file = path.join(dir, `${method}.heapsnapshot`)
-  const inspect = method === 'original' || method === 'ours-devtools' ? [`--inspect=127.0.0.1:${port}`] : []
-  const env = { BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original }
+  const inspect = method === 'original' || method.startsWith('ours-devtools') ? [`--inspect=127.0.0.1:${port}`] : []
+  const env = { BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original, ...(threads ? { BENCH_THREADS: '1' } : {}) }
   const { code, stdout, stderr } = await start([...inspect, app], { env, cwd: process.cwd() }).done
   fs.rmSync(dir, { recursive: true, force: true })
   if (code !== 0) throw new Error(`${method} exited ${code}: ${stderr}`)
@@ -41,7 +46,7 @@ async function once(method, port) {
 
 async function main() {
   installOriginal()
-  const methods = ['writeHeapSnapshot', 'ours-devtools', 'ours-in-process', 'original']
+  const methods = ['writeHeapSnapshot', 'ours-devtools', 'ours-devtools-progress', 'ours-in-process', 'original']
   const results = Object.fromEntries(methods.map((m) => [m, []]))
   let port = 9400
   console.log(`Node ${process.version}, ${runs} runs each, alternating`)
@@ -49,7 +54,7 @@ async function main() {
     for (const m of methods) {
       const r = await once(m, port++)
       results[m].push(r)
-      console.log(`  ${m.padEnd(17)} ${r.seconds.toFixed(2)} s, peak RSS ${(r.peakRss / 1e6).toFixed(0)} MB, heap ${(r.heapUsed / 1e6).toFixed(0)} MB, file ${(r.bytes / 1e6).toFixed(0)} MB`)
+      console.log(`  ${m.padEnd(22)} ${r.seconds.toFixed(2)} s, peak RSS ${(r.peakRss / 1e6).toFixed(0)} MB, heap ${(r.heapUsed / 1e6).toFixed(0)} MB, file ${(r.bytes / 1e6).toFixed(0)} MB`)
     }
   }
   const floor = { s: median(results.writeHeapSnapshot.map((r) => r.seconds)), rss: median(results.writeHeapSnapshot.map((r) => r.peakRss)) }
@@ -59,6 +64,16 @@ async function main() {
     const s = median(results[m].map((r) => r.seconds))
     const rss = median(results[m].map((r) => r.peakRss))
     console.log(`| ${m} | ${s.toFixed(2)} s | ${(rss / 1e6).toFixed(0)} MB | ${(s / floor.s).toFixed(2)}x | ${(rss / floor.rss).toFixed(2)}x |`)
+  }
+  if (!threads) return
+  console.log('\nCPU time per thread during the capture (ms, medians):\n')
+  console.log('| method | thread | CPU ms |')
+  console.log('|---|---|---|')
+  for (const m of methods) {
+    const names = [...new Set(results[m].flatMap((r) => Object.keys(r.threads ?? {})))]
+    const rows = names.map((n) => [n, median(results[m].map((r) => r.threads?.[n] ?? 0))]).filter(([, ms]) => ms >= 20)
+    rows.sort((a, b) => b[1] - a[1])
+    for (const [n, ms] of rows) console.log(`| ${m} | ${n} | ${ms.toFixed(0)} |`)
   }
 }
 

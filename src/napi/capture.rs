@@ -332,6 +332,10 @@ impl Reporter {
 }
 
 impl devtools::heap_snapshot::ProgressSink for Reporter {
+    fn wanted(&self) -> bool {
+        self.wake.is_some()
+    }
+
     fn report(&self, done: u32, total: u32) -> bool {
         if self.failed() {
             return false;

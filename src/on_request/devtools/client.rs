@@ -200,16 +200,34 @@ impl Session {
         on_event: &mut (dyn FnMut(&str, &str) -> Result<(), DevtoolsError> + Send),
         received: &(dyn Fn() -> u64 + Sync),
     ) -> Result<Box<RawValue>, DevtoolsError> {
+        self.call_with_first_silence(method, params, silence, silence, on_event, received)
+            .await
+    }
+
+    /// [`Session::call`], waiting up to `first_silence` for the first message after the command
+    /// and `silence` for each one after it.
+    pub async fn call_with_first_silence(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+        first_silence: Duration,
+        silence: Duration,
+        on_event: &mut (dyn FnMut(&str, &str) -> Result<(), DevtoolsError> + Send),
+        received: &(dyn Fn() -> u64 + Sync),
+    ) -> Result<Box<RawValue>, DevtoolsError> {
         let id = self.send(method, params).await?;
+        let mut limit = first_silence;
         loop {
             let next = self.next_text(received);
-            let text = tokio::time::timeout(silence, next).await.map_err(|_| {
-                DevtoolsError::Silent {
-                    url: self.url.clone(),
-                    what: method.to_owned(),
-                    secs: silence.as_secs(),
-                }
-            })??;
+            let text =
+                tokio::time::timeout(limit, next)
+                    .await
+                    .map_err(|_| DevtoolsError::Silent {
+                        url: self.url.clone(),
+                        what: method.to_owned(),
+                        secs: limit.as_secs(),
+                    })??;
+            limit = silence;
             // Events are most of the traffic (snapshot chunks): split them without parsing them.
             if let Some((event, params)) = split_event(&text) {
                 on_event(event, params)?;

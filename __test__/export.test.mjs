@@ -189,3 +189,45 @@ test('an app that dropped to nobody: the helper runs the command as nobody', asy
   assert.equal(env.kind, 'oom')
   assert.ok(ls(outDir).includes('crash.oom.json'), ls(outDir).join(' '))
 })
+
+test('a GC_MONITORING snapshot is exported by the app, from a thread of its own', async () => {
+  const dir = tmpdir('export-gc')
+  const outDir = tmpdir('export-gc-out')
+  // Holds about a third of a 64 MB heap, then keeps the GC busy with garbage until it is stopped.
+  const script = `
+    require(${JSON.stringify(root)})({ path: ${JSON.stringify(path.join(dir, 'gc'))}, OOMImplementation: 'GC_MONITORING', threshold: 30, limit: 1, exportCommand: ${JSON.stringify(command(outDir))} })
+    const kept = []
+    for (let i = 0; i < 400000; i++) kept.push({ i, s: 'held ' + i })
+    globalThis.kept = kept
+    setInterval(() => new Array(10000).fill(0), 5)
+    setTimeout(() => process.exit(0), 60000)`
+  const child = start(['--max-old-space-size=64', '-e', script])
+  try {
+    // env.json is the command's last write: once it parses, the copy is done.
+    await waitFor(
+      () => {
+        try {
+          return readEnv(outDir)
+        } catch {
+          return null
+        }
+      },
+      60000,
+      'the export of the GC_MONITORING snapshot',
+    )
+  } finally {
+    child.kill()
+  }
+  const r = await child.done
+  assert.match(r.stderr, /GC_MONITORING snapshot 1 of 1: used heap/)
+  const env = readEnv(outDir)
+  assert.equal(env.kind, 'gc-monitoring')
+  assert.equal(env.pid, child.pid)
+  assert.deepEqual(
+    env.files.map((f) => path.basename(f)),
+    ['gc.heapsnapshot'],
+  )
+  const snap = readSnapshot(path.join(outDir, 'gc.heapsnapshot'))
+  assert.equal(fs.statSync(path.join(outDir, 'gc.heapsnapshot')).size, fs.statSync(path.join(dir, 'gc.heapsnapshot')).size)
+  assert.ok(snap.snapshot.node_count > 400000, 'the held objects are in it')
+})

@@ -41,23 +41,8 @@ fn analyze_limited(file: &std::path::Path, kb: u64) -> (Option<i32>, Option<i32>
 fn too_little_memory_is_an_error_and_exit_status_2_not_an_abort() {
     let dir = temp_dir("ulimit");
     // A list of a million cells: a 30 MB file, whose analysis needs more than 64 MB.
-    let (mut b, mut previous) = {
-        let mut b = Big::default();
-        let root = b.node("synthetic", "", 0);
-        let global = b.node("object", "Global", 10);
-        b.edge(root, "shortcut", "global", global);
-        (b, global)
-    };
-    for i in 0..1_000_000 {
-        let cell = b.node("object", "Cell", 32);
-        b.edge(
-            previous,
-            "property",
-            if i == 0 { "head" } else { "next" },
-            cell,
-        );
-        previous = cell;
-    }
+    let (mut b, global) = Big::with_global();
+    b.linked_list(global, 1_000_000);
     let big = dir.join("big.heapsnapshot");
     std::fs::write(&big, b.text()).unwrap();
     let (status, signal, stderr) = analyze_limited(&big, 65536);

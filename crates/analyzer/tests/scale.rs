@@ -22,15 +22,6 @@ fn row<'a>(rows: &'a [ClassRow], name: &str) -> &'a ClassRow {
         .unwrap_or_else(|| panic!("no row {name}: {rows:?}"))
 }
 
-/// `(root) -> Global`, with the root's shortcut edge named `global`.
-fn with_global() -> (Big, usize) {
-    let mut b = Big::default();
-    let root = b.node("synthetic", "", 0);
-    let global = b.node("object", "Global", 10);
-    b.edge(root, "shortcut", "global", global);
-    (b, global)
-}
-
 /// The largest objects as (class, retained size, retainer path).
 fn largest(text: Vec<u8>) -> Vec<(String, u64, String)> {
     let s = read(text).unwrap();
@@ -46,18 +37,8 @@ fn largest(text: Vec<u8>) -> Vec<(String, u64, String)> {
 fn a_linked_list_of_two_million_cells_is_analyzed_in_n_log_n() {
     // `head = { next: head }`, two million times: shown once, by its head.
     const CELLS: usize = 2_000_000;
-    let (mut b, global) = with_global();
-    let mut previous = global;
-    for i in 0..CELLS {
-        let cell = b.node("object", "Cell", 32);
-        b.edge(
-            previous,
-            "property",
-            if i == 0 { "head" } else { "next" },
-            cell,
-        );
-        previous = cell;
-    }
+    let (mut b, global) = Big::with_global();
+    b.linked_list(global, CELLS);
     let text = b.text();
     let listed = within(LIMIT, "analyzing a list of 2,000,000 cells", move || {
         largest(text)
@@ -77,7 +58,7 @@ fn a_deep_tree_is_analyzed_in_n_log_n() {
     // A spine of a million nodes, each with a leaf of another class: the spine shows by its head,
     // then leaves (another class, retaining less than half of the head).
     const DEPTH: usize = 1_000_000;
-    let (mut b, global) = with_global();
+    let (mut b, global) = Big::with_global();
     let mut previous = global;
     for i in 0..DEPTH {
         let node = b.node("object", "Node", 32);
@@ -121,18 +102,8 @@ fn many_nodes_hanging_from_the_end_of_a_long_chain_get_their_dominators_in_n_log
     // depth-first search reaches last holds too: each payload's semidominator is Global, far above
     // its parent (a climb up the dominator tree per payload would take a million steps).
     const N: usize = 1_000_000;
-    let (mut b, global) = with_global();
-    let mut previous = global;
-    for i in 0..N {
-        let cell = b.node("object", "Cell", 32);
-        b.edge(
-            previous,
-            "property",
-            if i == 0 { "head" } else { "next" },
-            cell,
-        );
-        previous = cell;
-    }
+    let (mut b, global) = Big::with_global();
+    let previous = b.linked_list(global, N);
     let all = b.node("object", "All", 16);
     b.edge(global, "property", "all", all);
     for i in 0..N {
@@ -160,7 +131,7 @@ fn long_weakmap_like_edge_names_are_parsed_in_linear_time() {
         "1 / part of key ({}x) pair in WeakMap (table @1)",
         ") -> value (".repeat(1300)
     );
-    let (mut b, global) = with_global();
+    let (mut b, global) = Big::with_global();
     for _ in 0..20_000 {
         let v = b.node("object", "V", 8);
         b.edge(global, "internal", &name, v);
@@ -182,7 +153,7 @@ fn leak_suspects_of_a_million_deep_chain_of_two_classes_are_found_in_linear_time
     // nodes.
     const DEPTH: usize = 1_000_000;
     const ENTRIES: usize = 1_000_000;
-    let (mut b, global) = with_global();
+    let (mut b, global) = Big::with_global();
     let mut previous = global;
     for i in 0..DEPTH {
         let node = b.node("object", if i % 2 == 0 { "A" } else { "B" }, 8);

@@ -171,6 +171,31 @@ impl Big {
         self.edges.push((from as u32, [t, n, to as u32 * 5]));
     }
 
+    /// `(root) -> Global`, with the root's shortcut edge named `global`: a builder and Global.
+    pub fn with_global() -> (Big, usize) {
+        let mut b = Big::default();
+        let root = b.node("synthetic", "", 0);
+        let global = b.node("object", "Global", 10);
+        b.edge(root, "shortcut", "global", global);
+        (b, global)
+    }
+
+    /// `from.head -> Cell -> next -> Cell ...`, `cells` long (`head = { next: head }`); the last cell.
+    pub fn linked_list(&mut self, from: usize, cells: usize) -> usize {
+        let mut previous = from;
+        for i in 0..cells {
+            let cell = self.node("object", "Cell", 32);
+            self.edge(
+                previous,
+                "property",
+                if i == 0 { "head" } else { "next" },
+                cell,
+            );
+            previous = cell;
+        }
+        previous
+    }
+
     pub fn text(mut self) -> Vec<u8> {
         use std::fmt::Write;
         self.edges.sort_by_key(|e| e.0);

@@ -233,6 +233,7 @@ test('a target in another network namespace (unshare --net): captured from outsi
     const { file } = await captureInto(kind, app.pid, dir)
     checkCapture(kind, file, `${kind} across namespaces`)
     fs.rmSync(file)
+    assert.ok(alive(app.pid), 'the app runs on')
     assert.deepEqual(listeners(app.pid), [], 'closed again')
   }
 })

@@ -18,8 +18,8 @@ const { isMainThread } = require('node:worker_threads')
 const debug = debuglog('node-oom-heapdump')
 const nativeFile = path.join(__dirname, 'native', `node_oom_heapdump-abi${process.versions.modules}.node`)
 const helperFile = path.join(__dirname, 'native', 'oom-heapdump-helper')
-// NODE_OOM_HEAPDUMP_ANALYZER: another analyzer executable for the summary after an OOM (tests use it).
-const analyzerFile = process.env.NODE_OOM_HEAPDUMP_ANALYZER || path.join(__dirname, 'native', 'oom-heapdump-analyzer')
+// NODE_OOM_HEAPDUMP_ANALYZER: another command line (its `analyze`) for the summary after an OOM (tests use it).
+const analyzerFile = process.env.NODE_OOM_HEAPDUMP_ANALYZER || path.join(__dirname, 'native', 'node-oom-heapdump')
 
 let instance = null
 // Paths travel to the addon as strings: a Buffer path must be UTF-8 (a BOM is kept, as in a name).

@@ -15,7 +15,7 @@ import { MAJORS, fixture, nodeBinary, skipOrFail } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const BIN = path.join(root, 'bin', 'node-oom-heapdump.js')
-const NATIVE_ANALYZER = path.join(root, 'native', 'oom-heapdump-analyzer')
+const NATIVE_ANALYZER = path.join(root, 'native', 'node-oom-heapdump')
 const APP = fixture(path.join('analyzer', 'known-heap.js'))
 const TIMEOUT = 20_000 // per child process: a hang fails instead of stalling the run
 const BIG_TOP = '100000' // more than any snapshot's number of classes
@@ -368,34 +368,53 @@ test('diff: the text report, and --top', { timeout: 60_000 }, () => {
   assert.deepEqual(cliJson('diff', base, target, '--top', '2'), all)
 })
 
-test('usage: --help, no arguments, bad commands and options exit 2 with the usage', () => {
-  const usage = /^usage: node-oom-heapdump analyze <file\.heapsnapshot> \[--top N\] \[--json\]\n {7}node-oom-heapdump diff <base\.heapsnapshot> <target\.heapsnapshot>/m
-  for (const args of [[], ['--help'], ['-h'], ['analyze', '--help']]) {
+test('usage: --help and --version on stdout with exit 0; no arguments, bad commands and options exit 2 naming the problem', () => {
+  const usage = /^Usage: node-oom-heapdump /m
+  for (const args of [['--help'], ['-h'], ['help']]) {
     const r = cli(...args)
-    assert.equal(r.status, 2, `${args}: ${r.stderr}`)
-    assert.equal(r.stdout, '')
-    assert.match(r.stderr, /^usage: /, `${args}: the usage comes first`)
-    assert.match(r.stderr, usage)
+    assert.equal(r.status, 0, `${args}: ${r.stderr}`)
+    assert.equal(r.stderr, '')
+    assert.match(r.stdout, usage, `${args}: the usage`)
+    for (const command of ['analyze', 'diff', 'snapshot', 'cpuprofile', 'heapprofile']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'), `${args}: lists ${command}`)
   }
+  for (const [args, shape] of [
+    [['analyze', '--help'], /^Usage: node-oom-heapdump analyze \[OPTIONS\] <FILE\.heapsnapshot>$/m],
+    [['diff', '--help'], /^Usage: node-oom-heapdump diff \[OPTIONS\] <BASE\.heapsnapshot> <TARGET\.heapsnapshot>$/m],
+  ]) {
+    const r = cli(...args)
+    assert.equal(r.status, 0, `${args}: ${r.stderr}`)
+    assert.match(r.stdout, shape)
+    assert.match(r.stdout, /^ {6}--top <N>/m)
+    assert.match(r.stdout, /^ {6}--json/m)
+  }
+  const version = cli('--version')
+  assert.equal(version.status, 0)
+  assert.equal(version.stdout, `node-oom-heapdump ${JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version}\n`)
+  const none = cli()
+  assert.equal(none.status, 2)
+  assert.equal(none.stdout, '')
+  assert.match(none.stderr, usage)
   const { base } = knownHeap(process.execPath)
   for (const [args, problem] of [
-    [['frobnicate', base], 'node-oom-heapdump: unknown command "frobnicate"'],
-    [['analyze', base, '--top', '0'], 'node-oom-heapdump: --top needs a positive whole number, not "0"'],
-    [['analyze', base, '--top', 'x'], 'node-oom-heapdump: --top needs a positive whole number, not "x"'],
-    [['analyze', base, '--top', '-3'], 'node-oom-heapdump: --top needs a positive whole number, not "-3"'],
-    [['analyze', base, '--top', '2.5'], 'node-oom-heapdump: --top needs a positive whole number, not "2.5"'],
-    [['analyze', base, '--top'], 'node-oom-heapdump: --top needs a number'],
-    [['analyze', base, '--frob'], 'node-oom-heapdump: unknown option --frob'],
-    [['analyze'], 'node-oom-heapdump: analyze takes 1 file, got 0'],
-    [['analyze', base, base], 'node-oom-heapdump: analyze takes 1 file, got 2'],
-    [['diff', base], 'node-oom-heapdump: diff takes 2 files, got 1'],
+    [['frobnicate', base], "error: unrecognized subcommand 'frobnicate'"],
+    [['analyze', base, '--top', '0'], `error: invalid value '0' for '--top <N>': needs a positive whole number, not "0"`],
+    [['analyze', base, '--top', 'x'], `error: invalid value 'x' for '--top <N>': needs a positive whole number, not "x"`],
+    [['analyze', base, '--top', '2.5'], `error: invalid value '2.5' for '--top <N>': needs a positive whole number, not "2.5"`],
+    [['analyze', base, '--top'], "error: a value is required for '--top <N>' but none was supplied"],
+    [['analyze', base, '--frob'], "error: unexpected argument '--frob' found"],
+    [['analyze'], 'error: the following required arguments were not provided:'],
+    [['analyze', base, base], `error: unexpected argument '${base}' found`],
+    [['diff', base], 'error: the following required arguments were not provided:'],
   ]) {
     const r = cli(...args)
     assert.equal(r.status, 2, `${args.join(' ')}: exit status`)
     assert.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`)
     assert.equal(r.stderr.split('\n')[0], problem, `${args.join(' ')}: the first line names the problem`)
-    assert.match(r.stderr, usage, `${args.join(' ')}: then the usage`)
   }
+  // A negative number is taken for a flag by the parser, and refused too.
+  const negative = cli('analyze', base, '--top', '-3')
+  assert.equal(negative.status, 2)
+  assert.match(negative.stderr, /^error: .*'-3'/)
 })
 
 // ---------------------------------------------------------------------------------------------

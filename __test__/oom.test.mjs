@@ -38,7 +38,7 @@ test('the summary does not hold up the exit of the dying process', async () => {
   // An analyzer that takes 5 s: the app must exit long before its report arrives.
   const dir = tmpdir('slowsummary')
   const slow = path.join(dir, 'slow-analyzer')
-  fs.writeFileSync(slow, `#!/bin/sh\nsleep 5\nexec ${path.join(root, 'native', 'oom-heapdump-analyzer')} "$@"\n`, { mode: 0o755 })
+  fs.writeFileSync(slow, `#!/bin/sh\nsleep 5\nexec ${path.join(root, 'native', 'node-oom-heapdump')} "$@"\n`, { mode: 0o755 })
   const r = await runLeak({ options: { path: path.join(dir, 'slow') }, env: { NODE_OOM_HEAPDUMP_ANALYZER: slow } })
   assert.equal(r.code, 1, r.stderr)
   assert.ok(!r.stderrAtExit.includes('Top 10 classes'), 'the app exited before the analysis ended')

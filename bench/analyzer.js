@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmark of the snapshot analyzer on a snapshot of about 2M nodes, in one run: ours
-// (native/oom-heapdump-analyzer, and the same through the npx wrapper bin/node-oom-heapdump.js),
+// (native/node-oom-heapdump, and the same through the npx wrapper bin/node-oom-heapdump.js),
 // Chrome DevTools' own heap snapshot model (scripts/devtools-model.mjs summary, the code behind the
 // Memory panel's Summary view, run in Node) and memlab (npm memlab, installed on demand into
 // bench/.memlab with the puppeteer browser download skipped): `memlab analyze object-size` (the
@@ -38,7 +38,7 @@ const regenerate = argv.includes('--regenerate')
 
 const workDir = path.join(__dirname, '.analyzer')
 const snapshot = path.join(workDir, `request-log-${targetMb}mb-node${process.version}.heapsnapshot`)
-const analyzer = path.join(root, 'native', 'oom-heapdump-analyzer')
+const analyzer = path.join(root, 'native', 'node-oom-heapdump')
 const MEMLAB_VERSION = '2.0.5'
 const memlabDir = path.join(__dirname, '.memlab')
 const memlab = path.join(memlabDir, 'node_modules', '.bin', 'memlab')
@@ -95,7 +95,7 @@ function checkOurs(out) {
 
 const tools = {
   ours: {
-    label: 'ours: oom-heapdump-analyzer analyze --json',
+    label: 'ours: node-oom-heapdump analyze --json',
     cmd: () => [analyzer, 'analyze', snapshot, '--json'],
     check: checkOurs,
   },

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// `npx node-oom-heapdump analyze|diff ...`: runs the analyzer built on install
-// (native/oom-heapdump-analyzer, crates/analyzer) with the same arguments and exit status.
+// `npx node-oom-heapdump <command> ...`: runs the command line built on install
+// (native/node-oom-heapdump, crates/cli) with the same arguments and exit status.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 
-const binary = path.join(__dirname, '..', 'native', 'oom-heapdump-analyzer')
+const binary = path.join(__dirname, '..', 'native', 'node-oom-heapdump')
 const run = spawnSync(binary, process.argv.slice(2), { stdio: 'inherit' })
 if (run.error) {
   console.error(`node-oom-heapdump: cannot run ${binary} (${run.error.message}); it is built when the package is installed (npm install).`)

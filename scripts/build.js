@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native parts for the Node.js that runs this script: the addon, compiled against that
 // Node's own headers (V8's C++ API differs between Node majors, so each ABI gets its own file), and
-// the helper and analyzer executables. Runs on `npm install`; `node scripts/build.js --debug` for a debug build.
+// the executables (the helper and the command line, see EXECUTABLES). Runs on `npm install`; `node scripts/build.js --debug` for a debug build.
 // To build for another Node.js, run this script with it: `/path/to/node scripts/build.js`.
 'use strict'
 
@@ -14,7 +14,13 @@ const debug = process.argv.includes('--debug')
 const node = fs.realpathSync(process.execPath)
 const includeDir = process.env.NODE_INCLUDE_DIR || path.join(path.dirname(path.dirname(node)), 'include', 'node')
 
-const cargoArgs = ['build', '-p', 'node-oom-heapdump', '-p', 'oom-heapdump-helper', '-p', 'oom-heapdump-analyzer']
+// The executables built and placed in native/: [cargo package, binary name]. The one list.
+const EXECUTABLES = [
+  ['oom-heapdump-helper', 'oom-heapdump-helper'],
+  ['oom-heapdump-cli', 'node-oom-heapdump'],
+]
+
+const cargoArgs = ['build', '-p', 'node-oom-heapdump', ...EXECUTABLES.flatMap(([pkg]) => ['-p', pkg])]
 if (!debug) cargoArgs.push('--release')
 if (fs.existsSync(path.join(root, 'Cargo.lock'))) cargoArgs.push('--locked')
 
@@ -34,8 +40,7 @@ const out = path.join(root, 'target', debug ? 'debug' : 'release')
 const dest = path.join(root, 'native')
 fs.mkdirSync(dest, { recursive: true })
 place(path.join(out, 'libnode_oom_heapdump.so'), path.join(dest, `node_oom_heapdump-abi${process.versions.modules}.node`))
-place(path.join(out, 'oom-heapdump-helper'), path.join(dest, 'oom-heapdump-helper'))
-place(path.join(out, 'oom-heapdump-analyzer'), path.join(dest, 'oom-heapdump-analyzer'))
+for (const [, bin] of EXECUTABLES) place(path.join(out, bin), path.join(dest, bin))
 
 // Copy under a temporary name, then rename: a running process keeps its mapping of the old file.
 function place(from, to) {

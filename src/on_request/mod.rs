@@ -1,13 +1,15 @@
 //! Captures the app asks for: the request checked into a [`Plan`] (`transport.rs` picks the way),
-//! then carried out over this process's DevTools inspector (`devtools/`) or in-process
+//! then carried out over this process's DevTools inspector (`devtools.rs`, over the
+//! `oom-heapdump-devtools` crate) or in-process
 //! (`in_process.rs`); every capture lands with the same atomic rules. `runtime.rs` is the one thread
 //! the asynchronous work runs on, started when first needed.
 
-pub mod cpu_profile_file;
 pub mod devtools;
 pub mod in_process;
 pub mod runtime;
 pub mod transport;
+
+pub use oom_heapdump_devtools::cpu_profile_file;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

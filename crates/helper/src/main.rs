@@ -13,7 +13,7 @@
 //! request ([`credentials`]), so a root helper serves an app that has since dropped to `nobody` as
 //! `nobody`. The app is its parent at start.
 //!
-//! Started with `--analyzer <path>` (the analyzer executable, crates/analyzer), it prints what
+//! Started with `--analyzer <path>` (the command line, crates/cli, whose `analyze` it runs), it prints what
 //! fills the heap of a snapshot whose request asked for it, once the parent has exited: the dying
 //! process does not wait for the analysis, and its memory is free again by then. It execs the
 //! analyzer with its stdout on this process's stderr, which is the app's (the container log).

@@ -1,6 +1,7 @@
 //! The command line under adverse conditions: too little memory (`ulimit -v`) must be a clear
 //! error and exit status 2, never SIGABRT.
 
+#[path = "../../analyzer/tests/util/mod.rs"]
 mod util;
 
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::process::Command;
 
 use util::Big;
 
-const CLI: &str = env!("CARGO_BIN_EXE_oom-heapdump-analyzer");
+const CLI: &str = env!("CARGO_BIN_EXE_node-oom-heapdump");
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ohd-analyzer-{tag}-{}", std::process::id()));

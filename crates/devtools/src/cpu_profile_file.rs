@@ -1,5 +1,6 @@
 //! Writing a `.cpuprofile`: checked to be a complete profile (the shape Chrome DevTools loads), then
-//! written with the atomic-file rules. Used by both the DevTools and the in-process path.
+//! written with the atomic-file rules. Used by the DevTools and the in-process paths of the addon,
+//! and by the command line (which may stream a checked profile to its stdout instead).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,16 @@ pub enum CpuProfileError {
 
 /// Checks `json` is a complete CPU profile, writes it to `final_path`; returns where and how big.
 pub fn write(final_path: &Path, json: &[u8]) -> Result<(PathBuf, u64), CpuProfileError> {
+    check(json)?;
+    let mut file = AtomicFile::create(final_path)?;
+    file.write_all(json)?;
+    let len = file.len();
+    Ok((file.commit(Landing::Replace)?, len))
+}
+
+/// Checks that `json` is a complete CPU profile: nodes, as many samples as time deltas, a start
+/// before the end.
+pub fn check(json: &[u8]) -> Result<(), CpuProfileError> {
     let p: Profile =
         serde_json::from_slice(json).map_err(|e| CpuProfileError::Incomplete(e.to_string()))?;
     if p.nodes.is_empty() {
@@ -44,10 +55,7 @@ pub fn write(final_path: &Path, json: &[u8]) -> Result<(PathBuf, u64), CpuProfil
             "startTime is after endTime".into(),
         ));
     }
-    let mut file = AtomicFile::create(final_path)?;
-    file.write_all(json)?;
-    let len = file.len();
-    Ok((file.commit(Landing::Replace)?, len))
+    Ok(())
 }
 
 #[cfg(test)]

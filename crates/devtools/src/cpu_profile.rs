@@ -8,10 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::client::{Limits, Session, ANSWER_SILENCE};
-use super::DevtoolsError;
-use crate::on_request::cpu_profile_file;
-use crate::on_request::transport::Endpoint;
+use crate::client::{Limits, Session, ANSWER_SILENCE};
+use crate::{cpu_profile_file, DevtoolsError, Endpoint};
 
 /// Largest message of a CPU profile session: `Profiler.stop` answers with the whole profile in one
 /// message, about 10 bytes per sample (an hour at 100 µs is some 400 MB), so the bound is generous.
@@ -19,12 +17,18 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
 /// Silence allowed while V8 stops the profiler and serializes the profile.
 pub const STOP_SILENCE: Duration = Duration::from_secs(60);
 
+/// What a CPU profile session accepts.
+pub const LIMITS: Limits = Limits {
+    max_message_bytes: MAX_MESSAGE_BYTES,
+};
+
 #[derive(Deserialize)]
 struct Stopped<'a> {
     #[serde(borrow)]
     profile: &'a RawValue,
 }
 
+/// Records a profile of target `own_id` at `at` and writes it to `final_path`.
 pub async fn record(
     at: Endpoint,
     own_id: Option<&str>,
@@ -32,10 +36,19 @@ pub async fn record(
     duration: Duration,
     sampling_interval_us: u32,
 ) -> Result<(PathBuf, u64), DevtoolsError> {
-    let limits = Limits {
-        max_message_bytes: MAX_MESSAGE_BYTES,
-    };
-    let mut session = Session::connect(at, own_id, limits).await?;
+    let mut session = Session::connect(at, own_id, LIMITS).await?;
+    let json = record_on(&mut session, duration, sampling_interval_us).await?;
+    session.close().await;
+    Ok(cpu_profile_file::write(final_path, json.as_bytes())?)
+}
+
+/// Records a profile over an open session (opened with [`LIMITS`]); returns the profile's JSON
+/// text, not yet checked.
+pub async fn record_on(
+    session: &mut Session,
+    duration: Duration,
+    sampling_interval_us: u32,
+) -> Result<String, DevtoolsError> {
     let mut ignore = |_: &str, _: &str| Ok(());
     let none = || 0;
     session
@@ -65,15 +78,7 @@ pub async fn record(
             &none,
         )
         .await?;
-    // While the profile runs, a closed connection must fail the capture at once, not after the wait.
-    let sleep = tokio::time::sleep(duration);
-    tokio::pin!(sleep);
-    loop {
-        tokio::select! {
-            _ = &mut sleep => break,
-            msg = session.next_text(&none) => { msg?; }
-        }
-    }
+    session.wait(duration).await?;
     let stopped = session
         .call("Profiler.stop", json!({}), STOP_SILENCE, &mut ignore, &none)
         .await?;
@@ -86,11 +91,7 @@ pub async fn record(
             &none,
         )
         .await;
-    session.close().await;
     let stopped: Stopped = serde_json::from_str(stopped.get())
         .map_err(|e| DevtoolsError::BadMessage(format!("Profiler.stop: {e}")))?;
-    Ok(cpu_profile_file::write(
-        final_path,
-        stopped.profile.get().as_bytes(),
-    )?)
+    Ok(stopped.profile.get().to_owned())
 }

@@ -1,16 +1,9 @@
-//! On-request captures over the Chrome DevTools protocol, from Rust: find this process's inspector
-//! through its HTTP endpoint on loopback, then speak the protocol over its websocket.
+//! On-request captures over this process's own DevTools inspector: the client is the
+//! `oom-heapdump-devtools` crate (shared with the command line); here only the addon's policy.
 
-mod client;
-pub mod cpu_profile;
-mod error;
-pub mod heap_snapshot;
-mod json_string;
-
-pub use client::{probe, Probe};
-pub use error::DevtoolsError;
-
-use crate::on_request::transport::Endpoint;
+pub use oom_heapdump_devtools::{
+    cpu_profile, heap_snapshot, probe, DevtoolsError, Endpoint, Probe,
+};
 
 /// Once, at load: does this process's inspector answer on loopback? The warning to print when not
 /// (as the original package did): on-request captures will then run in-process. `own_id` is this

@@ -2,7 +2,7 @@
 
 use oom_heapdump_capture::CaptureError;
 
-use crate::on_request::transport::Endpoint;
+use crate::Endpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevtoolsError {
@@ -33,5 +33,7 @@ pub enum DevtoolsError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
     #[error(transparent)]
-    CpuProfile(#[from] crate::on_request::cpu_profile_file::CpuProfileError),
+    CpuProfile(#[from] crate::cpu_profile_file::CpuProfileError),
+    #[error(transparent)]
+    HeapProfile(#[from] crate::heap_profile::HeapProfileError),
 }

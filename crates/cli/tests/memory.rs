@@ -3,6 +3,7 @@
 //! size (it took six times the file before). (Alone in its test binary: the
 //! peak is read with getrusage(RUSAGE_CHILDREN), the largest of the children waited for.)
 
+#[path = "../../analyzer/tests/util/mod.rs"]
 mod util;
 
 use std::io::Write;
@@ -38,7 +39,7 @@ fn a_huge_string_costs_memory_in_proportion_to_the_file() {
         out.write_all(tail.as_bytes()).unwrap();
     }
     let size = std::fs::metadata(&file).unwrap().len();
-    let out = Command::new(env!("CARGO_BIN_EXE_oom-heapdump-analyzer"))
+    let out = Command::new(env!("CARGO_BIN_EXE_node-oom-heapdump"))
         .arg("analyze")
         .arg(&file)
         .output()

@@ -11,10 +11,9 @@ use oom_heapdump_capture::{Landing, SnapshotSummary, SnapshotWriter};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::client::{Limits, Session, ANSWER_SILENCE};
-use super::json_string;
-use super::DevtoolsError;
-use crate::on_request::transport::Endpoint;
+use crate::client::{Limits, Session, ANSWER_SILENCE};
+use crate::{json_string, DevtoolsError, Endpoint};
+use oom_heapdump_capture::CaptureError;
 
 /// Largest message of a snapshot session: V8's inspector sends the snapshot as a stream of small
 /// chunks of JSON text (each escaped once more inside its event), far below this.
@@ -35,9 +34,14 @@ pub fn first_chunk_silence(resident_bytes: u64) -> Duration {
     SNAPSHOT_SILENCE + Duration::from_secs(resident_bytes / BUILD_BYTES_PER_SEC)
 }
 
-/// This process's resident memory (0 where /proc cannot say).
-fn resident_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
+/// What a snapshot session accepts.
+pub const LIMITS: Limits = Limits {
+    max_message_bytes: MAX_MESSAGE_BYTES,
+};
+
+/// The resident memory of process `pid` ("self" for this one), 0 where /proc cannot say.
+pub fn resident_bytes(pid: &str) -> u64 {
+    let pages = std::fs::read_to_string(format!("/proc/{pid}/statm"))
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .unwrap_or(0);
@@ -64,17 +68,44 @@ struct Progress {
     total: u32,
 }
 
+/// Takes a snapshot of target `own_id` at `at` (this process) into `final_path`.
 pub async fn take(
     at: Endpoint,
     own_id: Option<&str>,
     final_path: &Path,
     progress: &dyn ProgressSink,
 ) -> Result<(PathBuf, SnapshotSummary), DevtoolsError> {
-    let limits = Limits {
-        max_message_bytes: MAX_MESSAGE_BYTES,
-    };
-    let mut session = Session::connect(at, own_id, limits).await?;
+    let mut session = Session::connect(at, own_id, LIMITS).await?;
     let mut writer = SnapshotWriter::create(final_path)?;
+    stream(
+        &mut session,
+        &mut |chunk| writer.write(chunk),
+        progress,
+        resident_bytes("self"),
+    )
+    .await?;
+    session.close().await;
+    // The reports reach the JS thread after the snapshot (it is busy serializing it): the file
+    // lands only once they all did, and none failed.
+    let waited = tokio::time::Instant::now();
+    while progress.pending() && waited.elapsed() < ANSWER_SILENCE {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    if progress.failed() {
+        return Err(DevtoolsError::ProgressFailed);
+    }
+    Ok(writer.finish(Landing::Replace)?)
+}
+
+/// Takes a snapshot over an open session (opened with [`LIMITS`]), handing the decoded snapshot
+/// text to `sink` chunk by chunk as it arrives; returns the bytes handed over. `resident_bytes` of
+/// the target bounds the silence before the first chunk ([`first_chunk_silence`]).
+pub async fn stream(
+    session: &mut Session,
+    sink: &mut (dyn FnMut(&[u8]) -> Result<(), CaptureError> + Send),
+    progress: &dyn ProgressSink,
+    resident_bytes: u64,
+) -> Result<u64, DevtoolsError> {
     let bytes = AtomicU64::new(0);
     let mut decoded = Vec::with_capacity(1 << 20);
     let mut on_event = |method: &str, params: &str| -> Result<(), DevtoolsError> {
@@ -89,7 +120,7 @@ pub async fn take(
                 decoded.clear();
                 json_string::unescape_into(body.as_bytes(), &mut decoded)
                     .map_err(|e| DevtoolsError::BadMessage(format!("snapshot chunk: {e}")))?;
-                writer.write(&decoded)?;
+                sink(&decoded)?;
                 bytes.fetch_add(decoded.len() as u64, Ordering::Relaxed);
             }
             "HeapProfiler.reportHeapSnapshotProgress" => {
@@ -117,7 +148,7 @@ pub async fn take(
     let first_silence = if report_progress {
         SNAPSHOT_SILENCE
     } else {
-        first_chunk_silence(resident_bytes())
+        first_chunk_silence(resident_bytes)
     };
     session
         .call_with_first_silence(
@@ -138,17 +169,7 @@ pub async fn take(
             &received,
         )
         .await?;
-    session.close().await;
-    // The reports reach the JS thread after the snapshot (it is busy serializing it): the file
-    // lands only once they all did, and none failed.
-    let waited = tokio::time::Instant::now();
-    while progress.pending() && waited.elapsed() < ANSWER_SILENCE {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    if progress.failed() {
-        return Err(DevtoolsError::ProgressFailed);
-    }
-    Ok(writer.finish(Landing::Replace)?)
+    Ok(bytes.load(Ordering::Relaxed))
 }
 
 #[cfg(test)]
@@ -162,6 +183,6 @@ mod tests {
             first_chunk_silence(4 << 30),
             SNAPSHOT_SILENCE + Duration::from_secs(512)
         );
-        assert!(resident_bytes() > 0);
+        assert!(resident_bytes("self") > 0);
     }
 }

@@ -16,8 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::DevtoolsError;
-use crate::on_request::transport::Endpoint;
+use crate::{DevtoolsError, Endpoint};
 
 /// Connecting to the inspector's port on loopback: immediate when anything listens.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,9 +36,16 @@ pub struct Limits {
     pub max_message_bytes: usize,
 }
 
-#[derive(Deserialize)]
-struct Target {
-    id: String,
+/// One entry of an inspector's `/json/list`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Target {
+    pub id: String,
+    /// "node" for a Node.js main thread.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// The main script, as Node names it.
+    #[serde(default)]
+    pub title: String,
 }
 
 /// Who answers on a port.
@@ -53,7 +59,8 @@ pub enum Probe {
     Nothing(String),
 }
 
-async fn list_targets(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
+/// The targets the inspector at `at` lists, read with the time and size bounds above.
+pub async fn list_targets(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
     let discovery = |reason: String| DevtoolsError::Discovery { at, reason };
     match tokio::time::timeout(DISCOVERY_TIMEOUT, read_target_list(at)).await {
         Ok(list) => list,
@@ -107,7 +114,7 @@ pub async fn probe(at: Endpoint, own_id: Option<&str>) -> Probe {
     }
 }
 
-/// An open protocol session with this process's inspector.
+/// An open protocol session with an inspector's target.
 pub struct Session {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     url: String,
@@ -143,6 +150,11 @@ impl Session {
                 pid: std::process::id(),
             });
         };
+        Session::open(at, id, limits).await
+    }
+
+    /// Connects to target `id` at `at` (one [`list_targets`] listed: the caller chose it).
+    pub async fn open(at: Endpoint, id: &str, limits: Limits) -> Result<Session, DevtoolsError> {
         let url = format!("ws://{at}/{id}");
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(limits.max_message_bytes);
@@ -270,6 +282,20 @@ impl Session {
                         bytes: received(),
                     })
                 }
+            }
+        }
+    }
+
+    /// Waits `duration` while a profiler runs, reading (and dropping) events: a connection closed
+    /// meanwhile fails at once, not after the wait.
+    pub async fn wait(&mut self, duration: Duration) -> Result<(), DevtoolsError> {
+        let none = || 0;
+        let sleep = tokio::time::sleep(duration);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return Ok(()),
+                msg = self.next_text(&none) => { msg?; }
             }
         }
     }

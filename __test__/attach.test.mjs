@@ -1,0 +1,377 @@
+// The command line's captures of running processes (issue 12): `snapshot`, `cpuprofile` and
+// `heapprofile <pid>` of a plain app that never required the package, with its inspector closed
+// (opened with SIGUSR1, closed again after: its listeners are read from /proc here) or already open,
+// on every Node major, to stdout, with --analyze, in another network namespace; and every error:
+// exit status 2, one clear line, nothing written, the target still running.
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { test } from 'node:test'
+import { root, tmpdir } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { MAJORS, countObjectsOfClass, ls, mode, nodeBinary, readSnapshot, skipOrFail } from './helpers.mjs'
+
+const CLI = path.join(root, 'bin', 'node-oom-heapdump.js')
+const KINDS = ['heapsnapshot', 'cpuprofile', 'heapprofile']
+const SUBCOMMAND = { heapsnapshot: 'snapshot', cpuprofile: 'cpuprofile', heapprofile: 'heapprofile' }
+const WINDOW = { heapsnapshot: [], cpuprofile: ['--duration', '1s', '--interval', '500us'], heapprofile: ['--duration', '1s', '--interval', '16KiB'] }
+
+// A plain app: it never requires the package. It keeps 1000 AttachMarker objects and allocates all
+// the time in churnLoop, 2 ms of every 5 (so that profiles have samples; the last 2000 arrays, about
+// 1 MB, stay alive).
+const APP = `
+class AttachMarker { constructor(i) { this.i = i } }
+globalThis.kept = Array.from({ length: 1000 }, (_, i) => new AttachMarker(i))
+const churn = []
+let next = 0
+function allocate() { churn[next++ % 2000] = new Array(64).fill(Math.random()) }
+setInterval(function churnLoop() { const end = Date.now() + 2; while (Date.now() < end) allocate() }, 5)
+console.log('ready')
+`
+// V8 may inline allocate into churnLoop: either names the app's code in a profile.
+const APP_FUNCTIONS = ['churnLoop', 'allocate']
+
+/** Writes the app into `dir` and starts it; resolves once it runs. Killed after the test. */
+async function startApp(t, dir, { node = process.execPath, nodeArgs = [], command, source = APP } = {}) {
+  const file = path.join(dir, 'app.js')
+  fs.writeFileSync(file, source)
+  const child = start([...nodeArgs, file], { node, command, cwd: dir })
+  t.after(() => child.kill('SIGKILL'))
+  const first = await Promise.race([child.firstLine, child.done.then((r) => assert.fail(`the app exited: ${r.stderr}`))])
+  assert.equal(first, 'ready')
+  return child
+}
+
+/** Runs the CLI; stdout as a Buffer (it may be a capture). */
+function cli(args, { cwd, uid, gid } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
+    const out = []
+    let stderr = ''
+    child.stdout.on('data', (d) => out.push(d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000)
+    child.on('close', (status, signal) => {
+      clearTimeout(killer)
+      resolve({ status, signal, stdout: Buffer.concat(out), stderr })
+    })
+  })
+}
+
+/** The TCP ports `pid` listens on, from its /proc (sockets of its network namespace it holds open). */
+function listeners(pid) {
+  const inodes = new Set()
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+      if (m) inodes.add(m[1])
+    } catch {}
+  }
+  const ports = []
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/)
+      if (c[3] === '0A' && inodes.has(c[9])) ports.push(parseInt(c[1].split(':')[1], 16))
+    }
+  }
+  return ports.sort()
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Parses a capture and checks that it is complete; `what` names it in failures. */
+function checkCapture(kind, file, what) {
+  if (kind === 'heapsnapshot') {
+    const snap = readSnapshot(file)
+    assert.equal(countObjectsOfClass(snap, 'AttachMarker'), 1000, `${what}: the app's objects`)
+    return
+  }
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8'))
+  if (kind === 'cpuprofile') {
+    const ids = new Set(profile.nodes.map((n) => n.id))
+    assert.ok(profile.nodes.length > 1, `${what}: nodes`)
+    assert.ok(profile.samples.length > 0, `${what}: samples`)
+    assert.equal(profile.samples.length, profile.timeDeltas.length, `${what}: a time delta per sample`)
+    assert.ok(profile.startTime < profile.endTime, `${what}: start before end`)
+    for (const s of profile.samples) assert.ok(ids.has(s), `${what}: sample of node ${s}`)
+    assert.ok(
+      profile.nodes.some((n) => APP_FUNCTIONS.includes(n.callFrame.functionName)),
+      `${what}: the app's function`,
+    )
+  } else {
+    const ids = new Set()
+    const names = new Set()
+    const stack = [profile.head]
+    while (stack.length) {
+      const n = stack.pop()
+      assert.ok(!ids.has(n.id), `${what}: node ${n.id} once`)
+      ids.add(n.id)
+      names.add(n.callFrame.functionName)
+      stack.push(...n.children)
+    }
+    assert.ok(profile.samples.length > 0, `${what}: samples`)
+    // A sample V8 took while serializing the profile may point at a site newer than the tree.
+    const newest = Math.max(...ids)
+    for (const s of profile.samples) assert.ok((ids.has(s.nodeId) || s.nodeId > newest) && s.size > 0, `${what}: sample ${JSON.stringify(s)}`)
+    assert.ok(
+      APP_FUNCTIONS.some((f) => names.has(f)),
+      `${what}: the app's function`,
+    )
+  }
+}
+
+/** Captures `kind` of `pid` into `dir` under the default name; returns the file. */
+async function captureInto(kind, pid, dir, extra = []) {
+  const r = await cli([SUBCOMMAND[kind], String(pid), ...WINDOW[kind], ...extra], { cwd: dir })
+  assert.equal(r.status, 0, `${kind}: ${r.stderr}`)
+  const files = ls(dir).filter((f) => f !== 'app.js')
+  assert.equal(files.length, 1, `${kind}: one file (${files})`)
+  assert.match(files[0], new RegExp(`^${kind}-${pid}-\\d{8}T\\d{6}Z\\.${kind}$`), 'the default name carries the pid and the time')
+  const file = path.join(dir, files[0])
+  assert.equal(r.stdout.toString(), `${file}\n`, 'stdout names the file')
+  assert.equal(mode(file), 0o600)
+  return { file, r }
+}
+
+for (const kind of KINDS) {
+  test(`${SUBCOMMAND[kind]} <pid> of a plain app with its inspector closed: SIGUSR1, a complete file, the inspector closed again`, { timeout: 120_000 }, async (t) => {
+    const dir = tmpdir(`attach-${kind}`)
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    // --inspect-port=0: SIGUSR1 opens it on a free port (never 9229, which another run may hold).
+    const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'] })
+    assert.deepEqual(listeners(app.pid), [], 'no listener before')
+    const { file, r } = await captureInto(kind, app.pid, dir)
+    checkCapture(kind, file, kind)
+    assert.deepEqual(listeners(app.pid), [], 'the inspector we opened is closed again')
+    assert.ok(alive(app.pid), 'the app runs on')
+    assert.doesNotMatch(r.stderr, /still open|stays open/)
+    // Twice: the second capture opens it again.
+    fs.rmSync(file)
+    const again = await captureInto(kind, app.pid, dir)
+    checkCapture(kind, again.file, `${kind}, again`)
+    assert.deepEqual(listeners(app.pid), [])
+  })
+
+  test(`${SUBCOMMAND[kind]} <pid> of an app whose inspector is open: used as it is, and left open`, { timeout: 120_000 }, async (t) => {
+    const dir = tmpdir(`attach-open-${kind}`)
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const app = await startApp(t, dir, { nodeArgs: ['--inspect=127.0.0.1:0'] })
+    const before = listeners(app.pid)
+    assert.equal(before.length, 1, 'the inspector listens')
+    const { file } = await captureInto(kind, app.pid, dir)
+    checkCapture(kind, file, kind)
+    assert.deepEqual(listeners(app.pid), before, 'the inspector is still open, on the same port')
+  })
+}
+
+test('snapshot <pid> on every Node major: the inspector opened by SIGUSR1 is closed again', { timeout: 300_000 }, async (t) => {
+  for (const major of MAJORS) {
+    const node = nodeBinary(major)
+    if (!node) return skipOrFail(t, `Node ${major} is not fetched (node scripts/other-nodes.js)`)
+    const dir = tmpdir(`attach-major-${major}`)
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const app = await startApp(t, dir, { node, nodeArgs: ['--inspect-port=0'] })
+    const { file } = await captureInto('heapsnapshot', app.pid, dir)
+    checkCapture('heapsnapshot', file, `Node ${major}`)
+    assert.deepEqual(listeners(app.pid), [], `Node ${major}: closed again`)
+    assert.ok(alive(app.pid))
+  }
+})
+
+test('snapshot <pid> -o - streams a checked snapshot to stdout, and writes no file', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-stdout')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'] })
+  const r = await cli(['snapshot', String(app.pid), '-o', '-'], { cwd: dir })
+  assert.equal(r.status, 0, r.stderr)
+  assert.deepEqual(ls(dir), ['app.js'])
+  const copy = path.join(dir, 'copy.heapsnapshot')
+  fs.writeFileSync(copy, r.stdout)
+  checkCapture('heapsnapshot', copy, 'stdout')
+  assert.match(r.stderr, /heap snapshot of pid \d+: stdout \(\d+ bytes, \d+ nodes, \d+ edges\)/)
+})
+
+test('snapshot <pid> -o FILE --analyze: the file, then the analyzer report', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-analyze')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'] })
+  const file = path.join(dir, 'named.heapsnapshot')
+  const r = await cli(['snapshot', String(app.pid), '-o', file, '--analyze'], { cwd: dir })
+  assert.equal(r.status, 0, r.stderr)
+  checkCapture('heapsnapshot', file, '-o FILE')
+  const [first, ...report] = r.stdout.toString().split('\n')
+  assert.equal(first, file)
+  const alone = spawnSync(process.execPath, [CLI, 'analyze', file], { encoding: 'utf8' })
+  assert.equal(alone.status, 0, alone.stderr)
+  assert.equal(report.join('\n'), alone.stdout, 'the same report as `analyze FILE`')
+  const bad = await cli(['snapshot', String(app.pid), '-o', '-', '--analyze'], { cwd: dir })
+  assert.equal(bad.status, 2)
+  assert.match(bad.stderr, /--analyze needs a file, not -o -/)
+})
+
+test('a target in another network namespace (unshare --net): captured from outside, inspector closed again', { timeout: 120_000 }, async (t) => {
+  if (process.getuid() !== 0) return skipOrFail(t, 'needs root (setns into the target network namespace)')
+  for (const tool of ['unshare', 'ip']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return skipOrFail(t, `${tool} is not installed (util-linux, iproute2)`)
+  }
+  const dir = tmpdir('attach-netns')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // A new namespace's loopback is down: bring it up, then exec node (same pid throughout).
+  const command = ['unshare', '--net', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"']
+  const app = await startApp(t, dir, { command, nodeArgs: ['--inspect-port=0'] })
+  assert.notEqual(fs.readlinkSync(`/proc/${app.pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'the app is in another network namespace')
+  for (const kind of ['heapsnapshot', 'heapprofile']) {
+    const { file } = await captureInto(kind, app.pid, dir)
+    checkCapture(kind, file, `${kind} across namespaces`)
+    fs.rmSync(file)
+    assert.ok(alive(app.pid), 'the app runs on')
+    assert.deepEqual(listeners(app.pid), [], 'closed again')
+  }
+})
+
+/**
+ * Runs a failing capture: status 2, `message` on stderr, nothing written in `dir`, nothing on
+ * stdout (but with `-o -`, where what arrived was already streamed: the status says it is incomplete).
+ */
+async function fails(args, dir, message, opts = {}) {
+  const before = ls(dir)
+  const r = await cli(args, { cwd: dir, ...opts })
+  assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`)
+  assert.match(r.stderr, message)
+  if (!args.includes('-')) assert.equal(r.stdout.length, 0, 'nothing on stdout')
+  assert.deepEqual(ls(dir), before, 'nothing written (no file, no temporary file)')
+  return r
+}
+
+test('errors: no such pid, not permitted, not a Node process', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-errors')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const gone = spawnSync(process.execPath, ['-p', 'process.pid'], { encoding: 'utf8' })
+  const pid = Number(gone.stdout.trim())
+  assert.ok(!alive(pid))
+  for (const sub of Object.values(SUBCOMMAND)) await fails([sub, String(pid)], dir, new RegExp(`^node-oom-heapdump: no process with pid ${pid}$`, 'm'))
+
+  const sleeper = spawn('sleep', ['60'])
+  t.after(() => sleeper.kill('SIGKILL'))
+  await fails(['snapshot', String(sleeper.pid)], dir, new RegExp(`pid ${sleeper.pid} \\(.*sleep\\) is not a Node\\.js process`))
+  assert.ok(alive(sleeper.pid), 'sleep was not signalled')
+
+  if (process.getuid() !== 0) return skipOrFail(t, 'needs root (a CLI run as nobody against a root-owned app)')
+  const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'] })
+  fs.chownSync(dir, 65534, 65534)
+  await fails(['snapshot', String(app.pid)], dir, new RegExp(`not permitted to attach to pid ${app.pid} .*; run as its user or as root`), { uid: 65534, gid: 65534 })
+  assert.deepEqual(listeners(app.pid), [], 'no inspector was opened')
+})
+
+test('errors: SIGUSR1 disabled (--disable-sigusr1) or ignored (a JS handler replaced Node’s)', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-sigusr1')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // --disable-sigusr1 is in Node 22.14 and later.
+  const node = [...MAJORS]
+    .reverse()
+    .map(nodeBinary)
+    .find((n) => n && spawnSync(n, ['--disable-sigusr1', '-e', '0']).status === 0)
+  if (!node) return skipOrFail(t, 'no Node with --disable-sigusr1 (22.14 or later) is fetched')
+  const disabled = await startApp(t, dir, { node, nodeArgs: ['--disable-sigusr1', '--inspect-port=0'] })
+  await fails(['snapshot', String(disabled.pid)], dir, new RegExp(`pid ${disabled.pid} does not open its inspector on SIGUSR1 \\(started with --disable-sigusr1`))
+  assert.ok(alive(disabled.pid), 'not killed by a SIGUSR1')
+
+  const ignoring = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'], source: `process.on('SIGUSR1', () => {})\n${APP}` })
+  await fails(['heapprofile', String(ignoring.pid), '--attach-timeout', '1s'], dir, new RegExp(`pid ${ignoring.pid} did not open an inspector within 1 s after SIGUSR1`))
+  assert.ok(alive(ignoring.pid))
+})
+
+test('errors: the inspector port is taken by another process', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-taken')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const squatter = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => squatter.once('listening', r))
+  t.after(() => squatter.close())
+  const port = squatter.address().port
+  const app = await startApp(t, dir, { nodeArgs: [`--inspect-port=${port}`] })
+  await fails(
+    ['cpuprofile', String(app.pid), '--attach-timeout', '2s'],
+    dir,
+    new RegExp(`pid ${app.pid} could not open its inspector: port ${port} \\(its --inspect-port\\) is taken by pid ${process.pid} \\(node\\)`),
+  )
+  assert.ok(alive(app.pid))
+})
+
+// A Node process whose listening socket answers as an inspector (its own pid on Runtime.evaluate),
+// then drops the connection in the middle of the snapshot: a hostile peer, as in
+// reliability-devtools.test.mjs, but one the CLI finds as the target's own inspector.
+const FAKE_INSPECTOR = `
+const crypto = require('node:crypto')
+const http = require('node:http')
+const server = http.createServer((req, res) => res.end(JSON.stringify([{ id: 'fake', type: 'node', title: 'fake' }])))
+server.on('upgrade', (req, socket) => {
+  const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n')
+  const send = (o) => {
+    const body = Buffer.from(JSON.stringify(o))
+    const head = body.length < 126 ? Buffer.from([0x81, body.length]) : Buffer.from([0x81, 126, body.length >> 8, body.length & 255])
+    socket.write(Buffer.concat([head, body]))
+  }
+  let buf = Buffer.alloc(0)
+  socket.on('data', (d) => {
+    buf = Buffer.concat([buf, d])
+    while (buf.length >= 6) {
+      let len = buf[1] & 127
+      let at = 2
+      if (len === 126) { len = buf.readUInt16BE(2); at = 4 }
+      if (buf.length < at + 4 + len) return
+      const mask = buf.subarray(at, at + 4)
+      const body = Buffer.from(buf.subarray(at + 4, at + 4 + len)).map((b, i) => b ^ mask[i % 4])
+      buf = buf.subarray(at + 4 + len)
+      if ((buf[0] & 15) === 8) return socket.destroy()
+      const msg = JSON.parse(body.toString())
+      if (msg.method === 'Runtime.evaluate') send({ id: msg.id, result: { result: { type: 'number', value: process.pid } } })
+      else if (msg.method === 'HeapProfiler.takeHeapSnapshot') {
+        send({ method: 'HeapProfiler.addHeapSnapshotChunk', params: { chunk: '{"snapshot":{"meta":{"node_fields":["type"],"node_types":[["hidden"]],"edge_fields":["type"],"edge_types":[["element"]]},"node_count":5000,"edge_count":0},"nodes":[0,0,0' } })
+        setTimeout(() => socket.destroy(), 100)
+      } else send({ id: msg.id, result: {} })
+    }
+  })
+})
+server.listen(0, '127.0.0.1', () => console.log('ready'))
+`
+
+test('errors: the inspector connection is lost in the middle of the capture', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-lost')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const peer = await startApp(t, dir, { source: FAKE_INSPECTOR })
+  for (const output of [[], ['-o', '-']]) {
+    const r = await fails(['snapshot', String(peer.pid), ...output], dir, /inspector connection ws:\/\/127\.0\.0\.1:\d+\/fake closed in the middle of the capture \(\d+ bytes received\)/)
+    assert.doesNotMatch(r.stderr, /stays open|still open/, 'the inspector was open before: left as found')
+  }
+  assert.ok(alive(peer.pid))
+})
+
+test('errors: bad flags name the value (exit 2)', async () => {
+  for (const [args, problem] of [
+    [['cpuprofile', '1', '--duration', '30'], /invalid value '30' for '--duration <DURATION>': "30" needs a unit/],
+    [['cpuprofile', '1', '--duration', '2h'], /"2h" is longer than 1 h/],
+    [['cpuprofile', '1', '--interval', '2s'], /"2s" is not between 1us and 1s/],
+    [['heapprofile', '1', '--interval', '1KB'], /unknown unit "KB" in "1KB"/],
+    [['snapshot', 'abc'], /invalid value 'abc' for '<PID>'/],
+  ]) {
+    const r = await cli(args)
+    assert.equal(r.status, 2, args.join(' '))
+    assert.match(r.stderr, problem)
+  }
+  for (const sub of Object.values(SUBCOMMAND)) {
+    const r = await cli([sub, '--help'])
+    assert.equal(r.status, 0)
+    assert.match(r.stdout.toString(), new RegExp(`^Usage: node-oom-heapdump ${sub} \\[OPTIONS\\] <PID>$`, 'm'))
+    assert.match(r.stdout.toString(), /-o, --output <FILE\|->/)
+  }
+})

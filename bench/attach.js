@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// The command line's captures by pid (issue 12), measured on a real app:
+//
+// 1. `node-oom-heapdump snapshot <pid>` against Node's own `--heapsnapshot-signal`, on the same app
+//    with the same heap, one run each, side by side: time to a complete file, and the target's peak
+//    resident memory during the capture (VmHWM, reset through /proc/<pid>/clear_refs before it).
+//    Ours starts with the target's inspector closed (SIGUSR1 opens it, we close it again after).
+// 2. `heapprofile <pid>` overhead on the target's throughput: the app counts work done per second;
+//    the rate while the sampling heap profiler runs against the rate before and after it.
+//
+// Usage: node bench/attach.js [--heap-mb 200] [--window-s 10] [--rounds 3] [--only snapshot|heapprofile]   (after `node scripts/build.js`)
+'use strict'
+
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const { root, tmpdir } = require('../support/paths.js')
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}
+const HEAP_MB = arg('--heap-mb', 200)
+const WINDOW_S = arg('--window-s', 10)
+const ROUNDS = arg('--rounds', 3)
+const CLI = path.join(root, 'native', 'node-oom-heapdump')
+
+// Holds about HEAP_MB of small objects and strings, then idles (a timer keeps it alive).
+const HEAP_APP = `
+const held = []
+let bytes = 0
+while (bytes < ${HEAP_MB} * 1024 * 1024) {
+  held.push({ id: held.length, name: 'item-' + held.length, tags: ['a', 'b'], when: new Date() })
+  bytes += 160
+}
+globalThis.held = held
+setInterval(() => {}, 1000)
+console.log('ready')
+`
+
+// Work of a server: parse and build JSON and small objects; prints, each second, the operations done
+// and the CPU time the whole process used for them (microseconds, every thread: the inspector's too).
+const WORK_APP = `
+let ops = 0
+const keep = []
+function work() {
+  const o = JSON.parse(JSON.stringify({ a: Math.random(), b: [1, 2, 3], c: 'x'.repeat(32) }))
+  keep.push(o)
+  if (keep.length > 10000) keep.length = 0
+  ops++
+}
+let cpu = process.cpuUsage()
+setInterval(() => { const used = process.cpuUsage(cpu); cpu = process.cpuUsage(); console.log(ops + ' ' + (used.user + used.system)); ops = 0 }, 1000)
+function loop() { const end = Date.now() + 20; while (Date.now() < end) work(); setImmediate(loop) }
+console.log('ready')
+loop()
+`
+
+function startApp(dir, source, nodeArgs = []) {
+  const file = path.join(dir, `app-${Math.random().toString(16).slice(2)}.js`)
+  fs.writeFileSync(file, source)
+  const child = spawn(process.execPath, [...nodeArgs, file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.lines = []
+  let buf = ''
+  child.stdout.on('data', (d) => {
+    buf += d
+    let nl
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      child.lines.push(buf.slice(0, nl))
+      buf = buf.slice(nl + 1)
+    }
+  })
+  child.ready = new Promise((resolve, reject) => {
+    const t = setInterval(() => child.lines.includes('ready') && (clearInterval(t), resolve()), 10)
+    child.on('exit', (code) => reject(new Error(`app exited ${code}`)))
+  })
+  return child
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const statusField = (pid, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+const resetPeak = (pid) => fs.writeFileSync(`/proc/${pid}/clear_refs`, '5')
+const mb = (b) => `${(b / 1e6).toFixed(0)} MB`
+
+/** Checks a snapshot with our analyzer (counts match the header); its size. */
+function checked(file) {
+  const r = spawnSync(CLI, ['analyze', file, '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 })
+  if (r.status !== 0) throw new Error(`${file} is not a complete snapshot: ${r.stderr}`)
+  return fs.statSync(file).size
+}
+
+async function snapshotSideBySide(dir) {
+  const rows = []
+  // Node's own: --heapsnapshot-signal writes Heap.*.heapsnapshot into the cwd, on the JS thread.
+  {
+    const app = startApp(dir, HEAP_APP, ['--heapsnapshot-signal=SIGUSR2'])
+    await app.ready
+    const rss = statusField(app.pid, 'VmRSS')
+    resetPeak(app.pid)
+    const started = process.hrtime.bigint()
+    process.kill(app.pid, 'SIGUSR2')
+    let file
+    for (;;) {
+      await sleep(5)
+      file = fs.readdirSync(dir).find((f) => /^Heap\..*\.heapsnapshot$/.test(f))
+      if (!file) continue
+      // Complete when it ends the strings array and object and stops growing.
+      const full = path.join(dir, file)
+      const size = fs.statSync(full).size
+      if (size < 2) continue
+      const fd = fs.openSync(full, 'r')
+      const tail = Buffer.alloc(2)
+      fs.readSync(fd, tail, 0, 2, size - 2)
+      fs.closeSync(fd)
+      if (tail.toString() === ']}') break
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    const peak = statusField(app.pid, 'VmHWM')
+    const size = checked(path.join(dir, file))
+    rows.push({ method: 'node --heapsnapshot-signal', ms, rss, peak, size })
+    app.kill('SIGKILL')
+    fs.rmSync(path.join(dir, file))
+  }
+  {
+    const app = startApp(dir, HEAP_APP, ['--inspect-port=0'])
+    await app.ready
+    const rss = statusField(app.pid, 'VmRSS')
+    resetPeak(app.pid)
+    const out = path.join(dir, 'ours.heapsnapshot')
+    const started = process.hrtime.bigint()
+    const r = spawnSync(CLI, ['snapshot', String(app.pid), '-o', out], { encoding: 'utf8' })
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    if (r.status !== 0) throw new Error(r.stderr)
+    const peak = statusField(app.pid, 'VmHWM')
+    const size = checked(out)
+    rows.push({ method: 'node-oom-heapdump snapshot <pid>', ms, rss, peak, size })
+    app.kill('SIGKILL')
+    fs.rmSync(out)
+  }
+  const [node, ours] = rows
+  console.log(`\nsnapshot of a ${HEAP_MB} MB-object heap (one run each; node ${process.version})`)
+  console.log('| method | time to a complete file | target RSS before | target peak RSS during | file |')
+  console.log('| --- | --- | --- | --- | --- |')
+  for (const r of rows) console.log(`| ${r.method} | ${(r.ms / 1000).toFixed(2)} s | ${mb(r.rss)} | ${mb(r.peak)} | ${mb(r.size)} |`)
+  console.log(`ours / node: time ${(ours.ms / node.ms).toFixed(2)}x, peak RSS ${(ours.peak / node.peak).toFixed(2)}x (goal: at most 1.1x on both)`)
+}
+
+async function heapprofileOverhead(dir) {
+  const app = startApp(dir, WORK_APP, ['--inspect-port=0'])
+  await app.ready
+  // Operations per second of CPU time: other processes on the machine then change little. The
+  // whole seconds of a window: the first (the attach) and the last (partial) left out.
+  const window = async (run) => {
+    const from = app.lines.length
+    await run()
+    const inner = app.lines
+      .slice(from)
+      .filter((l) => / /.test(l))
+      .map((l) => l.split(' ').map(Number))
+      .slice(1, -1)
+    const sum = (i) => inner.reduce((a, r) => a + r[i], 0)
+    return (sum(0) / sum(1)) * 1e6
+  }
+  const out = path.join(dir, 'ours.heapprofile')
+  const profile = () =>
+    new Promise((resolve, reject) => {
+      const cli = spawn(CLI, ['heapprofile', String(app.pid), '--duration', `${WINDOW_S}s`, '-o', out], { stdio: 'ignore' })
+      cli.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`heapprofile exited ${code}`))))
+    })
+  await sleep(2000) // warm-up
+  const rows = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const off = await window(() => sleep(WINDOW_S * 1000 + 1000))
+    const on = await window(profile)
+    rows.push({ off, on })
+  }
+  app.kill('SIGKILL')
+  fs.rmSync(out, { force: true })
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  console.log(`\nheapprofile overhead (default interval 512KiB; ${ROUNDS} rounds of ${WINDOW_S} s without, then ${WINDOW_S} s with; work app, operations per CPU second of the whole process)`)
+  console.log('| round | without | with heapprofile | overhead |')
+  console.log('| --- | --- | --- | --- |')
+  rows.forEach((r, i) => console.log(`| ${i + 1} | ${r.off.toFixed(0)} | ${r.on.toFixed(0)} | ${((1 - r.on / r.off) * 100).toFixed(2)}% |`))
+  const off = median(rows.map((r) => r.off))
+  const on = median(rows.map((r) => r.on))
+  console.log(`| median | ${off.toFixed(0)} | ${on.toFixed(0)} | ${((1 - on / off) * 100).toFixed(2)}% (goal: under 2%) |`)
+}
+
+async function main() {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is not built: node scripts/build.js`)
+  const dir = tmpdir('bench-attach')
+  try {
+    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null
+    if (only !== 'heapprofile') await snapshotSideBySide(dir)
+    if (only !== 'snapshot') await heapprofileOverhead(dir)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -1,0 +1,69 @@
+//! `node-oom-heapdump`: the command line of the npm package (its `bin` runs this binary). One clap
+//! definition for every subcommand: a subcommand is one line in [`commands!`] below and one file in
+//! `commands/` with its `Args` (flags and help) and its `run`.
+//!
+//! Exit status: 0 when done; 2 for bad usage, an unreadable file, or a capture that failed (with
+//! nothing written); `--help` and `--version` print on stdout and exit 0.
+#![deny(clippy::all)]
+
+mod attach;
+mod capture;
+mod commands;
+mod messages;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use messages::Failure;
+
+/// Declares the subcommands: `Variant => module` (the module is `commands::<module>`, with `Args`
+/// and `run(Args) -> Result<(), Failure>`); the doc comment is the subcommand's one-line help.
+macro_rules! commands {
+    ($($(#[doc = $doc:literal])* $variant:ident => $module:ident,)*) => {
+        #[derive(clap::Subcommand)]
+        enum Command {
+            $($(#[doc = $doc])* $variant(commands::$module::Args),)*
+        }
+
+        impl Command {
+            fn run(self) -> Result<(), Failure> {
+                match self {
+                    $(Command::$variant(args) => commands::$module::run(args),)*
+                }
+            }
+        }
+    };
+}
+
+commands! {
+    /// Totals, the top classes by retained size and the largest objects of a heap snapshot
+    Analyze => analyze,
+    /// Per class, objects added and removed between two heap snapshots (DevTools' Comparison view)
+    Diff => diff,
+    /// Heap snapshot of a running Node.js process, by pid (nothing needs to be installed in it)
+    Snapshot => snapshot,
+    /// CPU profile of a running Node.js process over a window (.cpuprofile)
+    Cpuprofile => cpuprofile,
+    /// Sampling heap profile of a running Node.js process over a window (.heapprofile): what
+    /// allocates, at almost no cost to the process
+    Heapprofile => heapprofile,
+}
+
+/// Heap snapshots when Node.js runs out of memory: analyze them, and capture any running Node.js
+/// process by pid.
+#[derive(Parser)]
+#[command(name = "node-oom-heapdump", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

@@ -18,6 +18,7 @@ mod json;
 mod reader;
 pub mod report;
 mod snapshot;
+pub mod strings;
 pub mod summary;
 pub mod suspects;
 

@@ -15,6 +15,7 @@ pub mod dominators;
 mod error;
 mod graph;
 mod json;
+pub mod leaks;
 mod reader;
 pub mod report;
 mod snapshot;

@@ -6,17 +6,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use oom_heapdump_analyzer::diff::{compare_files, comparison_text};
+use oom_heapdump_analyzer::leaks::{find_leaks, leaks_text};
 use oom_heapdump_analyzer::read_snapshot;
 use oom_heapdump_analyzer::report::{analyze, Limits};
 
 const USAGE: &str = "\
 usage: node-oom-heapdump analyze <file.heapsnapshot> [--top N] [--json]
        node-oom-heapdump diff <base.heapsnapshot> <target.heapsnapshot> [--top N] [--json]
+       node-oom-heapdump leaks <s1.heapsnapshot> <s2.heapsnapshot> <s3.heapsnapshot> [--top N] [--json]
 
 analyze  totals, the top N classes by retained size (default 10) as Chrome DevTools' Summary view
          counts them, and the largest objects with their shortest retainer paths
 diff     Chrome DevTools' Comparison view: per class, objects added and removed between the two
          snapshots, by growth (default: the top 20 in text; --json lists all)
+leaks    objects allocated after s1 and still alive in s2 and s3 (one process's snapshots), grouped
+         by where they are held in s3, by retained size (default: the top 20 in text; --json all)
 --json   the same as JSON (shapes in the package's README)";
 
 struct Args {
@@ -56,6 +60,7 @@ fn parse_args() -> Result<Args, String> {
     let wanted = match parsed.command.as_str() {
         "analyze" => 1,
         "diff" => 2,
+        "leaks" => 3,
         "" => return Err(String::new()),
         other => return Err(format!("unknown command {other:?}")),
     };
@@ -95,6 +100,22 @@ fn main() -> ExitCode {
                         serde_json::to_string_pretty(&a).expect("serializable")
                     } else {
                         format!("{}: {a}", file.display())
+                    }
+                })
+                .map_err(|e| e.to_string())
+        }
+        "leaks" => {
+            let f = &args.files;
+            find_leaks(&f[0], &f[1], &f[2])
+                .map(|l| {
+                    if args.json {
+                        serde_json::to_string_pretty(&l).expect("serializable")
+                    } else {
+                        let [a, b, c] = [0, 1, 2].map(|i| f[i].display());
+                        format!(
+                            "{a} -> {b} -> {c}: {}",
+                            leaks_text(&l, args.top.unwrap_or(20))
+                        )
                     }
                 })
                 .map_err(|e| e.to_string())

@@ -171,10 +171,8 @@ pub fn leaks_in(before: &[u32], during: &[u32], last: &Snapshot) -> Leaks {
     let mut groups: HashMap<String, LeakGroup> = HashMap::new();
     let mut group_of_root: HashMap<u32, String> = HashMap::new();
     let mut total = (0u64, 0u64);
-    for v in 0..n {
-        if !is_root[v] {
-            continue;
-        }
+    let roots: Vec<usize> = (0..n).filter(|&v| is_root[v]).collect();
+    for v in roots {
         let path = user_path(&m, &paths, &containers, v, true);
         let group = groups.entry(path.clone()).or_insert_with(|| LeakGroup {
             retainer_path: path.clone(),

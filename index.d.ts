@@ -304,10 +304,38 @@ declare namespace nodeOomHeapdump {
      * tree is listed once, by its head.
      */
     largestObjects: LargeObject[]
+    /** Strings of equal text held by separate string objects, and the bytes their copies waste. */
+    duplicateStrings: DuplicateStrings
+  }
+
+  /** Duplicate strings (as Eclipse MAT and memlab report them), over the live flat strings. */
+  interface DuplicateStrings {
+    /** Texts held by more than one string. */
+    values: number
+    /** Strings holding those texts. */
+    copies: number
+    /** Their self sizes in all. */
+    size: number
+    /** All copies but one of each text: what sharing one copy would save. */
+    wastedSize: number
+    /** The texts that waste the most, most first (at most 10). */
+    top: DuplicateString[]
+  }
+
+  interface DuplicateString {
+    /** The text; only its start (at most 100 characters and 256 UTF-8 bytes) when `truncated`. */
+    value: string
+    truncated: boolean
+    /** Strings holding it. */
+    count: number
+    /** The self size of one. */
+    selfSize: number
+    /** `(count - 1) * selfSize`. */
+    wastedSize: number
   }
 
   /**
-   * Reads a `.heapsnapshot` file and tells what fills the heap: totals, the leak suspects, the top
+   * Reads a `.heapsnapshot` file (or `.heapsnapshot.gz`) and tells what fills the heap: totals, the leak suspects, the top
    * classes by retained size with Chrome DevTools' numbers, and the largest objects with their shortest retainer paths.
    * Runs off the JS thread. Rejects with code `InvalidArg` for a bad argument, and with an error
    * naming the file (and, for what is read wrong, the byte) when it is not a complete heap snapshot.

@@ -14,6 +14,14 @@ pub enum ParseError {
     Syntax { offset: u64, what: String },
     #[error("the file ends at byte {offset}, inside {inside}: the snapshot is truncated")]
     Truncated { offset: u64, inside: &'static str },
+    /// [`ParseError::Syntax`] in a gzip file: the offset counts gunzipped bytes.
+    #[error("not a heap snapshot: {what} at byte {offset} of the gunzipped snapshot")]
+    SyntaxGzip { offset: u64, what: String },
+    /// [`ParseError::Truncated`] in a gzip file: the offset counts gunzipped bytes.
+    #[error(
+        "the gunzipped snapshot ends at byte {offset}, inside {inside}: the snapshot is truncated"
+    )]
+    TruncatedGzip { offset: u64, inside: &'static str },
     #[error("unknown snapshot layout: {0}")]
     Meta(String),
     #[error("inconsistent snapshot: {0}")]

@@ -131,7 +131,9 @@ impl<R: BufRead> Json<R> {
     ) -> Result<(), ParseError> {
         let mut chunk: Vec<u32> = Vec::with_capacity(1 << 16);
         let out = &mut chunk;
-        let mut value: u64 = 0;
+        // As DevTools' loader reads a number (HeapSnapshotLoader's #parseUintArray): digit by digit
+        // into a double, exact below 2^53.
+        let mut value: f64 = 0.0;
         let mut in_number = false;
         // true: a number (or, before the first, ']') comes next; false: ',' or ']'.
         let mut want_value = true;
@@ -159,11 +161,7 @@ impl<R: BufRead> Json<R> {
                 let b = buf[i];
                 if in_number {
                     if b.is_ascii_digit() {
-                        value = value * 10 + u64::from(b - b'0');
-                        if value > u64::from(u32::MAX) {
-                            error = Some(format!("number in {inside} exceeds 32 bits"));
-                            break;
-                        }
+                        value = value * 10.0 + f64::from(b - b'0');
                         i += 1;
                         continue;
                     }
@@ -171,7 +169,7 @@ impl<R: BufRead> Json<R> {
                         error = Some(format!("expected a whole number in {inside}"));
                         break;
                     }
-                    out.push(value as u32);
+                    out.push(to_uint32(value));
                     in_number = false;
                     want_value = false;
                     continue;
@@ -180,7 +178,7 @@ impl<R: BufRead> Json<R> {
                     b' ' | b'\n' | b'\r' | b'\t' => i += 1,
                     b'0'..=b'9' if want_value => {
                         in_number = true;
-                        value = 0;
+                        value = 0.0;
                         first = false;
                     }
                     b']' if !want_value || first => {
@@ -476,7 +474,17 @@ fn printable(b: u8) -> String {
     }
 }
 
-fn io_at(offset: u64, e: std::io::Error) -> ParseError {
+/// A number as DevTools stores it in its `Uint32Array`s (ECMAScript's ToUint32): modulo 2^32, so a
+/// number wider than 32 bits (Julia's node ids) keeps its low 32 bits; too large for a double, 0.
+fn to_uint32(value: f64) -> u32 {
+    if value.is_finite() {
+        (value % 4_294_967_296.0) as u32
+    } else {
+        0
+    }
+}
+
+pub(crate) fn io_at(offset: u64, e: std::io::Error) -> ParseError {
     ParseError::Syntax {
         offset,
         what: format!("read error: {e}"),
@@ -524,7 +532,9 @@ fn fast_u32s(
                 break Fast::Slow;
             }
             if value > u64::from(u32::MAX) {
-                break Fast::Error("a number exceeds 32 bits");
+                // Kept modulo 2^32 as DevTools does: the slow path does it as DevTools would.
+                at = start;
+                break Fast::Slow;
             }
             if matches!(buf[at], b'.' | b'e' | b'E') {
                 break Fast::Error("expected a whole number");

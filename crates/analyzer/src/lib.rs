@@ -15,9 +15,11 @@ pub mod dominators;
 mod error;
 mod graph;
 mod json;
+pub mod leaks;
 mod reader;
 pub mod report;
 mod snapshot;
+pub mod strings;
 pub mod summary;
 pub mod suspects;
 

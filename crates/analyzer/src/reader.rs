@@ -32,9 +32,9 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
         });
     }
     // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
-    // make us reserve.
+    // make us reserve (for a gzip file, the most its deflate streams can expand to).
     let len = metadata.len();
-    read(BufReader::with_capacity(1 << 20, file), len / 2)
+    read_maybe_gz(BufReader::with_capacity(1 << 20, file), len / 2)
         .and_then(|s| s.check_room_for_analysis().map(|()| s))
         .map_err(|e| match e {
             ParseError::Memory(what) => ParseError::MemoryFor {
@@ -84,9 +84,43 @@ fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
     "not a regular file"
 }
 
-/// Reads and checks a snapshot from any buffered reader.
+/// Reads and checks a snapshot from any buffered reader (gzip-compressed or not).
 pub fn read_snapshot_from<R: BufRead + Send>(input: R) -> Result<Snapshot, ParseError> {
-    read(input, 1 << 20)
+    read_maybe_gz(input, 1 << 20)
+}
+
+/// The two bytes every gzip member starts with (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Deflate expands at most about 1032 times (a run of one byte, 258 bytes per 2-bit code).
+const MAX_INFLATE_RATIO: u64 = 1032;
+
+/// Reads `input` as a snapshot, or as gzip members holding one when it starts with gzip's magic
+/// bytes (whatever the file is named): inflated as it is read, never whole in memory.
+/// `max_numbers` bounds what the header may make us reserve, for the bytes as stored.
+fn read_maybe_gz<R: BufRead + Send>(
+    mut input: R,
+    max_numbers: u64,
+) -> Result<Snapshot, ParseError> {
+    let head = input.fill_buf().map_err(|e| crate::json::io_at(0, e))?;
+    if head.starts_with(&GZIP_MAGIC) {
+        let inflated = flate2::bufread::MultiGzDecoder::new(input);
+        return read(
+            BufReader::with_capacity(1 << 20, inflated),
+            max_numbers.saturating_mul(MAX_INFLATE_RATIO),
+        )
+        .map_err(in_gzip);
+    }
+    read(input, max_numbers)
+}
+
+/// Says that offsets in `e` count bytes of the inflated snapshot, not of the gzip file.
+fn in_gzip(e: ParseError) -> ParseError {
+    match e {
+        ParseError::Syntax { offset, what } => ParseError::SyntaxGzip { offset, what },
+        ParseError::Truncated { offset, inside } => ParseError::TruncatedGzip { offset, inside },
+        e => e,
+    }
 }
 
 /// What the `snapshot` header says.
@@ -111,6 +145,8 @@ struct Columns {
     edge_to: Vec<u32>,
     locations: Vec<u32>,
     seen: [bool; 4],
+    /// A node has a type meta does not name.
+    undefined_type: bool,
 }
 
 impl Columns {
@@ -148,6 +184,9 @@ pub(crate) fn reserve<T>(v: &mut Vec<T>, n: usize, what: &str) -> Result<(), Par
         ))
     })
 }
+
+/// The name of a node type meta does not name, as DevTools shows it (`(undefined)` as a class).
+pub const UNDEFINED_TYPE: &str = "undefined";
 
 fn bad(what: String) -> ParseError {
     ParseError::Inconsistent(what)
@@ -209,6 +248,10 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
         }
     }
     let locations = locations(&h, &c.locations)?;
+    let mut h = h;
+    if c.undefined_type {
+        h.meta.node_types.push(UNDEFINED_TYPE.to_owned());
+    }
     strings.shrink_to_fit();
     let snapshot = Snapshot {
         meta: h.meta,
@@ -365,12 +408,10 @@ fn nodes<R: BufRead + Send>(
                 h.node_count
             )));
         }
-        let t = r[m.node_type];
-        if t >= types {
-            return Err(bad(format!(
-                "node {count} has type {t}, meta names {types}"
-            )));
-        }
+        // A type meta does not name (old Chrome) is DevTools' `nodeTypes[t]`, undefined: the
+        // type one past meta's list, named "undefined" once the nodes are read.
+        let t = r[m.node_type].min(types);
+        c.undefined_type |= t == types;
         edges += u64::from(r[m.node_edge_count]);
         if edges > u64::from(h.edge_count) {
             return Err(bad(format!(

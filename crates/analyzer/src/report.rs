@@ -9,6 +9,7 @@ use crate::dominators::Csr;
 use crate::graph::ROOT;
 use crate::snapshot::Location;
 use crate::snapshot::Snapshot;
+use crate::strings::{duplicate_strings, DuplicateStrings};
 use crate::summary::{ClassRow, Model};
 use crate::suspects::{suspects, Suspect, SUSPECT_SHARE};
 
@@ -19,6 +20,8 @@ pub struct Limits {
     pub top: usize,
     /// Largest objects.
     pub objects: usize,
+    /// Duplicated string texts listed.
+    pub strings: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
         Limits {
             top: 10,
             objects: 5,
+            strings: 10,
         }
     }
 }
@@ -43,6 +47,8 @@ pub struct Analysis {
     /// The top classes by retained size, descending.
     pub classes: Vec<ClassSummary>,
     pub largest_objects: Vec<LargeObject>,
+    /// Strings of equal text, and the bytes their copies waste (`strings.rs`).
+    pub duplicate_strings: DuplicateStrings,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +106,7 @@ pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
         suspects,
         classes: rows.into_iter().map(ClassSummary::from).collect(),
         largest_objects,
+        duplicate_strings: duplicate_strings(&m, limits.strings),
     }
 }
 
@@ -450,6 +457,44 @@ impl std::fmt::Display for Analysis {
                 )?;
             }
         }
-        Ok(())
+        write_duplicate_strings(f, &self.duplicate_strings, self.total_size)
     }
+}
+
+/// Duplicate strings: what they waste, and the texts that waste the most (quoted and escaped as
+/// Rust debug strings, so a control character or a quote cannot break the line).
+fn write_duplicate_strings(
+    f: &mut std::fmt::Formatter<'_>,
+    d: &DuplicateStrings,
+    total: u64,
+) -> std::fmt::Result {
+    writeln!(f)?;
+    if d.values == 0 {
+        return writeln!(f, "Duplicate strings: none");
+    }
+    let share = if total > 0 {
+        d.wasted_size as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    writeln!(
+        f,
+        "Duplicate strings: {} wasted ({share:.1}% of the heap) by {} copies of {} texts:",
+        human_size(d.wasted_size),
+        grouped(d.copies),
+        grouped(d.values)
+    )?;
+    writeln!(f, "{:>10} {:>12} {:>10}  Text", "Wasted", "Copies", "Each")?;
+    for s in &d.top {
+        writeln!(
+            f,
+            "{:>10} {:>12} {:>10}  {:?}{}",
+            human_size(s.wasted_size),
+            grouped(s.count),
+            human_size(s.self_size),
+            s.value,
+            if s.truncated { "\u{2026}" } else { "" }
+        )?;
+    }
+    Ok(())
 }

@@ -79,10 +79,11 @@ impl Meta {
         let edge_type = find(&edge_fields, "edge", "type")?;
         let edge_types = type_names("edge_types", edge_type)?;
         let node_types = type_names("node_types", node_type)?;
-        for (kind, types) in [("node", &node_types), ("edge", &edge_types)] {
-            if types.len() > usize::from(u8::MAX) + 1 {
+        // One node type is kept for nodes of a type meta does not name.
+        for (kind, types, most) in [("node", &node_types, 255), ("edge", &edge_types, 256)] {
+            if types.len() > most {
                 return Err(ParseError::Meta(format!(
-                    "{} {kind} types, at most 256 are supported",
+                    "{} {kind} types, at most {most} are supported",
                     types.len()
                 )));
             }

@@ -77,12 +77,12 @@ pub struct Element {
 /// Nodes that are V8's or Node's containers, never a suspect: the root, synthetic nodes (GC roots,
 /// `(Global handles)`), the global object, `system / ...` objects (contexts), closures, and the
 /// internal kinds (hidden, arrays, code, shapes).
-struct Containers {
+pub(crate) struct Containers {
     global: Vec<bool>,
 }
 
 impl Containers {
-    fn new(m: &Model) -> Containers {
+    pub(crate) fn new(m: &Model) -> Containers {
         let g = &m.g;
         let mut global = vec![false; g.len()];
         if g.len() > 0 {
@@ -195,7 +195,7 @@ pub(crate) fn suspects(m: &Model, tree: &Csr) -> Vec<Suspect> {
             node_type: m.g.type_name(v).to_owned(),
             retained_size: m.retained[v],
             share: m.retained[v] as f64 / total as f64,
-            retainer_path: user_path(m, &paths, &containers, v),
+            retainer_path: user_path(m, &paths, &containers, v, false),
             elements: counter.elements(m, tree, &containers, v),
         })
         .collect()
@@ -306,13 +306,13 @@ impl ElementCounter {
 /// through the stack's other slots and the other GC root groups, which are V8's and Node's own
 /// references (`(Handle scope)`, `(Strong roots)`, `(Global handles)`, ...), so that a path goes
 /// through the app's variables where there is one. Weak edges do not count. Linear.
-struct UserPaths {
-    parent_edge: Vec<u32>,
-    reached: Vec<bool>,
+pub(crate) struct UserPaths {
+    pub(crate) parent_edge: Vec<u32>,
+    pub(crate) reached: Vec<bool>,
 }
 
 impl UserPaths {
-    fn new(m: &Model) -> UserPaths {
+    pub(crate) fn new(m: &Model) -> UserPaths {
         let g = &m.g;
         let n = g.len();
         let mut p = UserPaths {
@@ -376,7 +376,17 @@ impl UserPaths {
 /// function's scope on, `sessionCache (Map) in the closure of handleRequest` (or `in a module's
 /// scope`, for a module's variables reached from the stack). The expression starts again at each
 /// global object and at each variable of a scope.
-fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) -> String {
+///
+/// With `any_key`, the path stands for every object held the same way (a group of leak traces, as
+/// memlab groups them): element indexes and numeric keys read `[*]`, and so does the last step's
+/// key where the holder is a collection keyed by strings (more than [`MANY_KEYS`] properties).
+pub(crate) fn user_path(
+    m: &Model,
+    paths: &UserPaths,
+    containers: &Containers,
+    v: usize,
+    any_key: bool,
+) -> String {
     if !paths.reached[v] {
         return format!(
             "{} (unreachable: held only by weak references, or by nothing)",
@@ -404,7 +414,8 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
     // The function whose scope the path entered last, and whether it is in one now.
     let mut function: Option<String> = None;
     let mut in_scope: Option<String> = None;
-    for e in steps {
+    let last = steps.len().saturating_sub(1);
+    for (i, e) in steps.into_iter().enumerate() {
         let from = g.source(e);
         let c = g.target(e);
         if containers.global[c] {
@@ -442,6 +453,15 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
                     None => "in a running function's scope".into(),
                 });
             }
+            Some(n)
+                if any_key
+                    && (et == t.property || et == t.shortcut)
+                    && !expr.is_empty()
+                    && ((!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                        || (i == last && many_keys(m, from))) =>
+            {
+                expr.push("[*]".into());
+            }
             Some(n) if et == t.property || et == t.shortcut => {
                 let n = one_line(n);
                 expr.push(if expr.is_empty() {
@@ -455,10 +475,16 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
                 });
             }
             Some(n) => {
-                // V8's internal links (a Map's table, a bound function's target): named as V8 does.
+                // V8's internal links (a Map's table, a bound function's target): named as V8 does
+                // (a hash table's slots are numbered).
                 let sep = if expr.is_empty() { "" } else { " -> " };
-                expr.push(format!("{sep}{}", one_line(n)));
+                if any_key && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+                    expr.push(format!("{sep}[*]"));
+                } else {
+                    expr.push(format!("{sep}{}", one_line(n)));
+                }
             }
+            None if any_key => expr.push("[*]".into()),
             None => expr.push(format!("[{}]", g.edge_name_or_index(e))),
         }
     }
@@ -477,6 +503,17 @@ fn user_path(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) ->
         text.push_str(&scope);
     }
     text
+}
+
+/// Properties beyond which an object reads as a collection keyed by strings.
+const MANY_KEYS: usize = 16;
+
+/// More than [`MANY_KEYS`] property edges.
+fn many_keys(m: &Model, v: usize) -> bool {
+    m.g.edges(v)
+        .filter(|&e| m.g.edge_type(e) == m.t.property)
+        .nth(MANY_KEYS)
+        .is_some()
 }
 
 /// A context whose outer context is the native context: a module's top-level scope (CommonJS

@@ -42,6 +42,9 @@ commands! {
     Analyze => analyze,
     /// Per class, objects added and removed between two heap snapshots (DevTools' Comparison view)
     Diff => diff,
+    /// Objects allocated after the first of three snapshots and alive in the other two, grouped by
+    /// where they are held
+    Leaks => leaks,
     /// Heap snapshot of a running Node.js process, by pid (nothing needs to be installed in it)
     Snapshot => snapshot,
     /// CPU profile of a running Node.js process over a window (.cpuprofile)

@@ -4,4 +4,5 @@ pub mod analyze;
 pub mod cpuprofile;
 pub mod diff;
 pub mod heapprofile;
+pub mod leaks;
 pub mod snapshot;

@@ -1,4 +1,5 @@
-//! The command line: `node-oom-heapdump analyze|diff` (the npm package's `bin` runs this binary).
+//! The command line: `node-oom-heapdump analyze|diff|convert` (the npm package's `bin` runs this
+//! binary).
 //! Exit status: 0 when answered, 2 for bad usage or a file that is not a readable snapshot.
 
 use std::io::Write;
@@ -12,11 +13,14 @@ use oom_heapdump_analyzer::report::{analyze, Limits};
 const USAGE: &str = "\
 usage: node-oom-heapdump analyze <file.heapsnapshot> [--top N] [--json]
        node-oom-heapdump diff <base.heapsnapshot> <target.heapsnapshot> [--top N] [--json]
+       node-oom-heapdump convert <file.heapprofile|file.cpuprofile> [-o out.pb.gz]
 
 analyze  totals, the top N classes by retained size (default 10) as Chrome DevTools' Summary view
          counts them, and the largest objects with their shortest retainer paths
 diff     Chrome DevTools' Comparison view: per class, objects added and removed between the two
          snapshots, by growth (default: the top 20 in text; --json lists all)
+convert  a V8 heap or CPU profile as pprof (profile.proto, gzipped) for go tool pprof, Pyroscope
+         and Grafana; by default beside it as <name>.heap.pb.gz or <name>.cpu.pb.gz
 --json   the same as JSON (shapes in the package's README)";
 
 struct Args {
@@ -24,6 +28,7 @@ struct Args {
     files: Vec<PathBuf>,
     top: Option<usize>,
     json: bool,
+    output: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -33,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         files: Vec::new(),
         top: None,
         json: false,
+        output: None,
     };
     while let Some(arg) = args.next() {
         match arg.to_str() {
@@ -47,6 +53,9 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or(format!("--top needs a positive whole number, not {n:?}"))?,
                 );
             }
+            Some("-o" | "--output") => {
+                parsed.output = Some(args.next().ok_or("-o needs a file name")?.into())
+            }
             Some("-h" | "--help") => return Err(String::new()),
             Some(flag) if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             _ if parsed.command.is_empty() => parsed.command = arg.to_string_lossy().into_owned(),
@@ -56,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
     let wanted = match parsed.command.as_str() {
         "analyze" => 1,
         "diff" => 2,
+        "convert" => 1,
         "" => return Err(String::new()),
         other => return Err(format!("unknown command {other:?}")),
     };
@@ -82,6 +92,9 @@ fn main() -> ExitCode {
         }
     };
     let out = match args.command.as_str() {
+        "convert" => oom_heapdump_pprof::convert_file(&args.files[0], args.output.as_deref())
+            .map(|summary| summary.to_string())
+            .map_err(|e| e.to_string()),
         "analyze" => {
             let file = &args.files[0];
             read_snapshot(file)

@@ -68,8 +68,7 @@ impl CpuProfile {
         let (Some(start), Some(end)) = (start_time, end_time) else {
             return Err("it has no startTime and endTime".into());
         };
-        let index: HashMap<u64, usize> =
-            nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+        let index: HashMap<u64, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
         if index.len() != nodes.len() {
             return Err("two of its nodes have the same id".into());
         }

@@ -262,11 +262,7 @@ impl Builder {
     }
 
     pub fn finish(mut self) -> Profile {
-        self.profile.default_sample_type = self
-            .profile
-            .sample_type
-            .last()
-            .map_or(0, |t| t.r#type);
+        self.profile.default_sample_type = self.profile.sample_type.last().map_or(0, |t| t.r#type);
         self.profile
     }
 }
@@ -318,7 +314,10 @@ mod tests {
         };
         let a = b.location(&f);
         assert_eq!(b.location(&f.clone()), a);
-        let other_column = b.location(&Frame { column: 7, ..f.clone() });
+        let other_column = b.location(&Frame {
+            column: 7,
+            ..f.clone()
+        });
         assert_ne!(other_column, a);
         let anon = b.location(&Frame {
             function_name: "",

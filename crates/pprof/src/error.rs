@@ -12,7 +12,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{path:?} is {bytes} bytes, over the limit of {limit} bytes for a profile")]
-    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
     #[error("{path:?} is not JSON: {source}")]
     NotJson {
         path: PathBuf,
@@ -20,6 +24,8 @@ pub enum Error {
     },
     #[error("{path:?} is neither a V8 heap profile (.heapprofile, with \"head\") nor a V8 CPU profile (.cpuprofile, with \"nodes\")")]
     NotAProfile { path: PathBuf },
+    #[error("{path:?} is a heap snapshot, not a profile (`node-oom-heapdump analyze` reads it)")]
+    HeapSnapshot { path: PathBuf },
     #[error("{path:?} is not a valid {kind}: {why}")]
     Malformed {
         path: PathBuf,

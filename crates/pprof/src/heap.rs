@@ -13,6 +13,10 @@
 //!   without `samples[]` (older DevTools exports) gives `space/bytes` only: sizes alone do not
 //!   tell how many objects there were.
 //!
+//! V8 builds the tree and the samples one after the other, so allocations in between can leave a
+//! sample naming a node that is not in the tree (`node --heap-prof` files have them): such samples
+//! are not counted, and the profile's comments and the summary say how many.
+//!
 //! `period` is the sampling interval in bytes when the file says it (`samplingInterval`, which
 //! this package adds to the files it writes), else unset.
 
@@ -47,6 +51,8 @@ pub struct HeapProfile {
     nodes: Vec<HeapNode>,
     /// Samples per node index; None when the file has no `samples`.
     counts: Option<Vec<u64>>,
+    /// Samples naming a node not in the tree.
+    unmatched: usize,
     sampling_interval: Option<u64>,
 }
 
@@ -60,6 +66,7 @@ impl HeapProfile {
         if nodes.is_empty() {
             return Err("its head is empty".into());
         }
+        let mut unmatched = 0;
         let counts = match samples {
             None => None,
             Some(samples) => {
@@ -70,13 +77,10 @@ impl HeapProfile {
                 }
                 let mut counts = vec![0u64; nodes.len()];
                 for s in &samples {
-                    let Some(&i) = index.get(&s.node_id) else {
-                        return Err(format!(
-                            "a sample names node {}, which is not in its tree",
-                            s.node_id
-                        ));
-                    };
-                    counts[i] += 1;
+                    match index.get(&s.node_id) {
+                        Some(&i) => counts[i] += 1,
+                        None => unmatched += 1,
+                    }
                 }
                 Some(counts)
             }
@@ -84,8 +88,24 @@ impl HeapProfile {
         Ok(HeapProfile {
             nodes,
             counts,
+            unmatched,
             sampling_interval,
         })
+    }
+
+    /// What the pprof profile leaves out, for the summary.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.unmatched > 0 {
+            notes.push(format!(
+                "{} sample(s) named a node not in the tree and are not counted",
+                self.unmatched
+            ));
+        }
+        if self.counts.is_none() {
+            notes.push("no samples in the profile: space/bytes only".into());
+        }
+        notes
     }
 
     /// The pprof profile (`time_nanos`: when it was taken, 0 if unknown) and its totals per
@@ -127,6 +147,9 @@ impl HeapProfile {
             b.period("space", "bytes", interval as i64);
         }
         b.time(time_nanos, 0);
+        for note in self.notes() {
+            b.comment(&note);
+        }
         let totals = types
             .iter()
             .zip(totals)
@@ -193,10 +216,7 @@ mod tests {
         assert_eq!(p.sample.len(), 2, "the node without bytes is left out");
         assert_eq!(names(&p, &p.sample[0].location_id), ["(anonymous)"]);
         assert_eq!(p.sample[0].value, [1, 1000]);
-        assert_eq!(
-            names(&p, &p.sample[1].location_id),
-            ["grow", "(anonymous)"]
-        );
+        assert_eq!(names(&p, &p.sample[1].location_id), ["grow", "(anonymous)"]);
         assert_eq!(p.sample[1].value, [2, 3000]);
         assert_eq!(p.period, 32768);
         let grow = &p.location[p.sample[1].location_id[0] as usize - 1].line[0];
@@ -230,16 +250,19 @@ mod tests {
             r#"{{"head":{},"samples":[{{"size":1,"nodeId":9}}]}}"#,
             node(1, "(root)", -1, 0, "")
         );
-        let err = heap(&orphan).err().unwrap().to_string();
+        let (p, totals) = heap(&orphan).unwrap();
+        assert_eq!(totals[0], ("objects/count".into(), 0));
         assert_eq!(
-            err,
-            r#""t.heapprofile" is not a valid heap profile: a sample names node 9, which is not in its tree"#
+            p.string_table[p.comment[0] as usize],
+            "1 sample(s) named a node not in the tree and are not counted"
         );
         let err = heap(r#"{"head":{"selfSize":"x"}}"#).err().unwrap();
         assert!(matches!(err, crate::Error::Malformed { .. }), "{err}");
         let err = heap(r#"{"head":{"#).err().unwrap();
         assert!(matches!(err, crate::Error::NotJson { .. }), "{err}");
-        let err = heap(r#"{"snapshot":{}}"#).err().unwrap();
+        let err = heap(r#"{"snapshot":{},"nodes":[1,2]}"#).err().unwrap();
+        assert!(matches!(err, crate::Error::HeapSnapshot { .. }), "{err}");
+        let err = heap(r#"{"profile":{}}"#).err().unwrap();
         assert!(matches!(err, crate::Error::NotAProfile { .. }), "{err}");
     }
 }

@@ -104,6 +104,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, Error> {
         }
     };
     match top {
+        Top { snapshot: true, .. } => Err(Error::HeapSnapshot {
+            path: path.to_owned(),
+        }),
         Top {
             head: Some(nodes), ..
         } => {
@@ -161,6 +164,7 @@ struct Top {
     time_deltas: Option<Vec<i64>>,
     start_time: Option<f64>,
     end_time: Option<f64>,
+    snapshot: bool,
 }
 
 enum Samples {
@@ -195,7 +199,12 @@ impl<'de> Visitor<'de> for TopVisitor {
                 }
                 "samples" => top.samples = Some(map.next_value_seed(SamplesSeed)?),
                 "samplingInterval" => top.sampling_interval = Some(map.next_value()?),
-                "nodes" => top.nodes = Some(map.next_value()?),
+                // A heap snapshot has nodes too (numbers): it is not read.
+                "snapshot" => {
+                    map.next_value::<IgnoredAny>()?;
+                    top.snapshot = true;
+                }
+                "nodes" if !top.snapshot => top.nodes = Some(map.next_value()?),
                 "timeDeltas" => top.time_deltas = Some(map.next_value()?),
                 "startTime" => top.start_time = Some(map.next_value()?),
                 "endTime" => top.end_time = Some(map.next_value()?),

@@ -53,6 +53,8 @@ pub struct Summary {
     pub functions: usize,
     pub locations: usize,
     pub totals: Totals,
+    /// What the pprof leaves out of the input, if anything.
+    pub notes: Vec<String>,
 }
 
 impl std::fmt::Display for Summary {
@@ -75,7 +77,8 @@ impl std::fmt::Display for Summary {
             self.functions,
             self.locations,
             totals.join(", ")
-        )
+        )?;
+        self.notes.iter().try_for_each(|n| write!(f, "; {n}"))
     }
 }
 
@@ -102,10 +105,10 @@ pub fn convert_file(input: &Path, output: Option<&Path>) -> Result<Summary, Erro
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i64);
-    let (kind, profile, totals) = match input::parse(input, &bytes)? {
+    let (kind, profile, totals, notes) = match input::parse(input, &bytes)? {
         input::Parsed::Heap(h) => {
             let (p, t) = h.to_pprof(written);
-            (Kind::Heap, p, t)
+            (Kind::Heap, p, t, h.notes())
         }
         input::Parsed::Cpu(c) => {
             let start = if written > 0 {
@@ -118,7 +121,7 @@ pub fn convert_file(input: &Path, output: Option<&Path>) -> Result<Summary, Erro
                 kind: "CPU profile",
                 why,
             })?;
-            (Kind::Cpu, p, t)
+            (Kind::Cpu, p, t, Vec::new())
         }
     };
     drop(bytes);
@@ -142,6 +145,7 @@ pub fn convert_file(input: &Path, output: Option<&Path>) -> Result<Summary, Erro
         functions: profile.function.len(),
         locations: profile.location.len(),
         totals,
+        notes,
     })
 }
 
@@ -213,7 +217,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["bad.cpuprofile", "odd.cpu.pb.gz", "odd.heapprofile"]);
+        assert_eq!(
+            names,
+            ["bad.cpuprofile", "odd.cpu.pb.gz", "odd.heapprofile"]
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

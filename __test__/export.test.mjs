@@ -8,8 +8,9 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { root, leakApp, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { fixture, ls, readSnapshot, skipOrFail, waitFor } from './helpers.mjs'
+import { cgroupOrSkip, fixture, ls, readSnapshot, skipOrFail, waitFor } from './helpers.mjs'
 
+const MB = 1024 * 1024
 const command = (outDir) => [process.execPath, fixture('export-command.js'), outDir]
 const CHEAP = ['crash.heapprofile', 'crash.oom.json']
 
@@ -231,3 +232,44 @@ test('a GC_MONITORING snapshot is exported by the app, from a thread of its own'
   assert.equal(fs.statSync(path.join(outDir, 'gc.heapsnapshot')).size, fs.statSync(path.join(dir, 'gc.heapsnapshot')).size)
   assert.ok(snap.snapshot.node_count > 400000, 'the held objects are in it')
 })
+
+for (const heapProfile of [true, false]) {
+  test(`a memory-near-limit report in a memory cgroup is exported by the app (heapProfile: ${heapProfile})`, async (t) => {
+    const cg = cgroupOrSkip(t, 256 * MB)
+    if (!cg) return
+    const dir = tmpdir('export-near')
+    const outDir = tmpdir('export-near-out')
+    // 150 MiB of Buffers with Node's own ~40 MB: past 50% of 256 MiB, far from the kill.
+    const child = start([fixture('buffer-leak.js')], {
+      env: {
+        OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'near'), rssThreshold: 50, heapProfile, exportCommand: command(outDir) }),
+        OHD_LEAK_MB: '150',
+      },
+      command: cg.command,
+    })
+    // The app relays the command's output, then says it is done: stopped only after that.
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    try {
+      await waitFor(() => /export: done: /.test(stderr), 60000, 'the export of the memory report')
+    } finally {
+      child.kill()
+    }
+    const env = readEnv(outDir)
+    const r = await child.done
+    assert.equal(r.signal, 'SIGTERM', `still running when the test stopped it: ${r.code} ${r.stderr}`)
+    const written = heapProfile ? ['near.heapprofile', 'near.oom.json'] : ['near.oom.json']
+    assert.deepEqual(ls(dir), written)
+    assert.equal(env.kind, 'memory-near-limit')
+    assert.equal(env.pid, child.pid)
+    assert.match(env.reason, /^memory at \d+% of the 268\.4 MB limit of cgroup v\d .* \(threshold 50%\)$/)
+    assert.deepEqual(
+      env.files,
+      written.map((f) => path.join(dir, f)),
+    )
+    for (const f of written) assert.deepEqual(fs.readFileSync(path.join(outDir, f)), fs.readFileSync(path.join(dir, f)))
+    assert.equal(JSON.parse(fs.readFileSync(path.join(outDir, 'near.oom.json'), 'utf8')).kind, 'container-memory-near-limit')
+    assert.match(r.stderr, /node-oom-heapdump: export: copied \d file\(s\)\n/)
+    assert.match(r.stderr, new RegExp(`node-oom-heapdump: export: done: ${written.length} file\\(s\\) of the memory-near-limit capture exported`))
+  })
+}

@@ -110,6 +110,7 @@ test('after bad options, good ones still install, and the API object is a single
       forceSnapshot: false,
       rssThreshold: 90,
       analyzeOnOOM: true,
+      pprof: false,
       exportTimeoutMs: 300000,
       helperPid: 'number',
     },

@@ -107,16 +107,19 @@ impl HeapProfile {
         sites
     }
 
-    /// The profile as Chrome DevTools loads it.
-    pub fn to_json(&self) -> Vec<u8> {
+    /// The profile as Chrome DevTools loads it, with `samplingInterval` (bytes; DevTools ignores
+    /// it, `node-oom-heapdump convert` makes it pprof's period).
+    pub fn to_json(&self, sampling_interval: u64) -> Vec<u8> {
         let samples: Vec<Value> = self
             .samples
             .iter()
             .map(|s| json!({ "size": s.size * u64::from(s.count), "nodeId": s.node_id, "ordinal": s.ordinal }))
             .collect();
         let head = self.node_json(0);
-        serde_json::to_vec(&json!({ "head": head, "samples": samples }))
-            .expect("JSON of plain values")
+        serde_json::to_vec(
+            &json!({ "head": head, "samples": samples, "samplingInterval": sampling_interval }),
+        )
+        .expect("JSON of plain values")
     }
 
     fn node_json(&self, at: usize) -> Value {

@@ -75,7 +75,7 @@ pub fn write_heap_profile(path: &Path, at_oom: bool, interval: Option<u64>) -> P
         return not_written("V8 returned no sampling heap profile");
     };
     let top_sites = profile.top_sites(TOP_SITES);
-    let outcome = match write_file(path, &profile.to_json()) {
+    let outcome = match write_file(path, &profile.to_json(interval)) {
         Ok(p) => HeapProfileOutcome::written(p, profile.total_bytes(), interval),
         Err(e) => HeapProfileOutcome::not_written(e.to_string()),
     };

@@ -59,6 +59,7 @@ pub(super) fn install_raw<'env>(
         heap_profile_interval: opts.heap_profile_sampling(),
         node_version: context.node_version.clone(),
         analyze_on_oom: opts.analyze_on_oom,
+        pprof: opts.pprof,
         export,
     });
     let report = oom::install(

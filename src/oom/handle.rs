@@ -1,6 +1,6 @@
 //! What happens at OOM, on the dying thread, as a list of steps (`handle`): each one below, in the
-//! order it runs. The last one hands the list of files written to the helper, which runs
-//! `exportCommand` on them once this process has exited.
+//! order it runs. The last one hands the list of files written to the helper, which converts the
+//! heap profile to pprof (`pprof`) and runs `exportCommand` on them once this process has exited.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -51,9 +51,10 @@ fn handle(event: &OomEvent) {
     export(installed, &config, event, &oom, snapshot_file);
 }
 
-/// With `exportCommand`: tells the helper which of this OOM's files exist (the snapshot if it was
-/// written, the heap profile, the report), for it to run the command on them once this process has
-/// exited. Without a helper nothing is spawned from this dying process; stderr says so.
+/// With `exportCommand` or `pprof`: tells the helper which of this OOM's files exist (the snapshot
+/// if it was written, the heap profile, the report), for it to convert the heap profile to pprof
+/// and run the command on them once this process has exited. Without a helper nothing is spawned
+/// from this dying process; stderr says so.
 fn export(
     installed: &Installed,
     config: &OomConfig,
@@ -61,7 +62,7 @@ fn export(
     oom: &Artifacts,
     snapshot: Option<PathBuf>,
 ) {
-    if config.export.is_none() {
+    if config.export.is_none() && !config.pprof {
         return;
     }
     let profile = oom.report.heap_profile.as_ref().and_then(|p| p.path());
@@ -76,19 +77,25 @@ fn export(
         files,
     };
     let sent = match installed.helper.try_lock().as_deref_mut() {
-        Ok(Ok(h)) if h.exports() => h.send_export(&message).map_err(|e| e.to_string()),
+        Ok(Ok(h)) if h.takes_files() => h.send_export(&message).map_err(|e| e.to_string()),
         Ok(Ok(_)) => Err("the helper was started without it".into()),
         Ok(Err(spawn_error)) => Err(spawn_error.clone()),
         Err(_) => Err("the helper is busy".into()),
     };
     match sent {
-        Ok(()) => say!(
+        Ok(()) if config.export.is_some() => say!(
             "node-oom-heapdump: export: {} file(s) to export once this process has exited, by the helper process",
             message.files.len()
         ),
-        Err(why) => say!(
-            "node-oom-heapdump: export: not run, the helper process cannot run it ({why})"
-        ),
+        Ok(()) => {}
+        Err(why) => {
+            let what = match (config.export.is_some(), config.pprof) {
+                (true, true) => "export and pprof",
+                (true, false) => "export",
+                _ => "pprof",
+            };
+            say!("node-oom-heapdump: {what}: not run, the helper process cannot run it ({why})")
+        }
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Helper {
     target: (std::path::PathBuf, String),
     /// The export command it was started with.
     export: Option<ExportConfig>,
+    /// Whether it was started to convert the heap profile to pprof.
+    pprof: bool,
 }
 
 impl Helper {
@@ -60,12 +62,14 @@ impl Helper {
     /// on. It exits when this process closes the pipe, after running `analyzer` on the snapshot when
     /// the request asked for a summary, then the `export` command on the files an export message
     /// listed: the command is learned now, so that only the list of files is sent at OOM time.
+    /// With `pprof`, it first converts the heap profile of that list to pprof (`--pprof`).
     pub fn spawn(
         exe: &Path,
         analyzer: &Path,
         dir: &Path,
         stem: &str,
         export: Option<&ExportConfig>,
+        pprof: bool,
     ) -> io::Result<Helper> {
         // Node marks its stdio close-on-exec, so `Stdio::inherit()` would leave the helper without
         // a stderr: hand it a duplicate, which becomes its fd 2.
@@ -78,6 +82,9 @@ impl Helper {
             .arg(dir)
             .arg("--stem")
             .arg(stem);
+        if pprof {
+            command.arg("--pprof");
+        }
         if let Some(e) = export {
             command
                 .arg("--export-timeout-ms")
@@ -101,6 +108,7 @@ impl Helper {
             stdout: BufReader::new(Watched::new(stdout, pid)?),
             target: (dir.to_owned(), stem.to_owned()),
             export: export.cloned(),
+            pprof,
         })
     }
 
@@ -108,14 +116,24 @@ impl Helper {
         self.child.id()
     }
 
-    /// Whether it was started for `dir` and `stem`, with `export`.
-    pub fn serves(&self, dir: &Path, stem: &str, export: Option<&ExportConfig>) -> bool {
-        self.target.0 == dir && self.target.1 == stem && self.export.as_ref() == export
+    /// Whether it was started for `dir` and `stem`, with `export` and `pprof`.
+    pub fn serves(
+        &self,
+        dir: &Path,
+        stem: &str,
+        export: Option<&ExportConfig>,
+        pprof: bool,
+    ) -> bool {
+        self.target.0 == dir
+            && self.target.1 == stem
+            && self.export.as_ref() == export
+            && self.pprof == pprof
     }
 
-    /// Whether it was started with an export command.
-    pub fn exports(&self) -> bool {
-        self.export.is_some()
+    /// Whether it was started to do something with the OOM's files once this process has exited
+    /// (an export command, the pprof conversion).
+    pub fn takes_files(&self) -> bool {
+        self.export.is_some() || self.pprof
     }
 
     /// Tells it which files the OOM wrote, for its export command to run on once this process has

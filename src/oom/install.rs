@@ -22,6 +22,8 @@ pub struct OomConfig {
     pub node_version: String,
     /// Ask the helper to print what fills the heap once this process has exited.
     pub analyze_on_oom: bool,
+    /// The helper converts the heap profile to pprof once this process has exited.
+    pub pprof: bool,
     /// The command the helper runs on the OOM's files once this process has exited.
     pub export: Option<ExportConfig>,
 }
@@ -73,6 +75,7 @@ pub fn install(
             &c.target.dir,
             &c.target.stem,
             c.export.as_ref(),
+            c.pprof,
         )
         .map_err(|e| format!("cannot start {}: {e}", helper_exe.display()))
     };
@@ -96,7 +99,7 @@ pub fn install(
     // started with: a new target or command needs a new helper (the old one exits when its pipe is
     // closed).
     if let Some(c) = &config {
-        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem, c.export.as_ref()))
+        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem, c.export.as_ref(), c.pprof))
         {
             *helper = spawn(c);
         }

@@ -77,6 +77,12 @@ declare_options! {
     analyze_on_oom: bool = Boolean { default: true },
         js "analyzeOnOOM", env "NODE_OOM_HEAPDUMP_ANALYZE_ON_OOM";
 
+    /// After an OOM, also write the heap profile as pprof (`<name>.heap.pb.gz`, gzipped
+    /// profile.proto for `go tool pprof`, Pyroscope, Grafana) beside the `.heapprofile`; the
+    /// helper converts it once the app has exited (see pprof). Needs `heapProfile`.
+    pprof: bool = Boolean { default: false },
+        js "pprof", env "NODE_OOM_HEAPDUMP_PPROF";
+
     /// `[file, ...args]`, run after every capture with the paths of the files written appended
     /// (the OOM's snapshot, heap profile and report; GC_MONITORING snapshots; on-request captures;
     /// the memory report), to take them off the machine (see Export). No shell. The variable holds

@@ -391,6 +391,7 @@ mod tests {
                 ("forceSnapshot", Reported::Bool(false)),
                 ("rssThreshold", Reported::Number(90.0)),
                 ("analyzeOnOOM", Reported::Bool(true)),
+                ("pprof", Reported::Bool(false)),
                 ("exportTimeoutMs", Reported::Number(300_000.0)),
             ]
         );

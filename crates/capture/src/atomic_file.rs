@@ -25,7 +25,13 @@ use std::time::{Duration, SystemTime};
 use crate::error::CaptureError;
 
 /// Final-name endings of the captures we write; only temporaries of these are ever swept.
-pub const CAPTURE_EXTENSIONS: &[&str] = &[".heapsnapshot", ".cpuprofile", ".heapprofile", ".json"];
+pub const CAPTURE_EXTENSIONS: &[&str] = &[
+    ".heapsnapshot",
+    ".cpuprofile",
+    ".heapprofile",
+    ".json",
+    ".pb.gz",
+];
 
 /// How many bytes longer a temporary's name is than its final name: the leading `.`, the `.` before
 /// the 16 random hex digits, the digits, and `.partial`.

@@ -45,6 +45,9 @@ commands! {
     /// Objects allocated after the first of three snapshots and alive in the other two, grouped by
     /// where they are held
     Leaks => leaks,
+    /// A V8 heap or CPU profile as pprof (profile.proto, gzipped) for go tool pprof, Pyroscope and
+    /// Grafana
+    Convert => convert,
     /// Heap snapshot of a running Node.js process, by pid (nothing needs to be installed in it)
     Snapshot => snapshot,
     /// CPU profile of a running Node.js process over a window (.cpuprofile)

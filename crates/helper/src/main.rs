@@ -24,6 +24,10 @@
 //! process listed them in an export message (each checked to be one of the target's). Under the
 //! app's credentials, read when that message arrived; its output and failure go to stderr
 //! ([`oom_heapdump_capture::export`]).
+//!
+//! Started with `--pprof` (the app's option `pprof`), it first converts the heap profile among
+//! those files to pprof beside it (`<name>.heap.pb.gz`, crates/pprof), which the export command
+//! then gets too: here rather than in the dying process, whose exit it would delay, at its limit.
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, IsTerminal, Write};
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         None => Vec::new(),
     };
     let analyzer = arg(&own, "--analyzer").map(PathBuf::from);
+    let pprof = own.iter().any(|a| a == "--pprof");
     let export_timeout = arg(&own, "--export-timeout-ms")
         .and_then(|ms| ms.to_str()?.parse::<u64>().ok())
         .map_or(Duration::from_secs(300), Duration::from_millis);
@@ -70,7 +75,7 @@ fn main() -> ExitCode {
         }
     };
     let app = unsafe { libc::getppid() } as u32;
-    let after = match run(&target, app) {
+    let mut after = match run(&target, app) {
         Ok(after) => after,
         Err(err) => {
             eprintln!("node-oom-heapdump helper: {err}");
@@ -87,8 +92,17 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut status = ExitCode::SUCCESS;
+    if let (true, Some((files, _))) = (pprof, &mut after.exported) {
+        match write_pprof(&target, &files.files) {
+            Ok(Some(written)) => files.files.push(written),
+            Ok(None) => {}
+            Err(()) => status = ExitCode::FAILURE,
+        }
+    }
     if let (Some(analyzer), Some((snapshot, _))) = (&analyzer, &after.summarize) {
-        status = summarize(analyzer, snapshot);
+        if summarize(analyzer, snapshot) != ExitCode::SUCCESS {
+            status = ExitCode::FAILURE;
+        }
     }
     if let (Some((files, _)), false) = (&after.exported, command.is_empty()) {
         let export = Export {
@@ -110,6 +124,35 @@ fn main() -> ExitCode {
 fn arg<'a>(args: &'a [OsString], name: &str) -> Option<&'a OsString> {
     let i = args.iter().position(|a| a == name)?;
     args.get(i + 1)
+}
+
+/// Converts the OOM's heap profile, if `files` has one, to pprof beside it; what it wrote. Says
+/// what it did, or why not, on stderr. This process already has the app's credentials.
+fn write_pprof(target: &Target, files: &[PathBuf]) -> Result<Option<PathBuf>, ()> {
+    let Some(profile) = files
+        .iter()
+        .find(|f| f.as_os_str().as_encoded_bytes().ends_with(b".heapprofile"))
+    else {
+        eprintln!("node-oom-heapdump: pprof: the OOM wrote no heap profile to convert");
+        return Ok(None);
+    };
+    let output = oom_heapdump_pprof::default_output(profile, oom_heapdump_pprof::Kind::Heap);
+    let converted = target
+        .check_artifact(&output)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            oom_heapdump_pprof::convert_file(profile, Some(&output)).map_err(|e| e.to_string())
+        });
+    match converted {
+        Ok(summary) => {
+            eprintln!("node-oom-heapdump: pprof: {summary}");
+            Ok(Some(summary.output))
+        }
+        Err(why) => {
+            eprintln!("node-oom-heapdump: pprof: not written: {why}");
+            Err(())
+        }
+    }
 }
 
 /// Runs the export command, its output and failure on stderr; true when it succeeded.

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 /// The extension of the files this helper writes.
 const SNAPSHOT_EXT: &[u8] = b".heapsnapshot";
-/// The extensions of the files an OOM writes, which it may export.
-const ARTIFACT_EXTS: [&[u8]; 3] = [SNAPSHOT_EXT, b".heapprofile", b".oom.json"];
+/// The extensions of the files an OOM writes, which it may export (the last one this helper
+/// writes itself, with `--pprof`).
+const ARTIFACT_EXTS: [&[u8]; 4] = [SNAPSHOT_EXT, b".heapprofile", b".oom.json", b".heap.pb.gz"];
 
 /// `--dir <folder> --stem <name>`: snapshots may land at `<folder>/<stem>.heapsnapshot` or
 /// `<folder>/<stem>-<suffix>.heapsnapshot` (a timestamp, and `-N` beside an existing file).
@@ -33,7 +34,7 @@ pub enum TargetError {
         dir: PathBuf,
         stem: OsString,
     },
-    #[error("refused to export {path:?}: this helper exports only {dir:?}/{stem:?}[-...].heapsnapshot, .heapprofile or .oom.json")]
+    #[error("refused to export {path:?}: this helper exports only {dir:?}/{stem:?}[-...].heapsnapshot, .heapprofile, .oom.json or .heap.pb.gz")]
     RefusedExport {
         path: PathBuf,
         dir: PathBuf,
@@ -153,6 +154,7 @@ mod tests {
             "/var/dumps/app.heapsnapshot",
             "/var/dumps/app.heapprofile",
             "/var/dumps/app-20260101T000000.000Z.oom.json",
+            "/var/dumps/app.heap.pb.gz",
         ] {
             assert_eq!(t.check_artifact(Path::new(ok)), Ok(()), "{ok}");
         }

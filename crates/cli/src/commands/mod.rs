@@ -1,6 +1,7 @@
 //! One file per subcommand, each with its `Args` (clap derive) and `run`.
 
 pub mod analyze;
+pub mod convert;
 pub mod cpuprofile;
 pub mod diff;
 pub mod heapprofile;

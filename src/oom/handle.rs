@@ -61,7 +61,7 @@ fn export(
     oom: &Artifacts,
     snapshot: Option<PathBuf>,
 ) {
-    if config.export.is_none() {
+    if config.export.is_none() && config.upload.is_none() {
         return;
     }
     let profile = oom.report.heap_profile.as_ref().and_then(|p| p.path());
@@ -83,7 +83,7 @@ fn export(
     };
     match sent {
         Ok(()) => say!(
-            "node-oom-heapdump: export: {} file(s) to export once this process has exited, by the helper process",
+            "node-oom-heapdump: export: {} file(s) to export or upload once this process has exited, by the helper process",
             message.files.len()
         ),
         Err(why) => say!(

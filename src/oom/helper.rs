@@ -21,6 +21,7 @@ use oom_heapdump_capture::protocol::{
 };
 use oom_heapdump_capture::ProtocolError;
 
+use super::install::UploadConfig;
 use crate::export::ExportConfig;
 
 /// Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default): lets
@@ -52,6 +53,8 @@ pub struct Helper {
     target: (std::path::PathBuf, String),
     /// The export command it was started with.
     export: Option<ExportConfig>,
+    /// The upload it was started with.
+    upload: Option<UploadConfig>,
 }
 
 impl Helper {
@@ -66,6 +69,7 @@ impl Helper {
         dir: &Path,
         stem: &str,
         export: Option<&ExportConfig>,
+        upload: Option<&UploadConfig>,
     ) -> io::Result<Helper> {
         // Node marks its stdio close-on-exec, so `Stdio::inherit()` would leave the helper without
         // a stderr: hand it a duplicate, which becomes its fd 2.
@@ -78,6 +82,13 @@ impl Helper {
             .arg(dir)
             .arg("--stem")
             .arg(stem);
+        if let Some(u) = upload {
+            command
+                .arg("--upload")
+                .arg(u.url.to_string())
+                .arg("--upload-compression")
+                .arg(u.compression.as_str());
+        }
         if let Some(e) = export {
             command
                 .arg("--export-timeout-ms")
@@ -101,6 +112,7 @@ impl Helper {
             stdout: BufReader::new(Watched::new(stdout, pid)?),
             target: (dir.to_owned(), stem.to_owned()),
             export: export.cloned(),
+            upload: upload.cloned(),
         })
     }
 
@@ -108,14 +120,23 @@ impl Helper {
         self.child.id()
     }
 
-    /// Whether it was started for `dir` and `stem`, with `export`.
-    pub fn serves(&self, dir: &Path, stem: &str, export: Option<&ExportConfig>) -> bool {
-        self.target.0 == dir && self.target.1 == stem && self.export.as_ref() == export
+    /// Whether it was started for `dir` and `stem`, with `export` and `upload`.
+    pub fn serves(
+        &self,
+        dir: &Path,
+        stem: &str,
+        export: Option<&ExportConfig>,
+        upload: Option<&UploadConfig>,
+    ) -> bool {
+        self.target.0 == dir
+            && self.target.1 == stem
+            && self.export.as_ref() == export
+            && self.upload.as_ref() == upload
     }
 
-    /// Whether it was started with an export command.
+    /// Whether it was started with an export command or an upload: it wants the OOM's files.
     pub fn exports(&self) -> bool {
-        self.export.is_some()
+        self.export.is_some() || self.upload.is_some()
     }
 
     /// Tells it which files the OOM wrote, for its export command to run on once this process has

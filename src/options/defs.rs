@@ -8,9 +8,10 @@ use super::declare::declare_options;
 use super::paths::{oom_files, FilePath, SnapshotPath, SnapshotTarget};
 use super::values::{
     Boolean, Command, ExportCommand, Implementation, OneOf, Percent, Port, PositiveInteger,
-    Reported,
+    Reported, S3Location,
 };
 use super::OptionError;
+use oom_heapdump_upload::{Compression, S3Url};
 
 /// The DevTools port when none is given (Node's own default).
 pub const DEFAULT_PORT: u16 = 9229;
@@ -88,6 +89,22 @@ declare_options! {
     /// Milliseconds `exportCommand` may run; then its process group is killed, and stderr says so.
     export_timeout_ms: u64 = PositiveInteger { default: 300_000 },
         js "exportTimeoutMs", env "NODE_OOM_HEAPDUMP_EXPORT_TIMEOUT_MS";
+
+    /// `s3://bucket/prefix`: after an OOM, once the app has exited, the helper uploads the
+    /// snapshot, heap profile, analyzer summary and report to
+    /// `<prefix>/<host>/<time>-<pid>/` (see Upload). Credentials, region and endpoint from the
+    /// standard AWS variables (`AWS_ENDPOINT_URL` for S3-compatible servers).
+    upload: Option<S3Url> = S3Location,
+        js "upload", env "NODE_OOM_HEAPDUMP_UPLOAD",
+        installed |o| o.upload.as_ref().map(|u| Reported::String(u.to_string()));
+
+    /// `"gzip"` compresses every uploaded object on the way (`.gz` appended to its key);
+    /// `"none"` uploads the files as they are.
+    upload_compression: Compression = OneOf {
+        choices: &[("none", Compression::None), ("gzip", Compression::Gzip)],
+        default: Compression::None,
+    },
+        js "uploadCompression", env "NODE_OOM_HEAPDUMP_UPLOAD_COMPRESSION";
 }
 
 /// What the rest of the crate reads off several options at once.

@@ -24,6 +24,10 @@
 //! process listed them in an export message (each checked to be one of the target's). Under the
 //! app's credentials, read when that message arrived; its output and failure go to stderr
 //! ([`oom_heapdump_capture::export`]).
+//!
+//! Started with `--upload s3://bucket/prefix [--upload-compression gzip]` (the app's `upload`
+//! option), it uploads the files of that export message, and the analyzer's summary, to object
+//! storage once the parent has exited, before the export command runs ([`upload`]).
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, IsTerminal, Write};
@@ -38,9 +42,11 @@ use oom_heapdump_capture::{CaptureError, SnapshotWriter};
 
 mod credentials;
 mod target;
+mod upload;
 
 use credentials::Credentials;
 use target::Target;
+use upload::UploadConfig;
 
 const BUFFER: usize = 256 * 1024;
 
@@ -62,6 +68,13 @@ fn main() -> ExitCode {
     let export_timeout = arg(&own, "--export-timeout-ms")
         .and_then(|ms| ms.to_str()?.parse::<u64>().ok())
         .map_or(Duration::from_secs(300), Duration::from_millis);
+    let upload = match UploadConfig::from_args(&own) {
+        Ok(u) => u,
+        Err(err) => {
+            eprintln!("node-oom-heapdump helper: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let target = match Target::from_args(own) {
         Ok(t) => t,
         Err(err) => {
@@ -87,8 +100,16 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut status = ExitCode::SUCCESS;
+    // The summary is kept for the upload, when there is one.
+    let mut summary = upload.as_ref().map(|_| Vec::new());
     if let (Some(analyzer), Some((snapshot, _))) = (&analyzer, &after.summarize) {
-        status = summarize(analyzer, snapshot);
+        status = summarize(analyzer, snapshot, summary.as_mut());
+    }
+    if let (Some(config), Some((files, _))) = (&upload, &after.exported) {
+        let summary = summary.as_deref().filter(|s| !s.is_empty());
+        if !upload::run(config, &files.files, summary, app, after.exported_at) {
+            status = ExitCode::FAILURE;
+        }
     }
     if let (Some((files, _)), false) = (&after.exported, command.is_empty()) {
         let export = Export {
@@ -133,9 +154,10 @@ fn run_export(export: &Export) -> bool {
     }
 }
 
-/// Runs `analyzer analyze <snapshot>`, its report going to stderr, and waits for it (the export
-/// comes after). This process already has the app's credentials.
-fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
+/// Runs `analyzer analyze <snapshot>`, its report going to stderr, and waits for it (the upload and
+/// the export come after). This process already has the app's credentials. With `keep`, the report
+/// is also kept there (its first [`SUMMARY_MAX`] bytes).
+fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> ExitCode {
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return ExitCode::FAILURE,
@@ -144,12 +166,19 @@ fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
         "node-oom-heapdump: what filled the heap, from {} (option analyzeOnOOM: false turns this off):",
         snapshot.display()
     );
-    let ran = Command::new(analyzer)
-        .arg("analyze")
-        .arg(snapshot)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stderr))
-        .status();
+    let mut command = Command::new(analyzer);
+    command.arg("analyze").arg(snapshot).stdin(Stdio::null());
+    let ran = match keep {
+        None => command.stdout(Stdio::from(stderr)).status(),
+        Some(kept) => command
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                let mut out = child.stdout.take().expect("piped");
+                tee(&mut out, &mut std::fs::File::from(stderr), kept);
+                child.wait()
+            }),
+    };
     match ran {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
@@ -163,12 +192,42 @@ fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
     }
 }
 
+/// The most of the analyzer's report kept for the upload.
+const SUMMARY_MAX: usize = 1 << 20;
+
+/// Copies `from` to `to` until its end, keeping the first [`SUMMARY_MAX`] bytes in `kept`.
+fn tee(from: &mut impl io::Read, to: &mut impl Write, kept: &mut Vec<u8>) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let _ = to.write_all(&buf[..n]);
+        let room = SUMMARY_MAX.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+}
+
 /// What is left to do once the app has exited, each with the credentials the app had when it
-/// asked: the snapshot to summarize, the files to export.
-#[derive(Default)]
+/// asked: the snapshot to summarize, the files to export (and upload).
 struct After {
     summarize: Option<(PathBuf, Credentials)>,
     exported: Option<(ExportFiles, Credentials)>,
+    /// When the export message came: the time in the upload's folder name.
+    exported_at: std::time::SystemTime,
+}
+
+impl Default for After {
+    fn default() -> Self {
+        After {
+            summarize: None,
+            exported: None,
+            exported_at: std::time::SystemTime::now(),
+        }
+    }
 }
 
 /// Serves requests until the sender closes the pipe; returns the last snapshot written whose
@@ -189,7 +248,10 @@ fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
                     .try_for_each(|f| target.check_artifact(f).map_err(|e| e.to_string()))
                     .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
                 match allowed {
-                    Ok(creds) => after.exported = Some((files, creds)),
+                    Ok(creds) => {
+                        after.exported = Some((files, creds));
+                        after.exported_at = std::time::SystemTime::now();
+                    }
                     Err(why) => eprintln!("node-oom-heapdump helper: no export: {why}"),
                 }
                 continue;

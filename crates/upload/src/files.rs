@@ -143,7 +143,13 @@ fn host() -> String {
     let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
     let name: String = String::from_utf8_lossy(&buf[..len])
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if ok && !name.is_empty() && name != "." && name != ".." {
         name

@@ -51,9 +51,14 @@ pub fn store_error(bucket: &str, key: &str, err: &object_store::Error) -> Upload
     let message = chain(err);
     let hint = if message.contains("NoSuchBucket") {
         format!(" (bucket {bucket:?} does not exist)")
-    } else if ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"]
-        .iter()
-        .any(|m| message.contains(m))
+    } else if [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "403",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
     {
         " (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)".to_owned()
     } else if message.contains("connect") || message.contains("Connection") {

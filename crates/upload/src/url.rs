@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn parses_bucket_and_prefix() {
         let u = S3Url::parse("s3://dumps/prod/api/").unwrap();
-        assert_eq!((u.bucket.as_str(), u.prefix.as_str()), ("dumps", "prod/api"));
+        assert_eq!(
+            (u.bucket.as_str(), u.prefix.as_str()),
+            ("dumps", "prod/api")
+        );
         assert_eq!(u.key("x"), "prod/api/x");
         assert_eq!(u.to_string(), "s3://dumps/prod/api");
         let u = S3Url::parse("s3://dumps").unwrap();
@@ -90,11 +93,29 @@ mod tests {
     fn refuses_what_is_not_a_bucket_url() {
         assert_eq!(S3Url::parse("https://b/x"), Err(UrlError::Scheme));
         assert_eq!(S3Url::parse("dumps"), Err(UrlError::Scheme));
-        for bad in ["s3://", "s3://ab", "s3://Dumps", "s3://-ab", "s3://a..b", "s3://a_b/x"] {
-            assert!(matches!(S3Url::parse(bad), Err(UrlError::Bucket(_))), "{bad}");
+        for bad in [
+            "s3://",
+            "s3://ab",
+            "s3://Dumps",
+            "s3://-ab",
+            "s3://a..b",
+            "s3://a_b/x",
+        ] {
+            assert!(
+                matches!(S3Url::parse(bad), Err(UrlError::Bucket(_))),
+                "{bad}"
+            );
         }
-        for bad in ["s3://dumps//x", "s3://dumps/a/../b", "s3://dumps/./a", "s3://dumps/a\nb"] {
-            assert!(matches!(S3Url::parse(bad), Err(UrlError::Prefix(_))), "{bad}");
+        for bad in [
+            "s3://dumps//x",
+            "s3://dumps/a/../b",
+            "s3://dumps/./a",
+            "s3://dumps/a\nb",
+        ] {
+            assert!(
+                matches!(S3Url::parse(bad), Err(UrlError::Prefix(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -81,9 +81,14 @@ fn export(
         Ok(Err(spawn_error)) => Err(spawn_error.clone()),
         Err(_) => Err("the helper is busy".into()),
     };
+    let what = match (config.export.is_some(), config.upload.is_some()) {
+        (true, true) => "export and upload",
+        (false, true) => "upload",
+        _ => "export",
+    };
     match sent {
         Ok(()) => say!(
-            "node-oom-heapdump: export: {} file(s) to export or upload once this process has exited, by the helper process",
+            "node-oom-heapdump: export: {} file(s) to {what} once this process has exited, by the helper process",
             message.files.len()
         ),
         Err(why) => say!(

@@ -111,14 +111,23 @@ declare_options! {
 impl Options {
     /// The checks that depend on several options: the OOM path's folder and the names written in
     /// it are checked only when the OOM path will write there (`heapdumpOnOOM`), and with the
-    /// timestamp `addTimestamp` adds; otherwise nothing on disk is looked at.
+    /// timestamp `addTimestamp` adds; otherwise nothing on disk is looked at. With `upload` the
+    /// folder need not be writable.
     fn check_together(mut self) -> Result<Options, OptionError> {
-        self.path = if self.heapdump_on_oom {
-            let written = oom_files(&self.path.stem, self.add_timestamp);
-            self.path.writable(&written)?
-        } else {
-            self.path.unchecked()
-        };
+        self.path =
+            if self.heapdump_on_oom {
+                let written = oom_files(&self.path.stem, self.add_timestamp);
+                match self.path.clone().writable(&written) {
+                    // With `upload`, a folder that cannot be written (a read-only root filesystem)
+                    // is no error: the helper streams the snapshot to the bucket instead.
+                    Err(
+                        OptionError::NotWritable { .. } | OptionError::DefaultNotWritable { .. },
+                    ) if self.upload.is_some() => self.path.unchecked(),
+                    checked => checked?,
+                }
+            } else {
+                self.path.unchecked()
+            };
         Ok(self)
     }
 

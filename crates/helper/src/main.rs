@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         }
     };
     let app = unsafe { libc::getppid() } as u32;
-    let after = match run(&target, app) {
+    let after = match run(&target, app, upload.as_ref()) {
         Ok(after) => after,
         Err(err) => {
             eprintln!("node-oom-heapdump helper: {err}");
@@ -232,7 +232,7 @@ impl Default for After {
 
 /// Serves requests until the sender closes the pipe; returns the last snapshot written whose
 /// request asked for a summary and the last files to export, with the app's credentials then.
-fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
+fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After, CaptureError> {
     let mut after = After::default();
     let mut rx = Receiver::new(BufReader::with_capacity(BUFFER, io::stdin().lock()));
     let mut out = io::stdout().lock();
@@ -271,13 +271,14 @@ fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
             }
         };
         let received = creds
-            .run_as(|| receive(&mut rx, &req, &mut buf))
-            .unwrap_or_else(|e| Ok(Ack::Failed(e.to_string())));
+            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app))
+            .unwrap_or_else(|e| Ok((Ack::Failed(e.to_string()), false)));
         match received {
-            Ok(ack) => {
+            Ok((ack, streamed)) => {
                 answer(&mut out, &ack)?;
                 match &ack {
-                    Ack::Written { path, .. } if req.summarize => {
+                    // A snapshot streamed to the bucket has no file to summarize.
+                    Ack::Written { path, .. } if req.summarize && !streamed => {
                         after.summarize = Some((path.clone(), creds));
                     }
                     Ack::Written { .. } => {}
@@ -300,23 +301,33 @@ fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
     Ok(after)
 }
 
-/// Writes one capture; the temporary file is removed on every error path.
+/// Writes one capture; the temporary file is removed on every error path. With an upload, a
+/// snapshot whose file cannot be created is streamed to the bucket instead (true).
 fn receive<R: io::BufRead>(
     rx: &mut Receiver<R>,
     req: &Request,
     buf: &mut [u8],
-) -> Result<Ack, CaptureError> {
-    let mut writer = SnapshotWriter::create(&req.final_path)?;
+    upload: Option<&UploadConfig>,
+    app: u32,
+) -> Result<(Ack, bool), CaptureError> {
+    let mut writer = match (SnapshotWriter::create(&req.final_path), upload) {
+        (Ok(w), _) => w,
+        (Err(why), Some(config)) => {
+            return upload::stream(rx, req, buf, config, app, &why).map(|a| (a, true))
+        }
+        (Err(why), None) => return Err(why),
+    };
     while let Chunk::Data(n) = rx.next_chunk(buf)? {
         writer.write(&buf[..n])?;
     }
     let (path, summary) = writer.finish(req.landing)?;
-    Ok(Ack::Written {
+    let ack = Ack::Written {
         path,
         bytes: summary.bytes,
         node_count: summary.node_count,
         edge_count: summary.edge_count,
-    })
+    };
+    Ok((ack, false))
 }
 
 fn answer(out: &mut impl Write, ack: &Ack) -> Result<(), CaptureError> {

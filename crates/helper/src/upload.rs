@@ -10,8 +10,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use oom_heapdump_capture::{AtomicFile, Landing};
-use oom_heapdump_upload::{Compression, S3Url, UploadObject, UploadOutcome, Uploader};
+use oom_heapdump_capture::protocol::{Ack, Chunk, Receiver, Request};
+use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
+use oom_heapdump_upload::stream::SnapshotStream;
+use oom_heapdump_upload::{Compression, S3Url, UploadError, UploadObject, UploadOutcome, Uploader};
 
 pub const PREFIX: &str = "node-oom-heapdump: upload: ";
 /// The largest report read back to add the section to.
@@ -195,4 +197,91 @@ fn add_section(report: &Path, outcome: &UploadOutcome) -> Result<(), String> {
     file.write_all(&text).map_err(|e| e.to_string())?;
     file.commit(Landing::Replace).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The snapshot of `req`, streamed from the pipe straight into its object when no file can be
+/// created for it (`why`: a read-only filesystem, no writable volume). Every chunk is checked on
+/// its way and the upload is completed only once the snapshot is complete, else aborted: no
+/// partial object is ever visible. The answer names the object (`s3://bucket/key`); an upload that
+/// fails is answered as a failure. Err only when the sender is gone mid-stream.
+pub fn stream<R: std::io::BufRead>(
+    rx: &mut Receiver<R>,
+    req: &Request,
+    buf: &mut [u8],
+    config: &UploadConfig,
+    pid: u32,
+    why: &CaptureError,
+) -> Result<Ack, CaptureError> {
+    let name = req
+        .final_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("snapshot.heapsnapshot");
+    eprintln!(
+        "{PREFIX}cannot write {} ({why}): streaming the snapshot to {} instead",
+        req.final_path.display(),
+        config.url
+    );
+    let uploader = match Uploader::new(&config.url, config.compression, pid, SystemTime::now()) {
+        Ok(u) => u,
+        Err(e) => {
+            return Ok(failed(format!(
+                "cannot write the file ({why}) nor upload it: {e}"
+            )))
+        }
+    };
+    let mut upload = SnapshotStream::new(&uploader, name);
+    let mut broken = None;
+    loop {
+        match rx.next_chunk(buf) {
+            Ok(Chunk::Data(n)) => {
+                if broken.is_none() {
+                    if let Err(e) = upload_write(&mut upload, &buf[..n]) {
+                        // Keep reading to the end, so that the sender hears why.
+                        broken = Some(e);
+                    }
+                }
+            }
+            Ok(Chunk::End) => break,
+            Err(e) => {
+                upload.abort();
+                eprintln!(
+                    "{PREFIX}the stream ended early; the upload was aborted, no object written"
+                );
+                return Err(e.into());
+            }
+        }
+    }
+    if let Some(e) = broken {
+        return Ok(failed(format!(
+            "cannot write the file ({why}) nor upload it: {e}"
+        )));
+    }
+    match upload.finish() {
+        Ok((object, summary)) => {
+            let at = format!("s3://{}/{}", config.url.bucket, object.key);
+            eprintln!(
+                "{PREFIX}done: {at} ({} bytes, {} in the object)",
+                object.bytes, object.object_bytes
+            );
+            Ok(Ack::Written {
+                path: PathBuf::from(at),
+                bytes: summary.bytes,
+                node_count: summary.node_count,
+                edge_count: summary.edge_count,
+            })
+        }
+        Err(e) => Ok(failed(format!(
+            "cannot write the file ({why}) nor upload it: {e}"
+        ))),
+    }
+}
+
+fn upload_write(upload: &mut SnapshotStream<'_>, chunk: &[u8]) -> Result<(), UploadError> {
+    upload.write(chunk)
+}
+
+fn failed(message: String) -> Ack {
+    eprintln!("{PREFIX}{message}");
+    Ack::Failed(message)
 }

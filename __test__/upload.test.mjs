@@ -9,8 +9,10 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { tmpdir } from '../support/paths.js'
-import { readSnapshot, runLeak, skipOrFail } from './helpers.mjs'
+import { execFileSync } from 'node:child_process'
+import { leakApp, tmpdir } from '../support/paths.js'
+import { start } from '../support/child.js'
+import { readSnapshot, runLeak, skipOrFail, waitFor } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { s3sFs, startS3, startProxy, freePort, env: s3Env } = require('../support/s3.js')
@@ -81,7 +83,12 @@ test('after an OOM the snapshot, heap profile, summary and report are uploaded, 
   assert.equal(local.upload.url, 's3://dumps/prod/api')
   assert.equal(local.upload.folder, folder)
   assert.equal(local.upload.compression, 'none')
-  assert.deepEqual(local.upload.objects.map((o) => o.key).sort(), Object.keys(files).map((f) => `${folder}/${f}`).sort())
+  assert.deepEqual(
+    local.upload.objects.map((o) => o.key).sort(),
+    Object.keys(files)
+      .map((f) => `${folder}/${f}`)
+      .sort(),
+  )
   for (const o of local.upload.objects) assert.equal(o.objectBytes, fs.statSync(files[path.basename(o.key)]).size, o.key)
   const uploaded = readReport(files['crash.oom.json'])
   assert.deepEqual(uploaded.upload.objects, local.upload.objects.slice(0, 3))
@@ -127,7 +134,7 @@ test('with the server down from the start, the files stay and the report and std
   assert.equal(r.code, 1, r.stderr)
   const report = keptLocally(dir)
   assert.deepEqual(report.upload.objects, [])
-  assert.match(report.upload.error, /crash\.heapsnapshot: .*(connect|Connection).*\(is the server at AWS_ENDPOINT_URL up\?\)/)
+  assert.match(report.upload.error, /^s3:\/\/dumps\/x\/[^ ]+-\d+\/: .*(connect|Connection).*\(is the server at AWS_ENDPOINT_URL up\?\)$/)
   assert.match(r.stderr, /node-oom-heapdump: upload: failed after 0 object\(s\): .*; the files stay on disk: .*crash\.heapsnapshot/)
 })
 
@@ -150,7 +157,10 @@ test('with the server killed mid-upload no object is visible and the files stay'
   const again = await startS3({ root })
   t.after(() => again.stop())
   assert.deepEqual(again.objects('dumps'), {})
-  assert.ok(fs.readdirSync(root).some((f) => f.startsWith('.upload_id-')), 'a part had reached the server')
+  assert.ok(
+    fs.readdirSync(root).some((f) => f.startsWith('.upload_id-')),
+    'a part had reached the server',
+  )
 })
 
 test('wrong credentials: a clear error, and the files stay', async (t) => {
@@ -177,5 +187,59 @@ test('a bucket that does not exist: a clear error, and the files stay', async (t
   const r = await runLeak({ options: { path: path.join(dir, 'crash'), upload: 's3://no-such-bucket/x', analyzeOnOOM: false }, env: server.env })
   assert.equal(r.code, 1, r.stderr)
   const report = keptLocally(dir)
-  assert.match(report.upload.error, /s3:\/\/no-such-bucket\/x\/.*crash\.heapsnapshot: .*NoSuchBucket.*\(bucket "no-such-bucket" does not exist\)/)
+  assert.match(report.upload.error, /^s3:\/\/no-such-bucket\/x\/[^ ]+-\d+\/: .*NoSuchBucket.*\(bucket "no-such-bucket" does not exist\)$/)
+  assert.match(r.stderr, /upload: failed after 0 object\(s\): .*does not exist/)
+})
+
+/** A read-only tmpfs at a new folder (root needed: permission bits do not stop root); null if not. */
+function readOnlyFolder(t, tag) {
+  const dir = tmpdir(tag)
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    skipOrFail(t, `cannot mount a read-only tmpfs (needs root): ${err.message.split('\n')[0]}`)
+    return null
+  }
+  t.after(() => execFileSync('umount', [dir]))
+  return dir
+}
+
+test('on a read-only folder the snapshot streams from the app straight to a complete object', async (t) => {
+  if (!s3sFs()) return skipOrFail(t, NO_SERVER)
+  const dir = readOnlyFolder(t, 'upload-ro')
+  if (!dir) return
+  const server = await startS3({ root: tmpdir('s3-root') })
+  t.after(() => server.stop())
+  const child = start(['--max-old-space-size=32', leakApp], {
+    env: { ...server.env, OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash'), upload: 's3://dumps/ro', analyzeOnOOM: false }) },
+  })
+  const r = await child.done
+  assert.equal(r.code, 1, r.stderr)
+  assert.deepEqual(fs.readdirSync(dir), [], 'nothing was written locally')
+  assert.match(r.stderr, /upload: cannot write .*crash\.heapsnapshot \(.*\): streaming the snapshot to s3:\/\/dumps\/ro instead/)
+  const { folder, files } = oomObjects(server, 'dumps', 'ro', child.pid)
+  assert.deepEqual(Object.keys(files), ['crash.heapsnapshot'])
+  const snap = readSnapshot(files['crash.heapsnapshot'])
+  const at = `s3://dumps/${folder}/crash.heapsnapshot`
+  assert.ok(r.stderr.includes(`node-oom-heapdump: wrote ${at} (`), r.stderr)
+  assert.match(r.stderr, new RegExp(`${snap.snapshot.node_count} nodes, ${snap.snapshot.edge_count} edges`))
+})
+
+test('on a read-only folder, an app killed mid-stream leaves no object', async (t) => {
+  if (!s3sFs()) return skipOrFail(t, NO_SERVER)
+  const dir = readOnlyFolder(t, 'upload-ro-killed')
+  if (!dir) return
+  const root = tmpdir('s3-root')
+  const server = await startS3({ root })
+  t.after(() => server.stop())
+  const child = start(['--max-old-space-size=200', leakApp], {
+    env: { ...server.env, OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash'), upload: 's3://dumps', analyzeOnOOM: false, heapProfile: false }) },
+  })
+  // Killed once the first part reached the server (the multipart upload was started).
+  await waitFor(() => fs.readdirSync(root).some((f) => f.startsWith('.upload_id-')), 120000, 'a part of the snapshot')
+  child.kill('SIGKILL')
+  const r = await child.done
+  assert.equal(r.signal, 'SIGKILL', r.stderr)
+  assert.match(r.stderr, /upload: the stream ended early; the upload was aborted, no object written/)
+  assert.deepEqual(server.objects('dumps'), {})
 })

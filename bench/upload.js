@@ -93,11 +93,21 @@ async function main() {
       const dir = tmpdir('bench-upload')
       const file = snapshot(dir, heapMb)
       const size = fs.statSync(file).size
-      const runs = [['helper (none)', () => ours(server, file, 'none')], ['helper (gzip)', () => ours(server, file, 'gzip')]]
+      const runs = [
+        ['helper (none)', () => ours(server, file, 'none')],
+        ['helper (gzip)', () => ours(server, file, 'gzip')],
+      ]
       if (awsOk) runs.push(['aws s3 cp', () => awsCp(server, file)])
       for (const [name, run] of runs) {
         const r = await run()
-        rows.push({ snapshot: `${mb(size)} MB`, uploader: name, seconds: r.seconds.toFixed(2), 'MB/s': (size / 1e6 / r.seconds).toFixed(0), 'peak RSS MB': mb(r.peak), 'object MB': r.objectBytes ? mb(r.objectBytes) : mb(size) })
+        rows.push({
+          snapshot: `${mb(size)} MB`,
+          uploader: name,
+          seconds: r.seconds.toFixed(2),
+          'MB/s': (size / 1e6 / r.seconds).toFixed(0),
+          'peak RSS MB': mb(r.peak),
+          'object MB': r.objectBytes ? mb(r.objectBytes) : mb(size),
+        })
       }
       // The plain object is the file, byte for byte.
       const obj = server.objects('bench')

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use object_store::aws::AmazonS3;
+use object_store::path::Path as Key;
+use object_store::ObjectStore;
 use tokio::runtime::Runtime;
 
 use crate::sink::ObjectSink;
@@ -40,10 +42,19 @@ impl Uploader {
             .map_err(|e| UploadError::Setup(e.to_string()))?;
         let store = Arc::new(store::build(url)?);
         let stamp = chrono::DateTime::<chrono::Utc>::from(at).format("%Y%m%dT%H%M%SZ");
+        let folder = url.key(&format!("{}/{stamp}-{pid}", host()));
+        // Some S3-compatible servers (s3s-fs) take objects into a bucket that does not exist: one
+        // listing of the folder first makes a missing bucket, or a server that is not there, an
+        // error before anything is sent. A listing denied (a write-only policy) is no error.
+        let listed = runtime.block_on(store.list_with_delimiter(Some(&Key::from(folder.as_str()))));
+        match listed {
+            Ok(_) | Err(object_store::Error::PermissionDenied { .. }) => {}
+            Err(e) => return Err(store::store_error(&url.bucket, &format!("{folder}/"), &e)),
+        }
         Ok(Uploader {
             runtime,
             store,
-            folder: url.key(&format!("{}/{stamp}-{pid}", host())),
+            folder,
             url: url.clone(),
             compression,
         })

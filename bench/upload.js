@@ -101,12 +101,12 @@ async function main() {
       for (const [name, run] of runs) {
         const r = await run()
         rows.push({
-          snapshot: `${mb(size)} MB`,
+          snapshot: mb(size),
           uploader: name,
           seconds: r.seconds.toFixed(2),
           'MB/s': (size / 1e6 / r.seconds).toFixed(0),
-          'peak RSS MB': mb(r.peak),
-          'object MB': r.objectBytes ? mb(r.objectBytes) : mb(size),
+          'peak RSS': mb(r.peak),
+          object: r.objectBytes ? mb(r.objectBytes) : mb(size),
         })
       }
       // The plain object is the file, byte for byte.

@@ -111,6 +111,7 @@ test('after bad options, good ones still install, and the API object is a single
       rssThreshold: 90,
       analyzeOnOOM: true,
       exportTimeoutMs: 300000,
+      uploadCompression: 'none',
       helperPid: 'number',
     },
   )

@@ -104,6 +104,18 @@ declare namespace nodeOomHeapdump {
      * Default `300000`.
      */
     exportTimeoutMs?: number
+    /**
+     * `s3://bucket/prefix`: after an OOM, once the app has exited, the helper process uploads the
+     * snapshot, the heap profile, the analyzer's summary and the report (with an `upload` section)
+     * to `<prefix>/<host>/<time>-<pid>/`, streamed in multipart parts, with retries. Credentials,
+     * region and endpoint come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+     * `AWS_SESSION_TOKEN`, `AWS_REGION` and `AWS_ENDPOINT_URL` (S3-compatible servers). The local
+     * files stay; when the upload fails, stderr and the report's `upload.error` say why. A bad URL
+     * throws. Default: none.
+     */
+    upload?: string
+    /** `'gzip'` compresses every uploaded object on the way (`.gz` appended to its key). Default `'none'`. */
+    uploadCompression?: 'none' | 'gzip'
   }
 
   /** The options in force, as the addon resolved them. */
@@ -125,6 +137,9 @@ declare namespace nodeOomHeapdump {
     /** Absent when none is set. */
     exportCommand?: string[]
     exportTimeoutMs: number
+    /** Absent when none is set. */
+    upload?: string
+    uploadCompression: 'none' | 'gzip'
     /** Pid of the helper process waiting to write the OOM snapshot. */
     helperPid?: number
     /** Why no helper runs; the snapshot is then written from the dying process itself. */

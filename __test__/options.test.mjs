@@ -112,6 +112,7 @@ test('after bad options, good ones still install, and the API object is a single
       analyzeOnOOM: true,
       pprof: false,
       exportTimeoutMs: 300000,
+      uploadCompression: 'none',
       helperPid: 'number',
     },
   )

@@ -44,6 +44,11 @@ pub struct Report {
     pub top_allocation_sites: Option<Vec<Site>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotOutcome>,
+    /// With the `upload` option: added by the helper once the upload ended, after this process
+    /// exited (the objects uploaded, or the error). The uploaded copy of the report lists the
+    /// objects before it; the local one, all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<oom_heapdump_upload::UploadOutcome>,
 }
 
 /// `kind`: what set the report off.
@@ -156,6 +161,7 @@ impl Report {
             heap_profile: None,
             top_allocation_sites: None,
             snapshot: None,
+            upload: None,
         }
     }
 
@@ -359,6 +365,7 @@ mod tests {
             heap_profile: None,
             top_allocation_sites: None,
             snapshot: None,
+            upload: None,
         }
     }
 

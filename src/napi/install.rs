@@ -20,7 +20,7 @@ use crate::export::{self, ExportConfig};
 use crate::on_request::devtools::check_at_load;
 use crate::on_request::runtime;
 use crate::on_request::transport::{Endpoint, OwnInspector};
-use crate::oom::{self, InstallError, OomConfig};
+use crate::oom::{self, InstallError, OomConfig, UploadConfig};
 use crate::options::{Implementation, Options, Prop, RawOptions, Reported};
 use crate::units::say;
 
@@ -61,6 +61,10 @@ pub(super) fn install_raw<'env>(
         analyze_on_oom: opts.analyze_on_oom,
         pprof: opts.pprof,
         export,
+        upload: opts.upload.clone().map(|url| UploadConfig {
+            url,
+            compression: opts.upload_compression,
+        }),
     });
     let report = oom::install(
         config,

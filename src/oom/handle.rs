@@ -62,7 +62,7 @@ fn export(
     oom: &Artifacts,
     snapshot: Option<PathBuf>,
 ) {
-    if config.export.is_none() && !config.pprof {
+    if config.export.is_none() && config.upload.is_none() && !config.pprof {
         return;
     }
     let profile = oom.report.heap_profile.as_ref().and_then(|p| p.path());
@@ -82,20 +82,29 @@ fn export(
         Ok(Err(spawn_error)) => Err(spawn_error.clone()),
         Err(_) => Err("the helper is busy".into()),
     };
+    let jobs = |all: bool| {
+        [
+            ("export", config.export.is_some()),
+            ("upload", config.upload.is_some()),
+            ("pprof", all && config.pprof),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(" and ")
+    };
     match sent {
-        Ok(()) if config.export.is_some() => say!(
-            "node-oom-heapdump: export: {} file(s) to export once this process has exited, by the helper process",
-            message.files.len()
+        Ok(()) if config.export.is_some() || config.upload.is_some() => say!(
+            "node-oom-heapdump: export: {} file(s) to {} once this process has exited, by the helper process",
+            message.files.len(),
+            jobs(false)
         ),
         Ok(()) => {}
-        Err(why) => {
-            let what = match (config.export.is_some(), config.pprof) {
-                (true, true) => "export and pprof",
-                (true, false) => "export",
-                _ => "pprof",
-            };
-            say!("node-oom-heapdump: {what}: not run, the helper process cannot run it ({why})")
-        }
+        Err(why) => say!(
+            "node-oom-heapdump: {}: not run, the helper process cannot run it ({why})",
+            jobs(true)
+        ),
     }
 }
 

@@ -21,6 +21,7 @@ use oom_heapdump_capture::protocol::{
 };
 use oom_heapdump_capture::ProtocolError;
 
+use super::install::UploadConfig;
 use crate::export::ExportConfig;
 
 /// Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default): lets
@@ -54,6 +55,8 @@ pub struct Helper {
     export: Option<ExportConfig>,
     /// Whether it was started to convert the heap profile to pprof.
     pprof: bool,
+    /// The upload it was started with.
+    upload: Option<UploadConfig>,
 }
 
 impl Helper {
@@ -70,6 +73,7 @@ impl Helper {
         stem: &str,
         export: Option<&ExportConfig>,
         pprof: bool,
+        upload: Option<&UploadConfig>,
     ) -> io::Result<Helper> {
         // Node marks its stdio close-on-exec, so `Stdio::inherit()` would leave the helper without
         // a stderr: hand it a duplicate, which becomes its fd 2.
@@ -84,6 +88,13 @@ impl Helper {
             .arg(stem);
         if pprof {
             command.arg("--pprof");
+        }
+        if let Some(u) = upload {
+            command
+                .arg("--upload")
+                .arg(u.url.to_string())
+                .arg("--upload-compression")
+                .arg(u.compression.as_str());
         }
         if let Some(e) = export {
             command
@@ -109,6 +120,7 @@ impl Helper {
             target: (dir.to_owned(), stem.to_owned()),
             export: export.cloned(),
             pprof,
+            upload: upload.cloned(),
         })
     }
 
@@ -116,24 +128,26 @@ impl Helper {
         self.child.id()
     }
 
-    /// Whether it was started for `dir` and `stem`, with `export` and `pprof`.
+    /// Whether it was started for `dir` and `stem`, with `export`, `pprof` and `upload`.
     pub fn serves(
         &self,
         dir: &Path,
         stem: &str,
         export: Option<&ExportConfig>,
         pprof: bool,
+        upload: Option<&UploadConfig>,
     ) -> bool {
         self.target.0 == dir
             && self.target.1 == stem
             && self.export.as_ref() == export
             && self.pprof == pprof
+            && self.upload.as_ref() == upload
     }
 
     /// Whether it was started to do something with the OOM's files once this process has exited
-    /// (an export command, the pprof conversion).
+    /// (an export command, the pprof conversion, an upload).
     pub fn takes_files(&self) -> bool {
-        self.export.is_some() || self.pprof
+        self.export.is_some() || self.pprof || self.upload.is_some()
     }
 
     /// Tells it which files the OOM wrote, for its export command to run on once this process has

@@ -26,6 +26,15 @@ pub struct OomConfig {
     pub pprof: bool,
     /// The command the helper runs on the OOM's files once this process has exited.
     pub export: Option<ExportConfig>,
+    /// Where the helper uploads the OOM's files once this process has exited.
+    pub upload: Option<UploadConfig>,
+}
+
+/// The `upload` and `uploadCompression` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadConfig {
+    pub url: oom_heapdump_upload::S3Url,
+    pub compression: oom_heapdump_upload::Compression,
 }
 
 /// What the handler finds: the configuration (None: snapshots off) and the helper, or why it could
@@ -76,6 +85,7 @@ pub fn install(
             &c.target.stem,
             c.export.as_ref(),
             c.pprof,
+            c.upload.as_ref(),
         )
         .map_err(|e| format!("cannot start {}: {e}", helper_exe.display()))
     };
@@ -99,7 +109,7 @@ pub fn install(
     // started with: a new target or command needs a new helper (the old one exits when its pipe is
     // closed).
     if let Some(c) = &config {
-        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem, c.export.as_ref(), c.pprof))
+        if !matches!(&*helper, Ok(h) if h.serves(&c.target.dir, &c.target.stem, c.export.as_ref(), c.pprof, c.upload.as_ref()))
         {
             *helper = spawn(c);
         }

@@ -16,4 +16,4 @@ mod in_process;
 mod install;
 mod snapshot;
 
-pub use self::install::{config, install, InstallError, OomConfig};
+pub use self::install::{config, install, InstallError, OomConfig, UploadConfig};

@@ -8,9 +8,10 @@ use super::declare::declare_options;
 use super::paths::{oom_files, FilePath, SnapshotPath, SnapshotTarget};
 use super::values::{
     Boolean, Command, ExportCommand, Implementation, OneOf, Percent, Port, PositiveInteger,
-    Reported,
+    Reported, S3Location,
 };
 use super::OptionError;
+use oom_heapdump_upload::{Compression, S3Url};
 
 /// The DevTools port when none is given (Node's own default).
 pub const DEFAULT_PORT: u16 = 9229;
@@ -94,20 +95,45 @@ declare_options! {
     /// Milliseconds `exportCommand` may run; then its process group is killed, and stderr says so.
     export_timeout_ms: u64 = PositiveInteger { default: 300_000 },
         js "exportTimeoutMs", env "NODE_OOM_HEAPDUMP_EXPORT_TIMEOUT_MS";
+
+    /// `s3://bucket/prefix`: after an OOM, once the app has exited, the helper uploads the
+    /// snapshot, heap profile, analyzer summary and report to
+    /// `<prefix>/<host>/<time>-<pid>/` (see Upload). Credentials, region and endpoint from the
+    /// standard AWS variables (`AWS_ENDPOINT_URL` for S3-compatible servers).
+    upload: Option<S3Url> = S3Location,
+        js "upload", env "NODE_OOM_HEAPDUMP_UPLOAD",
+        installed |o| o.upload.as_ref().map(|u| Reported::String(u.to_string()));
+
+    /// `"gzip"` compresses every uploaded object on the way (`.gz` appended to its key);
+    /// `"none"` uploads the files as they are.
+    upload_compression: Compression = OneOf {
+        choices: &[("none", Compression::None), ("gzip", Compression::Gzip)],
+        default: Compression::None,
+    },
+        js "uploadCompression", env "NODE_OOM_HEAPDUMP_UPLOAD_COMPRESSION";
 }
 
 /// What the rest of the crate reads off several options at once.
 impl Options {
     /// The checks that depend on several options: the OOM path's folder and the names written in
     /// it are checked only when the OOM path will write there (`heapdumpOnOOM`), and with the
-    /// timestamp `addTimestamp` adds; otherwise nothing on disk is looked at.
+    /// timestamp `addTimestamp` adds; otherwise nothing on disk is looked at. With `upload` the
+    /// folder need not be writable.
     fn check_together(mut self) -> Result<Options, OptionError> {
-        self.path = if self.heapdump_on_oom {
-            let written = oom_files(&self.path.stem, self.add_timestamp);
-            self.path.writable(&written)?
-        } else {
-            self.path.unchecked()
-        };
+        self.path =
+            if self.heapdump_on_oom {
+                let written = oom_files(&self.path.stem, self.add_timestamp);
+                match self.path.clone().writable(&written) {
+                    // With `upload`, a folder that cannot be written (a read-only root filesystem)
+                    // is no error: the helper streams the snapshot to the bucket instead.
+                    Err(
+                        OptionError::NotWritable { .. } | OptionError::DefaultNotWritable { .. },
+                    ) if self.upload.is_some() => self.path.unchecked(),
+                    checked => checked?,
+                }
+            } else {
+                self.path.unchecked()
+            };
         Ok(self)
     }
 

@@ -110,6 +110,7 @@ fn typings_declare_every_option_and_nothing_else() {
         "exportCommand",
         super::Prop::List(vec![super::Prop::String("/bin/true".into())]),
     );
+    raw.set("upload", super::Prop::String("s3://dumps/prod".into()));
     let options = Options::parse(&raw, &defaults).unwrap();
     let mut reported: Vec<&str> = options.report().iter().map(|(js, _)| *js).collect();
     reported.extend(["helperPid", "helperError"]);

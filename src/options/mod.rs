@@ -126,6 +126,12 @@ pub enum OptionError {
         choices: String,
         got: String,
     },
+    #[error("{name} must be s3://bucket/prefix: {why}, got {got}")]
+    Upload {
+        name: &'static str,
+        got: String,
+        why: String,
+    },
     #[error("{name} must be a number from 0 to 100, got {got}")]
     Percent { name: &'static str, got: String },
     #[error("{name} must be a positive integer, got {got}")]
@@ -393,6 +399,7 @@ mod tests {
                 ("analyzeOnOOM", Reported::Bool(true)),
                 ("pprof", Reported::Bool(false)),
                 ("exportTimeoutMs", Reported::Number(300_000.0)),
+                ("uploadCompression", Reported::String("none".into())),
             ]
         );
         r.set("heapProfile", Prop::Bool(false));
@@ -406,5 +413,38 @@ mod tests {
         assert!(o
             .report()
             .contains(&("exportCommand", Reported::List(vec!["/bin/true".into()]))));
+        r.set("upload", Prop::String("s3://dumps/prod/".into()));
+        r.set("uploadCompression", Prop::String("gzip".into()));
+        let o = Options::parse(&r, &defaults()).unwrap();
+        let report = o.report();
+        assert!(report.contains(&("upload", Reported::String("s3://dumps/prod".into()))));
+        assert!(report.contains(&("uploadCompression", Reported::String("gzip".into()))));
+    }
+
+    #[test]
+    fn a_bad_upload_url_names_the_option() {
+        for (set, message) in [
+            (
+                ("upload", Prop::String("https://dumps/x".into())),
+                r#"option `upload` must be s3://bucket/prefix: must start with s3://, got "https://dumps/x""#,
+            ),
+            (
+                ("upload", Prop::String("s3://Dumps".into())),
+                r#"option `upload` must be s3://bucket/prefix: bucket name "Dumps" is not a valid S3 bucket name (3 to 63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit), got "s3://Dumps""#,
+            ),
+            (
+                ("upload", Prop::Bool(true)),
+                "option `upload` must be a string s3://bucket/prefix, got true",
+            ),
+            (
+                ("uploadCompression", Prop::String("zstd".into())),
+                r#"option `uploadCompression` must be "none" or "gzip", got "zstd""#,
+            ),
+        ] {
+            let mut r = raw();
+            let (name, value) = set;
+            r.set(name, value);
+            assert_eq!(err(r), message);
+        }
     }
 }

@@ -332,6 +332,47 @@ impl Check for Command {
     }
 }
 
+/// Where to upload: `s3://bucket[/prefix]`. The default is none.
+pub struct S3Location;
+
+impl Describe for S3Location {
+    fn text(&self) -> Text {
+        Text::String
+    }
+    fn default_doc(&self) -> String {
+        "none".into()
+    }
+}
+
+impl Check for S3Location {
+    type Value = Option<oom_heapdump_upload::S3Url>;
+    fn check(
+        &self,
+        name: &'static str,
+        given: &Prop,
+        _: &Defaults,
+    ) -> Result<Option<oom_heapdump_upload::S3Url>, OptionError> {
+        match given {
+            Prop::Undefined => Ok(None),
+            Prop::String(s) => oom_heapdump_upload::S3Url::parse(s)
+                .map(Some)
+                .map_err(|why| OptionError::Upload {
+                    name,
+                    got: given.describe(),
+                    why: why.to_string(),
+                }),
+            other => Err(OptionError::Type {
+                name,
+                expected: "a string s3://bucket/prefix",
+                got: other.describe(),
+            }),
+        }
+    }
+    fn report(&self, value: &Option<oom_heapdump_upload::S3Url>) -> Reported {
+        Reported::String(value.as_ref().map(|u| u.to_string()).unwrap_or_default())
+    }
+}
+
 /// How the OOM is caught (`OOMImplementation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Implementation {

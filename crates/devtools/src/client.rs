@@ -74,6 +74,10 @@ pub async fn list_targets(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
 async fn read_target_list(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
     let url = format!("http://{at}/json/list");
     let discovery = |reason: String| DevtoolsError::Discovery { at, reason };
+    // Built together with the helper (crates/upload), reqwest has rustls without a crypto
+    // provider, and building a client without one installed panics: install ring's (a no-op when
+    // one is installed already, and unused for this plain-http request).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(DISCOVERY_TIMEOUT)

@@ -28,6 +28,10 @@
 //! Started with `--pprof` (the app's option `pprof`), it first converts the heap profile among
 //! those files to pprof beside it (`<name>.heap.pb.gz`, crates/pprof), which the export command
 //! then gets too: here rather than in the dying process, whose exit it would delay, at its limit.
+//!
+//! Started with `--upload s3://bucket/prefix [--upload-compression gzip]` (the app's `upload`
+//! option), it uploads the files of that export message, and the analyzer's summary, to object
+//! storage once the parent has exited, before the export command runs ([`upload`]).
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, IsTerminal, Write};
@@ -42,9 +46,11 @@ use oom_heapdump_capture::{CaptureError, SnapshotWriter};
 
 mod credentials;
 mod target;
+mod upload;
 
 use credentials::Credentials;
 use target::Target;
+use upload::UploadConfig;
 
 const BUFFER: usize = 256 * 1024;
 
@@ -67,6 +73,13 @@ fn main() -> ExitCode {
     let export_timeout = arg(&own, "--export-timeout-ms")
         .and_then(|ms| ms.to_str()?.parse::<u64>().ok())
         .map_or(Duration::from_secs(300), Duration::from_millis);
+    let upload = match UploadConfig::from_args(&own) {
+        Ok(u) => u,
+        Err(err) => {
+            eprintln!("node-oom-heapdump helper: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let target = match Target::from_args(own) {
         Ok(t) => t,
         Err(err) => {
@@ -75,7 +88,7 @@ fn main() -> ExitCode {
         }
     };
     let app = unsafe { libc::getppid() } as u32;
-    let mut after = match run(&target, app) {
+    let mut after = match run(&target, app, upload.as_ref()) {
         Ok(after) => after,
         Err(err) => {
             eprintln!("node-oom-heapdump helper: {err}");
@@ -99,8 +112,16 @@ fn main() -> ExitCode {
             Err(()) => status = ExitCode::FAILURE,
         }
     }
+    // The summary is kept for the upload, when there is one.
+    let mut summary = upload.as_ref().map(|_| Vec::new());
     if let (Some(analyzer), Some((snapshot, _))) = (&analyzer, &after.summarize) {
-        if summarize(analyzer, snapshot) != ExitCode::SUCCESS {
+        if summarize(analyzer, snapshot, summary.as_mut()) != ExitCode::SUCCESS {
+            status = ExitCode::FAILURE;
+        }
+    }
+    if let (Some(config), Some((files, _))) = (&upload, &after.exported) {
+        let summary = summary.as_deref().filter(|s| !s.is_empty());
+        if !upload::run(config, &files.files, summary, app, after.exported_at) {
             status = ExitCode::FAILURE;
         }
     }
@@ -176,9 +197,10 @@ fn run_export(export: &Export) -> bool {
     }
 }
 
-/// Runs `analyzer analyze <snapshot>`, its report going to stderr, and waits for it (the export
-/// comes after). This process already has the app's credentials.
-fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
+/// Runs `analyzer analyze <snapshot>`, its report going to stderr, and waits for it (the upload and
+/// the export come after). This process already has the app's credentials. With `keep`, the report
+/// is also kept there (its first [`SUMMARY_MAX`] bytes).
+fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> ExitCode {
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return ExitCode::FAILURE,
@@ -187,12 +209,19 @@ fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
         "node-oom-heapdump: what filled the heap, from {} (option analyzeOnOOM: false turns this off):",
         snapshot.display()
     );
-    let ran = Command::new(analyzer)
-        .arg("analyze")
-        .arg(snapshot)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stderr))
-        .status();
+    let mut command = Command::new(analyzer);
+    command.arg("analyze").arg(snapshot).stdin(Stdio::null());
+    let ran = match keep {
+        None => command.stdout(Stdio::from(stderr)).status(),
+        Some(kept) => command
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                let mut out = child.stdout.take().expect("piped");
+                tee(&mut out, &mut std::fs::File::from(stderr), kept);
+                child.wait()
+            }),
+    };
     match ran {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
@@ -206,17 +235,47 @@ fn summarize(analyzer: &Path, snapshot: &Path) -> ExitCode {
     }
 }
 
+/// The most of the analyzer's report kept for the upload.
+const SUMMARY_MAX: usize = 1 << 20;
+
+/// Copies `from` to `to` until its end, keeping the first [`SUMMARY_MAX`] bytes in `kept`.
+fn tee(from: &mut impl io::Read, to: &mut impl Write, kept: &mut Vec<u8>) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let _ = to.write_all(&buf[..n]);
+        let room = SUMMARY_MAX.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+}
+
 /// What is left to do once the app has exited, each with the credentials the app had when it
-/// asked: the snapshot to summarize, the files to export.
-#[derive(Default)]
+/// asked: the snapshot to summarize, the files to export (and upload).
 struct After {
     summarize: Option<(PathBuf, Credentials)>,
     exported: Option<(ExportFiles, Credentials)>,
+    /// When the export message came: the time in the upload's folder name.
+    exported_at: std::time::SystemTime,
+}
+
+impl Default for After {
+    fn default() -> Self {
+        After {
+            summarize: None,
+            exported: None,
+            exported_at: std::time::SystemTime::now(),
+        }
+    }
 }
 
 /// Serves requests until the sender closes the pipe; returns the last snapshot written whose
 /// request asked for a summary and the last files to export, with the app's credentials then.
-fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
+fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After, CaptureError> {
     let mut after = After::default();
     let mut rx = Receiver::new(BufReader::with_capacity(BUFFER, io::stdin().lock()));
     let mut out = io::stdout().lock();
@@ -232,7 +291,10 @@ fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
                     .try_for_each(|f| target.check_artifact(f).map_err(|e| e.to_string()))
                     .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
                 match allowed {
-                    Ok(creds) => after.exported = Some((files, creds)),
+                    Ok(creds) => {
+                        after.exported = Some((files, creds));
+                        after.exported_at = std::time::SystemTime::now();
+                    }
                     Err(why) => eprintln!("node-oom-heapdump helper: no export: {why}"),
                 }
                 continue;
@@ -252,13 +314,14 @@ fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
             }
         };
         let received = creds
-            .run_as(|| receive(&mut rx, &req, &mut buf))
-            .unwrap_or_else(|e| Ok(Ack::Failed(e.to_string())));
+            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app))
+            .unwrap_or_else(|e| Ok((Ack::Failed(e.to_string()), false)));
         match received {
-            Ok(ack) => {
+            Ok((ack, streamed)) => {
                 answer(&mut out, &ack)?;
                 match &ack {
-                    Ack::Written { path, .. } if req.summarize => {
+                    // A snapshot streamed to the bucket has no file to summarize.
+                    Ack::Written { path, .. } if req.summarize && !streamed => {
                         after.summarize = Some((path.clone(), creds));
                     }
                     Ack::Written { .. } => {}
@@ -281,23 +344,33 @@ fn run(target: &Target, app: u32) -> Result<After, CaptureError> {
     Ok(after)
 }
 
-/// Writes one capture; the temporary file is removed on every error path.
+/// Writes one capture; the temporary file is removed on every error path. With an upload, a
+/// snapshot whose file cannot be created is streamed to the bucket instead (true).
 fn receive<R: io::BufRead>(
     rx: &mut Receiver<R>,
     req: &Request,
     buf: &mut [u8],
-) -> Result<Ack, CaptureError> {
-    let mut writer = SnapshotWriter::create(&req.final_path)?;
+    upload: Option<&UploadConfig>,
+    app: u32,
+) -> Result<(Ack, bool), CaptureError> {
+    let mut writer = match (SnapshotWriter::create(&req.final_path), upload) {
+        (Ok(w), _) => w,
+        (Err(why), Some(config)) => {
+            return upload::stream(rx, req, buf, config, app, &why).map(|a| (a, true))
+        }
+        (Err(why), None) => return Err(why),
+    };
     while let Chunk::Data(n) = rx.next_chunk(buf)? {
         writer.write(&buf[..n])?;
     }
     let (path, summary) = writer.finish(req.landing)?;
-    Ok(Ack::Written {
+    let ack = Ack::Written {
         path,
         bytes: summary.bytes,
         node_count: summary.node_count,
         edge_count: summary.edge_count,
-    })
+    };
+    Ok((ack, false))
 }
 
 fn answer(out: &mut impl Write, ack: &Ack) -> Result<(), CaptureError> {

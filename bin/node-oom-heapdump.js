@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npx node-oom-heapdump analyze|diff ...`: runs the analyzer built on install
-// (native/oom-heapdump-analyzer, crates/analyzer) with the same arguments and exit status.
+// (oom-heapdump-analyzer from native/ or the platform package, crates/analyzer) with the same arguments and exit status.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 
-const binary = path.join(__dirname, '..', 'native', 'oom-heapdump-analyzer')
+// native/ (a local build) first, else the platform package (native.js).
+const binary = require('../native.js').executable('oom-heapdump-analyzer') ?? path.join(__dirname, '..', 'native', 'oom-heapdump-analyzer')
 const run = spawnSync(binary, process.argv.slice(2), { stdio: 'inherit' })
 if (run.error) {
   console.error(`node-oom-heapdump: cannot run ${binary} (${run.error.message}); it is built when the package is installed (npm install).`)

@@ -52,7 +52,7 @@ if (!shimOnly) {
     process.exit(1)
   }
   if (cargo.status !== 0) process.exit(cargo.status ?? 1)
-  const out = path.join(root, 'target', debug ? 'debug' : 'release')
+  const out = path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), debug ? 'debug' : 'release')
   place(path.join(out, 'libnode_oom_heapdump.so'), path.join(dest, native.ADDON))
   for (const e of native.EXECUTABLES) place(path.join(out, e), path.join(dest, e))
 }

@@ -80,5 +80,5 @@ function newestSource() {
   return newest
 }
 
-module.exports = { MAJORS, nodeBinary }
+module.exports = { MAJORS, nodeBinary, fetchMajor, abiOf }
 if (require.main === module) main()

@@ -30,7 +30,7 @@ function installTarballs(node, files, env = {}) {
   const started = process.hrtime.bigint()
   const r = spawnSync(
     path.join(bin, 'npm'),
-    ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', '--registry=http://127.0.0.1:9/', `--cache=${path.join(dir, '.npm-cache')}`, ...files],
+    ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', '--script-shell=/bin/sh', '--registry=http://127.0.0.1:9/', `--cache=${path.join(dir, '.npm-cache')}`, ...files],
     { cwd: dir, encoding: 'utf8', env: { HOME: dir, PATH: bin, ...env }, timeout: 30 * 60_000 },
   )
   const ms = Number(process.hrtime.bigint() - started) / 1e6

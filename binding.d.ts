@@ -60,6 +60,9 @@ export declare function install(options: object | undefined | null, context: Con
  */
 export declare function installFromEnvironment(context: Context): Record<string, boolean | number | string | string[]>
 
+/** Loads the shim at `path` (an absolute path); throws naming the file and what is missing. */
+export declare function loadShim(path: string): void
+
 /** Heap snapshot progress, as V8 reports it. */
 export interface Progress {
   done: number

@@ -1,5 +1,5 @@
 // node-oom-heapdump: the thin JS layer over the Rust addon. It finds the native build for the
-// running Node.js, keeps the API object a singleton (as the original package did), keeps one
+// running Node.js (native.js), keeps the API object a singleton (as the original package did), keeps one
 // capture at a time and the list of files this instance created (with their device and inode, so
 // that a file put in one's place since is never deleted), turns paths given as fs takes them (URL,
 // Buffer) into strings, and tells the addon what only JS knows of the process (context()). Everything else is decided and done in Rust (src/): options
@@ -15,11 +15,11 @@ const { fileURLToPath } = require('node:url')
 const { debuglog, inspect } = require('node:util')
 const { isMainThread } = require('node:worker_threads')
 
+const nativeFiles = require('./native.js')
+
 const debug = debuglog('node-oom-heapdump')
-const nativeFile = path.join(__dirname, 'native', `node_oom_heapdump-abi${process.versions.modules}.node`)
-const helperFile = path.join(__dirname, 'native', 'oom-heapdump-helper')
-// NODE_OOM_HEAPDUMP_ANALYZER: another command line (its `analyze`) for the summary after an OOM (tests use it).
-const analyzerFile = process.env.NODE_OOM_HEAPDUMP_ANALYZER || path.join(__dirname, 'native', 'node-oom-heapdump')
+/** @type {ReturnType<typeof nativeFiles.locate> | null} where the native files for this Node are (loadNative). */
+let located = null
 
 let instance = null
 // Paths travel to the addon as strings: a Buffer path must be UTF-8 (a BOM is kept, as in a name).
@@ -233,27 +233,33 @@ function describe(value) {
   return typeof value === 'function' ? 'a function' : Array.isArray(value) ? 'an array' : (JSON.stringify(value) ?? String(value))
 }
 
-/** @returns {typeof import('./binding')} */
+/**
+ * The addon, with the shim for this Node's ABI bound: from native/ (a local build) or the platform
+ * package (native.js says where); one clear error when neither fits.
+ * @returns {typeof import('./binding')}
+ */
 function loadNative() {
-  try {
-    return require(nativeFile)
-  } catch (err) {
-    if (err.code !== 'MODULE_NOT_FOUND') throw err
-    throw new Error(
-      `node-oom-heapdump: no native build for Node.js ${process.version} (ABI ${process.versions.modules}) at ${nativeFile}; ` + 'run `npm rebuild node-oom-heapdump` with this Node.js to build it',
-    )
+  if (!located) {
+    const found = nativeFiles.locate()
+    debug(`native files from ${found.dir}`)
+    located = found
   }
+  const native = require(located.addon)
+  native.loadShim(located.shim)
+  return native
 }
 
 // What the addon needs to know of the process: where default file names go (--diagnostic-dir when
 // given, else the working directory), its executables, this process's inspector.
 function context() {
+  const files = located ?? nativeFiles.locate()
   const diagnosticDir = lastFlagValue('--diagnostic-dir')
   return {
     defaultDir: diagnosticDir ?? process.cwd(),
     defaultDirIsDiagnosticDir: diagnosticDir !== undefined,
-    helperPath: helperFile,
-    analyzerPath: analyzerFile,
+    helperPath: files.executables['oom-heapdump-helper'],
+    // NODE_OOM_HEAPDUMP_ANALYZER: another command line (its `analyze`) for the summary after an OOM (tests use it).
+    analyzerPath: process.env.NODE_OOM_HEAPDUMP_ANALYZER || files.executables['node-oom-heapdump'],
     nodeVersion: process.version,
     inspectorUrl: inspector.url(),
   }

@@ -15,7 +15,7 @@ test('npm pack ships every source file the install builds from, and the bin', ()
     tracked.some((f) => f.startsWith('crates/analyzer/src/')),
     'the analyzer sources are tracked',
   )
-  const needed = [...tracked, 'Cargo.toml', 'Cargo.lock', 'build.rs', 'scripts/build.js', 'index.js', 'index.d.ts', 'bin/node-oom-heapdump.js']
+  const needed = [...tracked, 'Cargo.toml', 'Cargo.lock', 'build.rs', 'scripts/build.js', 'scripts/shim.js', 'native.js', 'index.js', 'index.d.ts', 'bin/node-oom-heapdump.js']
   assert.deepEqual(
     needed.filter((f) => !packed.has(f)),
     [],

@@ -51,7 +51,7 @@ try {
   const files = [1, 2, 3].map((i) => path.join(dir, `s${i}.heapsnapshot`))
   const app = path.join(root, '__test__', 'fixtures', 'leaks', 'three-snapshots.js')
   timed(process.execPath, [app, ...files])
-  const ours = timed(path.join(root, 'native', 'oom-heapdump-analyzer'), ['leaks', ...files, '--json'])
+  const ours = timed(path.join(root, 'native', 'node-oom-heapdump'), ['leaks', ...files, '--json'])
   const l = JSON.parse(ours.out)
   const work = path.join(dir, 'memlab-work')
   fs.mkdirSync(work)

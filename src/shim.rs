@@ -1,8 +1,11 @@
 //! The Rust side of the C++ shim (shim/oom_shim.cc): its one `extern "C"` block and safe wrappers.
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::sync::{Mutex, OnceLock};
 
 /// What V8 told us about an out-of-memory failure. Must match `ohd_oom_event` in shim/oom_shim.cc.
 #[repr(C)]
@@ -116,43 +119,125 @@ type ProfileNodeSink = extern "C" fn(ctx: *mut c_void, node: *const ProfileNode)
 type ProfileSampleSink =
     extern "C" fn(ctx: *mut c_void, node_id: u32, size: u64, count: u32, ordinal: u64);
 
-extern "C" {
-    fn ohd_install_oom_handler(on_oom: OomCallback) -> i32;
-    fn ohd_take_heap_snapshot(
-        raise_limit: i32,
-        progress: Option<ProgressSink>,
-        ctx: *mut c_void,
-    ) -> *const c_void;
-    fn ohd_serialize_heap_snapshot(
-        snapshot: *const c_void,
-        sink: ChunkSink,
-        ctx: *mut c_void,
-        chunk_size: i32,
-    ) -> i32;
-    fn ohd_delete_heap_snapshot(snapshot: *const c_void);
-    fn ohd_start_sampling_heap_profiler(interval_bytes: u64) -> i32;
-    fn ohd_read_allocation_profile(
-        raise_limit: i32,
-        on_node: ProfileNodeSink,
-        on_sample: ProfileSampleSink,
-        ctx: *mut c_void,
-    ) -> i32;
-    fn ohd_heap_statistics(out: *mut HeapStats) -> i32;
-    fn ohd_heap_space_count() -> usize;
-    fn ohd_heap_space(index: usize, out: *mut RawHeapSpace) -> i32;
-    fn ohd_on_every_gc(on_gc: GcCallback) -> i32;
-    fn ohd_cpu_profile_start(sampling_interval_us: u32) -> *mut c_void;
-    fn ohd_cpu_profile_stop(
-        run: *mut c_void,
-        sink: ChunkSink,
-        ctx: *mut c_void,
-        chunk_size: i32,
-    ) -> i32;
+/// The shim's functions, bound once by [`load`] from `oom_shim-abi<N>.so`: the shim is built per
+/// Node ABI (V8's C++ API changes between majors), this addon once (N-API is stable). Its V8
+/// symbols resolve against the node executable that loaded us.
+macro_rules! shim_table {
+    ($($name:ident: fn($($arg:ty),*) -> $ret:ty;)*) => {
+        #[allow(non_snake_case)]
+        struct Table {
+            $($name: unsafe extern "C" fn($($arg),*) -> $ret,)*
+        }
+
+        impl Table {
+            /// Binds every function; the first missing symbol is the error.
+            fn bind(lib: *mut c_void, path: &Path) -> Result<Table, ShimError> {
+                Ok(Table {
+                    $($name: unsafe {
+                        std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) -> $ret>(
+                            symbol(lib, path, stringify!($name))?,
+                        )
+                    },)*
+                })
+            }
+        }
+    };
+}
+
+shim_table! {
+    ohd_install_oom_handler: fn(OomCallback) -> i32;
+    ohd_take_heap_snapshot: fn(i32, Option<ProgressSink>, *mut c_void) -> *const c_void;
+    ohd_serialize_heap_snapshot: fn(*const c_void, ChunkSink, *mut c_void, i32) -> i32;
+    ohd_delete_heap_snapshot: fn(*const c_void) -> ();
+    ohd_start_sampling_heap_profiler: fn(u64) -> i32;
+    ohd_read_allocation_profile: fn(i32, ProfileNodeSink, ProfileSampleSink, *mut c_void) -> i32;
+    ohd_heap_statistics: fn(*mut HeapStats) -> i32;
+    ohd_heap_space_count: fn() -> usize;
+    ohd_heap_space: fn(usize, *mut RawHeapSpace) -> i32;
+    ohd_on_every_gc: fn(GcCallback) -> i32;
+    ohd_cpu_profile_start: fn(u32) -> *mut c_void;
+    ohd_cpu_profile_stop: fn(*mut c_void, ChunkSink, *mut c_void, i32) -> i32;
+}
+
+/// Why the shim could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("cannot load the V8 shim {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("the V8 shim {path} has no symbol {symbol} (it is not a build of this version's shim/oom_shim.cc)")]
+    Symbol { path: PathBuf, symbol: &'static str },
+    #[error("the V8 shim is already loaded from {loaded}; cannot load {path} as well")]
+    Other { loaded: PathBuf, path: PathBuf },
+}
+
+static SHIM: OnceLock<(PathBuf, Table)> = OnceLock::new();
+
+/// Loads the shim built for the running Node's ABI and binds its functions. Loading the same file
+/// again is a no-op; another file once one is loaded is an error.
+pub fn load(path: &Path) -> Result<(), ShimError> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((loaded, _)) = SHIM.get() {
+        return if loaded == path {
+            Ok(())
+        } else {
+            Err(ShimError::Other {
+                loaded: loaded.clone(),
+                path: path.to_path_buf(),
+            })
+        };
+    }
+    let open = |reason: String| ShimError::Open {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| open("the path holds a NUL byte".into()))?;
+    // RTLD_NOW: a V8 symbol the running node does not have fails here, not at OOM time.
+    let lib = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if lib.is_null() {
+        return Err(open(dlerror()));
+    }
+    match Table::bind(lib, path) {
+        Ok(table) => {
+            let _ = SHIM.set((path.to_path_buf(), table));
+            Ok(())
+        }
+        Err(e) => {
+            unsafe { libc::dlclose(lib) };
+            Err(e)
+        }
+    }
+}
+
+fn symbol(lib: *mut c_void, path: &Path, name: &'static str) -> Result<*mut c_void, ShimError> {
+    let c_name = CString::new(name).expect("symbol names have no NUL");
+    let p = unsafe { libc::dlsym(lib, c_name.as_ptr()) };
+    if p.is_null() {
+        Err(ShimError::Symbol {
+            path: path.to_path_buf(),
+            symbol: name,
+        })
+    } else {
+        Ok(p)
+    }
+}
+
+fn dlerror() -> String {
+    let e = unsafe { libc::dlerror() };
+    cstr(e).unwrap_or_else(|| "unknown dlopen error".into())
+}
+
+/// The bound shim. Every entry point of the addon that reaches V8 is called after `loadShim` (the
+/// JS loader calls it right after loading the addon); before that, the wrappers below report
+/// failure (false, None, empty) as V8 would without an isolate.
+fn shim() -> Option<&'static Table> {
+    SHIM.get().map(|(_, t)| t)
 }
 
 /// Starts V8's sampling heap profiler on the current thread's isolate.
 pub fn start_sampling_heap_profiler(interval_bytes: u64) -> bool {
-    unsafe { ohd_start_sampling_heap_profiler(interval_bytes) == 1 }
+    shim().is_some_and(|s| unsafe { (s.ohd_start_sampling_heap_profiler)(interval_bytes) } == 1)
 }
 
 /// One sample of the sampling heap profile.
@@ -175,7 +260,7 @@ pub trait ProfileVisitor {
 pub fn read_allocation_profile(at_oom: bool, visitor: &mut dyn ProfileVisitor) -> bool {
     let mut visitor = visitor;
     let ctx = &mut visitor as *mut &mut dyn ProfileVisitor as *mut c_void;
-    unsafe { ohd_read_allocation_profile(i32::from(at_oom), visit_node, visit_sample, ctx) == 1 }
+    shim().is_some_and(|s| unsafe { (s.ohd_read_allocation_profile)(i32::from(at_oom), visit_node, visit_sample, ctx) } == 1)
 }
 
 extern "C" fn visit_node(ctx: *mut c_void, node: *const ProfileNode) {
@@ -197,12 +282,16 @@ extern "C" fn visit_sample(ctx: *mut c_void, node_id: u32, size: u64, count: u32
 /// The current thread's isolate's heap statistics.
 pub fn heap_statistics() -> Option<HeapStats> {
     let mut stats = HeapStats::default();
-    (unsafe { ohd_heap_statistics(&mut stats) } == 1).then_some(stats)
+    let s = shim()?;
+    (unsafe { (s.ohd_heap_statistics)(&mut stats) } == 1).then_some(stats)
 }
 
 /// The current thread's isolate's heap spaces.
 pub fn heap_spaces() -> Vec<HeapSpace> {
-    (0..unsafe { ohd_heap_space_count() })
+    let Some(s) = shim() else {
+        return Vec::new();
+    };
+    (0..unsafe { (s.ohd_heap_space_count)() })
         .filter_map(|i| {
             let mut raw = RawHeapSpace {
                 name: std::ptr::null(),
@@ -211,7 +300,7 @@ pub fn heap_spaces() -> Vec<HeapSpace> {
                 available_size: 0,
                 physical_size: 0,
             };
-            (unsafe { ohd_heap_space(i, &mut raw) } == 1).then(|| HeapSpace {
+            (unsafe { (s.ohd_heap_space)(i, &mut raw) } == 1).then(|| HeapSpace {
                 name: cstr(raw.name).unwrap_or_default(),
                 size: raw.size,
                 used_size: raw.used_size,
@@ -224,13 +313,13 @@ pub fn heap_spaces() -> Vec<HeapSpace> {
 
 /// Sets V8's OOM handler of the current thread's isolate. False if the thread has no isolate.
 pub fn install_oom_handler(on_oom: OomCallback) -> bool {
-    unsafe { ohd_install_oom_handler(on_oom) == 0 }
+    shim().is_some_and(|s| unsafe { (s.ohd_install_oom_handler)(on_oom) } == 0)
 }
 
 /// Calls `on_gc` after every garbage collection of the current thread's isolate, inside V8's GC
 /// epilogue: it must not call into V8. False if the thread has no isolate.
 pub fn on_every_gc(on_gc: GcCallback) -> bool {
-    unsafe { ohd_on_every_gc(on_gc) == 0 }
+    shim().is_some_and(|s| unsafe { (s.ohd_on_every_gc)(on_gc) } == 0)
 }
 
 /// A CPU profile being recorded by a V8 CPU profiler of our own, on the thread that started it.
@@ -240,7 +329,8 @@ pub struct CpuProfileRun(NonNull<c_void>);
 impl CpuProfileRun {
     /// Starts recording, one sample every `sampling_interval_us` microseconds. None if V8 could not.
     pub fn start(sampling_interval_us: u32) -> Option<CpuProfileRun> {
-        NonNull::new(unsafe { ohd_cpu_profile_start(sampling_interval_us) }).map(CpuProfileRun)
+        let s = shim()?;
+        NonNull::new(unsafe { (s.ohd_cpu_profile_start)(sampling_interval_us) }).map(CpuProfileRun)
     }
 
     /// Stops recording and streams the profile's `.cpuprofile` JSON, as V8 writes it, to `sink` in
@@ -251,7 +341,10 @@ impl CpuProfileRun {
         let mut sink = sink;
         let ctx = &mut sink as *mut &mut dyn FnMut(&[u8]) -> bool as *mut c_void;
         let size = chunk_size.min(i32::MAX as usize) as i32;
-        unsafe { ohd_cpu_profile_stop(run, forward_chunk, ctx, size) == 1 }
+        // A run exists only if the shim is loaded.
+        shim().is_some_and(
+            |s| unsafe { (s.ohd_cpu_profile_stop)(run, forward_chunk, ctx, size) } == 1,
+        )
     }
 }
 
@@ -260,14 +353,16 @@ impl Drop for CpuProfileRun {
         // Stopping frees the profiler; a run dropped unstopped (its promise abandoned) is stopped
         // and its profile discarded. Dropped off any JS thread, the shim leaks it rather than
         // touch V8 there.
-        unsafe {
-            ohd_cpu_profile_stop(
-                self.0.as_ptr(),
-                discard_chunk,
-                std::ptr::null_mut(),
-                1 << 20,
-            )
-        };
+        if let Some(s) = shim() {
+            unsafe {
+                (s.ohd_cpu_profile_stop)(
+                    self.0.as_ptr(),
+                    discard_chunk,
+                    std::ptr::null_mut(),
+                    1 << 20,
+                )
+            };
+        }
     }
 }
 
@@ -282,7 +377,8 @@ impl HeapSnapshot {
     /// Takes a snapshot of the current thread's isolate, at OOM time: the heap limit is raised
     /// while V8 builds it, so that its own allocations do not re-enter the OOM path.
     pub fn take_at_oom() -> Option<HeapSnapshot> {
-        let p = unsafe { ohd_take_heap_snapshot(1, None, std::ptr::null_mut()) };
+        let s = shim()?;
+        let p = unsafe { (s.ohd_take_heap_snapshot)(1, None, std::ptr::null_mut()) };
         NonNull::new(p.cast_mut()).map(HeapSnapshot)
     }
 
@@ -291,7 +387,8 @@ impl HeapSnapshot {
     pub fn take(progress: &mut dyn FnMut(u32, u32)) -> Option<HeapSnapshot> {
         let mut progress = progress;
         let ctx = &mut progress as *mut &mut dyn FnMut(u32, u32) as *mut c_void;
-        let p = unsafe { ohd_take_heap_snapshot(0, Some(forward_progress), ctx) };
+        let s = shim()?;
+        let p = unsafe { (s.ohd_take_heap_snapshot)(0, Some(forward_progress), ctx) };
         NonNull::new(p.cast_mut()).map(HeapSnapshot)
     }
 
@@ -301,13 +398,15 @@ impl HeapSnapshot {
         let mut sink = sink;
         let ctx = &mut sink as *mut &mut dyn FnMut(&[u8]) -> bool as *mut c_void;
         let size = chunk_size.min(i32::MAX as usize) as i32;
-        unsafe { ohd_serialize_heap_snapshot(self.0.as_ptr(), forward_chunk, ctx, size) == 1 }
+        shim().is_some_and(|s| unsafe { (s.ohd_serialize_heap_snapshot)(self.0.as_ptr(), forward_chunk, ctx, size) } == 1)
     }
 }
 
 impl Drop for HeapSnapshot {
     fn drop(&mut self) {
-        unsafe { ohd_delete_heap_snapshot(self.0.as_ptr()) }
+        if let Some(s) = shim() {
+            unsafe { (s.ohd_delete_heap_snapshot)(self.0.as_ptr()) }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! - `install.rs`: the factory (OOM hook, GC_MONITORING, the memory watch, the inspector check).
 //! - `capture.rs`: on-request captures.
 //! - `analyze.rs`: `analyzeHeapSnapshot`.
+//! - `shim.rs`: `loadShim`, which binds the per-ABI C++ shim.
 
 mod analyze;
 mod capture;
@@ -11,3 +12,4 @@ mod errors;
 mod install;
 mod js_thread;
 mod register;
+mod shim;

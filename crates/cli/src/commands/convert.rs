@@ -18,7 +18,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let summary = oom_heapdump_pprof::convert_file(&args.input, args.output.as_deref()).map_err(Failure::new)?;
+    let summary = oom_heapdump_pprof::convert_file(&args.input, args.output.as_deref())
+        .map_err(Failure::new)?;
     print(&summary.to_string());
     Ok(())
 }

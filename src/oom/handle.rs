@@ -266,6 +266,11 @@ fn record_landing(
             snapshot.written(&path, bytes, started.elapsed().as_secs_f64());
             Some(path)
         }
+        Ok((Ack::Replaced(msg), _, _)) => {
+            say!("node-oom-heapdump: the heap snapshot was written, then taken over: {msg}");
+            snapshot.failed(msg, started.elapsed().as_secs_f64());
+            None
+        }
         Ok((Ack::Failed(msg), _, _)) => {
             say!("node-oom-heapdump: no heap snapshot written: {msg}");
             snapshot.failed(msg, started.elapsed().as_secs_f64());

@@ -274,6 +274,7 @@ impl<R: BufRead> Receiver<R> {
 const ACK_MAGIC: &[u8; 4] = b"OHDA";
 const ACK_WRITTEN: u8 = 0;
 const ACK_FAILED: u8 = 1;
+const ACK_REPLACED: u8 = 2;
 /// Longest failure message an answer may carry.
 const MAX_MESSAGE: u32 = 64 * 1024;
 
@@ -287,6 +288,9 @@ pub enum Ack {
         edge_count: u64,
     },
     Failed(String),
+    /// Written and landed, then replaced under its final name by another writer's capture (two
+    /// apps sharing a path): not a failure to retry, since writing again would race the same way.
+    Replaced(String),
 }
 
 impl Ack {
@@ -309,9 +313,13 @@ impl Ack {
                 out.extend_from_slice(&(path.len() as u32).to_le_bytes());
                 out.extend_from_slice(path);
             }
-            Ack::Failed(msg) => {
+            Ack::Failed(msg) | Ack::Replaced(msg) => {
                 let msg = &msg.as_bytes()[..msg.len().min(MAX_MESSAGE as usize)];
-                out.push(ACK_FAILED);
+                out.push(if matches!(self, Ack::Failed(_)) {
+                    ACK_FAILED
+                } else {
+                    ACK_REPLACED
+                });
                 out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
                 out.extend_from_slice(msg);
             }
@@ -372,6 +380,9 @@ impl Ack {
                 }))
             }
             ACK_FAILED => Ok(Some(Ack::Failed(
+                String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
+            ))),
+            ACK_REPLACED => Ok(Some(Ack::Replaced(
                 String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
             ))),
             other => Err(ProtocolError::BadAck(format!("unknown kind {other}"))),
@@ -513,11 +524,14 @@ mod tests {
             edge_count: 3,
         };
         let err = Ack::Failed("disk\tfull\nnow".into());
+        let replaced = Ack::Replaced("\"/x\" was replaced".into());
         let mut wire = ok.encode();
         wire.extend(err.encode());
+        wire.extend(replaced.encode());
         let mut r = Cursor::new(wire);
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(ok.clone()));
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(err));
+        assert_eq!(Ack::read_from(&mut r).unwrap(), Some(replaced));
         assert_eq!(Ack::read_from(&mut r).unwrap(), None, "end of input");
         let mut cut = ok.encode();
         cut.pop();

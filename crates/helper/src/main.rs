@@ -326,8 +326,14 @@ fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After
                     }
                     Ack::Written { .. } => {}
                     // Could not take the app's credentials: nothing was read of the stream.
-                    Ack::Failed(_) => return Ok(after),
+                    Ack::Failed(_) | Ack::Replaced(_) => return Ok(after),
                 }
+            }
+            Err(err @ CaptureError::Replaced(_)) => {
+                // Landed, then another writer's capture took the name: the app must not write
+                // it again (that would race the same way), so this is not a failure answer.
+                answer(&mut out, &Ack::Replaced(err.to_string()))?;
+                return Err(err);
             }
             Err(err @ CaptureError::Protocol(_)) => {
                 // The sender is gone; there is nobody to answer. The temporary file is removed.

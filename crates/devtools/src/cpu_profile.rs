@@ -4,29 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::json;
-use serde_json::value::RawValue;
 
-use crate::client::{Limits, Session, ANSWER_SILENCE};
+use crate::client::{Limits, Session};
+use crate::window::Window;
 use crate::{cpu_profile_file, DevtoolsError, Endpoint};
 
 /// Largest message of a CPU profile session: `Profiler.stop` answers with the whole profile in one
 /// message, about 10 bytes per sample (an hour at 100 µs is some 400 MB), so the bound is generous.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
-/// Silence allowed while V8 stops the profiler and serializes the profile.
-pub const STOP_SILENCE: Duration = Duration::from_secs(60);
 
 /// What a CPU profile session accepts.
 pub const LIMITS: Limits = Limits {
     max_message_bytes: MAX_MESSAGE_BYTES,
 };
-
-#[derive(Deserialize)]
-struct Stopped<'a> {
-    #[serde(borrow)]
-    profile: &'a RawValue,
-}
 
 /// Records a profile of target `own_id` at `at` and writes it to `final_path`.
 pub async fn record(
@@ -49,49 +40,18 @@ pub async fn record_on(
     duration: Duration,
     sampling_interval_us: u32,
 ) -> Result<String, DevtoolsError> {
-    let mut ignore = |_: &str, _: &str| Ok(());
-    let none = || 0;
-    session
-        .call(
-            "Profiler.enable",
-            json!({}),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await?;
-    session
-        .call(
-            "Profiler.setSamplingInterval",
-            json!({ "interval": sampling_interval_us }),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await?;
-    session
-        .call(
-            "Profiler.start",
-            json!({}),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await?;
-    session.wait(duration).await?;
-    let stopped = session
-        .call("Profiler.stop", json!({}), STOP_SILENCE, &mut ignore, &none)
-        .await?;
-    let _ = session
-        .call(
-            "Profiler.disable",
-            json!({}),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await;
-    let stopped: Stopped = serde_json::from_str(stopped.get())
-        .map_err(|e| DevtoolsError::BadMessage(format!("Profiler.stop: {e}")))?;
-    Ok(stopped.profile.get().to_owned())
+    Window {
+        start: &[
+            ("Profiler.enable", json!({})),
+            (
+                "Profiler.setSamplingInterval",
+                json!({ "interval": sampling_interval_us }),
+            ),
+            ("Profiler.start", json!({})),
+        ],
+        stop: "Profiler.stop",
+        disable: "Profiler.disable",
+    }
+    .record(session, duration)
+    .await
 }

@@ -12,16 +12,14 @@ use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::json;
-use serde_json::value::RawValue;
 
-use crate::client::{Limits, Session, ANSWER_SILENCE};
+use crate::client::{Limits, Session};
+use crate::window::Window;
 use crate::DevtoolsError;
 
 /// Largest message of a heap profile session: `stopSampling` answers with the whole tree of
 /// allocation sites in one message, a few hundred bytes per site.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
-/// Silence allowed while V8 stops sampling and serializes the profile.
-pub const STOP_SILENCE: Duration = Duration::from_secs(60);
 /// Deepest allocation-site tree accepted (a JavaScript stack is at most some ten thousand frames).
 const MAX_DEPTH: usize = 100_000;
 
@@ -36,12 +34,6 @@ pub enum HeapProfileError {
     Incomplete(String),
     #[error(transparent)]
     Capture(#[from] CaptureError),
-}
-
-#[derive(Deserialize)]
-struct Stopped<'a> {
-    #[serde(borrow)]
-    profile: &'a RawValue,
 }
 
 #[derive(Deserialize)]
@@ -75,51 +67,19 @@ pub async fn record_on(
     duration: Duration,
     interval_bytes: u64,
 ) -> Result<String, DevtoolsError> {
-    let mut ignore = |_: &str, _: &str| Ok(());
-    let none = || 0;
-    session
-        .call(
-            "HeapProfiler.enable",
-            json!({}),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await?;
-    session
-        .call(
-            "HeapProfiler.startSampling",
-            json!({ "samplingInterval": interval_bytes }),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await?;
-    let waited = session.wait(duration).await;
-    if waited.is_err() {
-        return waited.map(|_| String::new());
+    Window {
+        start: &[
+            ("HeapProfiler.enable", json!({})),
+            (
+                "HeapProfiler.startSampling",
+                json!({ "samplingInterval": interval_bytes }),
+            ),
+        ],
+        stop: "HeapProfiler.stopSampling",
+        disable: "HeapProfiler.disable",
     }
-    let stopped = session
-        .call(
-            "HeapProfiler.stopSampling",
-            json!({}),
-            STOP_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await?;
-    let _ = session
-        .call(
-            "HeapProfiler.disable",
-            json!({}),
-            ANSWER_SILENCE,
-            &mut ignore,
-            &none,
-        )
-        .await;
-    let stopped: Stopped = serde_json::from_str(stopped.get())
-        .map_err(|e| DevtoolsError::BadMessage(format!("HeapProfiler.stopSampling: {e}")))?;
-    Ok(stopped.profile.get().to_owned())
+    .record(session, duration)
+    .await
 }
 
 /// What a checked heap profile holds.

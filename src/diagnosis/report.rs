@@ -342,12 +342,12 @@ mod tests {
         }
     }
 
+    /// A report as [`Report::new`] makes it, with fixed time, pid and RSS, and one heap space
+    /// standing for those the shim reads from V8.
     fn report(trigger: Trigger, stats: Option<HeapStats>) -> Report {
         Report {
-            kind: trigger.kind(),
             time: "2024-01-02T03:04:05.678Z".into(),
             pid: 42,
-            node_version: "v20.0.0".into(),
             process_rss_bytes: 1 << 20,
             heap_statistics: stats,
             heap_spaces: stats.map(|_| {
@@ -359,13 +359,7 @@ mod tests {
                     physical_size: 1,
                 }]
             }),
-            container: memory(),
-            trigger,
-            memory_usage: None,
-            heap_profile: None,
-            top_allocation_sites: None,
-            snapshot: None,
-            upload: None,
+            ..Report::new(trigger, "v20.0.0", &memory(), None)
         }
     }
 
@@ -397,6 +391,13 @@ mod tests {
 
     fn json(r: &Report) -> Value {
         serde_json::from_slice(&r.to_bytes()).unwrap()
+    }
+
+    /// The OOM report with this snapshot outcome, as JSON.
+    fn oom_json(snapshot: SnapshotOutcome) -> Value {
+        let mut r = oom_report();
+        r.snapshot = Some(snapshot);
+        json(&r)
     }
 
     /// The keys of `v`, sorted, each with its JSON type.
@@ -432,10 +433,9 @@ mod tests {
         "trigger:object",
     ];
 
+    /// The keys every report has, and `more`, sorted as [`keys`] lists them.
     fn with_common(more: &[&str]) -> Vec<String> {
-        let mut all: Vec<String> = COMMON.iter().chain(more).map(|s| s.to_string()).collect();
-        all.sort();
-        all
+        sorted(&COMMON, more)
     }
 
     const ESTIMATE: [&str; 5] = [
@@ -446,8 +446,13 @@ mod tests {
         "usedHeapBytes:int",
     ];
 
+    /// The keys of the snapshot estimate, and `more`, sorted as [`keys`] lists them.
     fn with_estimate(more: &[&str]) -> Vec<String> {
-        let mut all: Vec<String> = ESTIMATE.iter().chain(more).map(|s| s.to_string()).collect();
+        sorted(&ESTIMATE, more)
+    }
+
+    fn sorted(base: &[&str], more: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = base.iter().chain(more).map(|s| s.to_string()).collect();
         all.sort();
         all
     }
@@ -462,9 +467,7 @@ mod tests {
 
     #[test]
     fn v8_heap_oom_report_parts() {
-        let mut r = oom_report();
-        r.snapshot = Some(SnapshotOutcome::not_attempted(Some(estimate()), "too big"));
-        let v = json(&r);
+        let v = oom_json(SnapshotOutcome::not_attempted(Some(estimate()), "too big"));
         assert_eq!(keys(&v), with_common(&OOM_PARTS));
         assert_eq!(v["kind"], "v8-heap-oom");
         assert_eq!(
@@ -555,12 +558,10 @@ mod tests {
 
     #[test]
     fn snapshot_not_attempted_with_the_estimate() {
-        let mut r = oom_report();
-        r.snapshot = Some(SnapshotOutcome::not_attempted(
+        let v = oom_json(SnapshotOutcome::not_attempted(
             Some(estimate()),
             "a heap snapshot would need about ...",
         ));
-        let v = json(&r);
         assert_eq!(
             keys(&v["snapshot"]),
             with_estimate(&["attempted:bool", "reason:string"])
@@ -575,10 +576,8 @@ mod tests {
 
     #[test]
     fn snapshot_in_progress_then_written() {
-        let mut r = oom_report();
         let mut s = SnapshotOutcome::in_progress(estimate(), Path::new("/d/crash.heapsnapshot"));
-        r.snapshot = Some(s.clone());
-        let v = json(&r);
+        let v = oom_json(s.clone());
         assert_eq!(
             keys(&v["snapshot"]),
             with_estimate(&["attempted:bool", "outcome:string", "path:string"])
@@ -591,8 +590,7 @@ mod tests {
         assert_eq!(v["snapshot"]["path"], "/d/crash.heapsnapshot");
 
         s.written(Path::new("/d/crash-2.heapsnapshot"), 123, 4.5);
-        r.snapshot = Some(s);
-        let v = json(&r);
+        let v = oom_json(s);
         assert_eq!(
             keys(&v["snapshot"]),
             with_estimate(&[
@@ -612,9 +610,7 @@ mod tests {
     fn snapshot_failed_keeps_the_path_asked_for() {
         let mut s = SnapshotOutcome::in_progress(estimate(), Path::new("/d/crash.heapsnapshot"));
         s.failed("cannot write: No space left on device", 1.0);
-        let mut r = oom_report();
-        r.snapshot = Some(s);
-        let v = json(&r);
+        let v = oom_json(s);
         assert_eq!(
             keys(&v["snapshot"]),
             with_estimate(&[

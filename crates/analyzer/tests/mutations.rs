@@ -9,6 +9,7 @@
 //! names the input of a hang or of each distinct panic.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 mod util;
 
 use util::cases::{install_panic_hook, run_cases, Case};
-use util::{read, snapshot_text};
+use util::{read, snapshot_text, EDGE_TYPES, NODE_TYPES};
 
 /// Random mutations per seed file.
 const MUTATIONS_PER_SEED: usize = 400;
@@ -333,25 +334,13 @@ const NAMES: &[&str] = &[
     "\u{FFFD}",
     "\u{1F600}\u{e9}",
 ];
-const TYPE_NAMES: &[&str] = &[
-    "hidden",
-    "array",
-    "string",
-    "object",
-    "code",
-    "closure",
-    "regexp",
-    "number",
-    "native",
-    "synthetic",
-    "context",
-    "element",
-    "property",
-    "internal",
-    "shortcut",
-    "weak",
-    "",
-];
+/// Type names for the meta's lists: V8's node and edge types, and an empty one.
+static TYPE_NAMES: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let mut names = NODE_TYPES.to_vec();
+    names.extend(EDGE_TYPES.iter().filter(|t| !NODE_TYPES.contains(t)));
+    names.push("");
+    names
+});
 
 /// A seed file as serde_json reads it (the seeds are our own, well-formed files): independent of how
 /// the crate reads snapshots.
@@ -581,7 +570,7 @@ impl Columns {
                 }
             }
             9 => {
-                let name = (*rng.pick(TYPE_NAMES)).to_string();
+                let name = (*rng.pick(&TYPE_NAMES)).to_string();
                 let list = if rng.below(2) == 0 {
                     &mut self.node_types
                 } else {

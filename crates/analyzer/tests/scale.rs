@@ -59,19 +59,12 @@ fn a_deep_tree_is_analyzed_in_n_log_n() {
     // then leaves (another class, retaining less than half of the head).
     const DEPTH: usize = 1_000_000;
     let (mut b, global) = Big::with_global();
-    let mut previous = global;
-    for i in 0..DEPTH {
+    b.chain(global, "root", DEPTH, |b, _| {
         let node = b.node("object", "Node", 32);
         let leaf = b.node("object", "Leaf", 16);
-        b.edge(
-            previous,
-            "property",
-            if i == 0 { "root" } else { "next" },
-            node,
-        );
         b.edge(node, "property", "leaf", leaf);
-        previous = node;
-    }
+        node
+    });
     let text = b.text();
     let listed = within(LIMIT, "analyzing a tree 1,000,000 deep", move || {
         largest(text)
@@ -154,17 +147,9 @@ fn leak_suspects_of_a_million_deep_chain_of_two_classes_are_found_in_linear_time
     const DEPTH: usize = 1_000_000;
     const ENTRIES: usize = 1_000_000;
     let (mut b, global) = Big::with_global();
-    let mut previous = global;
-    for i in 0..DEPTH {
-        let node = b.node("object", if i % 2 == 0 { "A" } else { "B" }, 8);
-        b.edge(
-            previous,
-            "property",
-            if i == 0 { "head" } else { "next" },
-            node,
-        );
-        previous = node;
-    }
+    let previous = b.chain(global, "head", DEPTH, |b, i| {
+        b.node("object", if i % 2 == 0 { "A" } else { "B" }, 8)
+    });
     let entries = b.node("object", "Array", 32);
     let store = b.node("array", "(object elements)", 16);
     b.edge(previous, "property", "entries", entries);

@@ -112,19 +112,12 @@ fn a_wrapper_passes_its_memory_on_and_a_linked_list_shows_by_its_head() {
     let (mut b, global) = heap();
     let history = b.node("object", "Object", 24);
     b.edge(global, "property", "history", history);
-    let mut previous = history;
-    for i in 0..500 {
+    b.chain(history, "head", 500, |b, _| {
         let cell = b.node("object", "HistoryNode", 32);
         let payload = b.node("object", "Payload", 64);
-        b.edge(
-            previous,
-            "property",
-            if i == 0 { "head" } else { "next" },
-            cell,
-        );
         b.edge(cell, "property", "payload", payload);
-        previous = cell;
-    }
+        cell
+    });
     let s = suspects(b);
     assert_eq!(s.len(), 1, "{s:?}");
     assert_eq!(s[0].retainer_path, "global.history.head (HistoryNode)");

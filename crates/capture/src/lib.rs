@@ -7,6 +7,7 @@
 //! - [`check`]: a streaming check that a heap snapshot is complete (counts match its header).
 //! - [`snapshot_writer`]: an atomic file fed through the check, as both writers use it.
 //! - [`export`]: the export command run after a capture (`exportCommand`), by both sides.
+//! - [`utc`]: the UTC calendar time that capture file names and reports print.
 #![deny(clippy::all)]
 
 pub mod atomic_file;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod export;
 pub mod protocol;
 pub mod snapshot_writer;
+pub mod utc;
 
 pub use atomic_file::{
     parse_temp_name, sweep_stale_partials, temp_name, AtomicFile, Landing, StalePartial,
@@ -23,3 +25,4 @@ pub use atomic_file::{
 pub use check::{SnapshotCheck, SnapshotSummary};
 pub use error::{CaptureError, CheckError, ProtocolError};
 pub use snapshot_writer::SnapshotWriter;
+pub use utc::UtcTime;

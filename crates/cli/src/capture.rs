@@ -5,9 +5,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
+use oom_heapdump_capture::{AtomicFile, CaptureError, Landing, UtcTime};
 use oom_heapdump_devtools::heap_snapshot::ProgressSink;
 
 use crate::attach;
@@ -68,24 +68,7 @@ pub enum Destination {
 
 /// `20261204T184512Z`: a UTC time for file names.
 pub fn utc_stamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let (days, rem) = (secs / 86400, secs % 86400);
-    // Days to a civil date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    format!("{}Z", UtcTime::of(t).basic())
 }
 
 /// A capture on its way out: an atomic file, or stdout. Nothing reaches a final name (or, for
@@ -270,6 +253,7 @@ impl ProgressSink for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn utc_stamps() {

@@ -182,16 +182,28 @@ impl Big {
 
     /// `from.head -> Cell -> next -> Cell ...`, `cells` long (`head = { next: head }`); the last cell.
     pub fn linked_list(&mut self, from: usize, cells: usize) -> usize {
+        self.chain(from, "head", cells, |b, _| b.node("object", "Cell", 32))
+    }
+
+    /// `from.<first> -> cell -> next -> cell ...`, `cells` long, the `i`th cell made by
+    /// `cell(builder, i)` (which may hang more nodes from it); the last cell, or `from` if none.
+    pub fn chain(
+        &mut self,
+        from: usize,
+        first: &str,
+        cells: usize,
+        mut cell: impl FnMut(&mut Big, usize) -> usize,
+    ) -> usize {
         let mut previous = from;
         for i in 0..cells {
-            let cell = self.node("object", "Cell", 32);
+            let next = cell(self, i);
             self.edge(
                 previous,
                 "property",
-                if i == 0 { "head" } else { "next" },
-                cell,
+                if i == 0 { first } else { "next" },
+                next,
             );
-            previous = cell;
+            previous = next;
         }
         previous
     }

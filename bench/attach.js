@@ -2,19 +2,21 @@
 // The command line's captures by pid (issue 12), measured on a real app:
 //
 // 1. `node-oom-heapdump snapshot <pid>` against Node's own `--heapsnapshot-signal`, on the same app
-//    with the same heap, one run each, side by side: time to a complete file, and the target's peak
-//    resident memory during the capture (VmHWM, reset through /proc/<pid>/clear_refs before it).
+//    with the same heap, --runs of each alternating, medians: time to a complete file, the CPU time of
+//    the target's JS thread (where V8 builds and serializes the snapshot either way), and the target's
+//    peak resident memory during the capture (VmHWM, reset through /proc/<pid>/clear_refs before it).
 //    Ours starts with the target's inspector closed (SIGUSR1 opens it, we close it again after).
 // 2. `heapprofile <pid>` overhead on the target's throughput: the app counts work done per second;
 //    the rate while the sampling heap profiler runs against the rate before and after it.
 //
-// Usage: node bench/attach.js [--heap-mb 200] [--window-s 10] [--rounds 3] [--only snapshot|heapprofile]   (after `node scripts/build.js`)
+// Usage: node bench/attach.js [--heap-mb 200] [--runs 3] [--window-s 10] [--rounds 3] [--only snapshot|heapprofile]   (after `node scripts/build.js`)
 'use strict'
 
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { root, tmpdir } = require('../support/paths.js')
+const { median } = require('../support/stats.js')
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name)
@@ -23,6 +25,7 @@ const arg = (name, fallback) => {
 const HEAP_MB = arg('--heap-mb', 200)
 const WINDOW_S = arg('--window-s', 10)
 const ROUNDS = arg('--rounds', 3)
+const RUNS = arg('--runs', 3)
 const CLI = path.join(root, 'native', 'node-oom-heapdump')
 
 // Holds about HEAP_MB of small objects and strings, then idles (a timer keeps it alive).
@@ -89,60 +92,89 @@ function checked(file) {
   return fs.statSync(file).size
 }
 
+/** CPU time (ms, utime+stime) the target's JS thread (its main thread) has used so far. */
+function jsThreadMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10 // USER_HZ = 100 on Linux
+}
+
+// Node's own: --heapsnapshot-signal writes Heap.*.heapsnapshot into the cwd, on the JS thread.
+async function nodeSignal(dir) {
+  const app = startApp(dir, HEAP_APP, ['--heapsnapshot-signal=SIGUSR2'])
+  await app.ready
+  const rss = statusField(app.pid, 'VmRSS')
+  resetPeak(app.pid)
+  const cpu = jsThreadMs(app.pid)
+  const started = process.hrtime.bigint()
+  process.kill(app.pid, 'SIGUSR2')
+  let file
+  for (;;) {
+    await sleep(5)
+    file = fs.readdirSync(dir).find((f) => /^Heap\..*\.heapsnapshot$/.test(f))
+    if (!file) continue
+    // Complete when it ends the strings array and object.
+    const full = path.join(dir, file)
+    const size = fs.statSync(full).size
+    if (size < 2) continue
+    const fd = fs.openSync(full, 'r')
+    const tail = Buffer.alloc(2)
+    fs.readSync(fd, tail, 0, 2, size - 2)
+    fs.closeSync(fd)
+    if (tail.toString() === ']}') break
+  }
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  const peak = statusField(app.pid, 'VmHWM')
+  const jsMs = jsThreadMs(app.pid) - cpu
+  const size = checked(path.join(dir, file))
+  app.kill('SIGKILL')
+  fs.rmSync(path.join(dir, file))
+  return { method: 'node --heapsnapshot-signal', ms, rss, peak, jsMs, size }
+}
+
+// Ours, with the target's inspector closed: SIGUSR1, the attach and closing it again are in the time.
+async function oursByPid(dir) {
+  const app = startApp(dir, HEAP_APP, ['--inspect-port=0'])
+  await app.ready
+  const rss = statusField(app.pid, 'VmRSS')
+  resetPeak(app.pid)
+  const cpu = jsThreadMs(app.pid)
+  const out = path.join(dir, 'ours.heapsnapshot')
+  const started = process.hrtime.bigint()
+  const r = spawnSync(CLI, ['snapshot', String(app.pid), '-o', out], { encoding: 'utf8' })
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  if (r.status !== 0) throw new Error(r.stderr)
+  const peak = statusField(app.pid, 'VmHWM')
+  const jsMs = jsThreadMs(app.pid) - cpu
+  const size = checked(out)
+  app.kill('SIGKILL')
+  fs.rmSync(out)
+  return { method: 'node-oom-heapdump snapshot <pid>', ms, rss, peak, jsMs, size }
+}
+
 async function snapshotSideBySide(dir) {
-  const rows = []
-  // Node's own: --heapsnapshot-signal writes Heap.*.heapsnapshot into the cwd, on the JS thread.
-  {
-    const app = startApp(dir, HEAP_APP, ['--heapsnapshot-signal=SIGUSR2'])
-    await app.ready
-    const rss = statusField(app.pid, 'VmRSS')
-    resetPeak(app.pid)
-    const started = process.hrtime.bigint()
-    process.kill(app.pid, 'SIGUSR2')
-    let file
-    for (;;) {
-      await sleep(5)
-      file = fs.readdirSync(dir).find((f) => /^Heap\..*\.heapsnapshot$/.test(f))
-      if (!file) continue
-      // Complete when it ends the strings array and object and stops growing.
-      const full = path.join(dir, file)
-      const size = fs.statSync(full).size
-      if (size < 2) continue
-      const fd = fs.openSync(full, 'r')
-      const tail = Buffer.alloc(2)
-      fs.readSync(fd, tail, 0, 2, size - 2)
-      fs.closeSync(fd)
-      if (tail.toString() === ']}') break
+  const runs = { node: [], ours: [] }
+  console.log(`snapshot of a ${HEAP_MB} MB-object heap, ${RUNS} runs each, alternating (node ${process.version})`)
+  for (let i = 0; i < RUNS; i++) {
+    for (const [key, run] of [
+      ['node', nodeSignal],
+      ['ours', oursByPid],
+    ]) {
+      const r = await run(dir)
+      runs[key].push(r)
+      console.log(`  ${r.method.padEnd(34)} ${(r.ms / 1000).toFixed(2)} s, target JS thread ${(r.jsMs / 1000).toFixed(2)} s CPU, peak RSS ${mb(r.peak)}, file ${mb(r.size)}`)
     }
-    const ms = Number(process.hrtime.bigint() - started) / 1e6
-    const peak = statusField(app.pid, 'VmHWM')
-    const size = checked(path.join(dir, file))
-    rows.push({ method: 'node --heapsnapshot-signal', ms, rss, peak, size })
-    app.kill('SIGKILL')
-    fs.rmSync(path.join(dir, file))
   }
-  {
-    const app = startApp(dir, HEAP_APP, ['--inspect-port=0'])
-    await app.ready
-    const rss = statusField(app.pid, 'VmRSS')
-    resetPeak(app.pid)
-    const out = path.join(dir, 'ours.heapsnapshot')
-    const started = process.hrtime.bigint()
-    const r = spawnSync(CLI, ['snapshot', String(app.pid), '-o', out], { encoding: 'utf8' })
-    const ms = Number(process.hrtime.bigint() - started) / 1e6
-    if (r.status !== 0) throw new Error(r.stderr)
-    const peak = statusField(app.pid, 'VmHWM')
-    const size = checked(out)
-    rows.push({ method: 'node-oom-heapdump snapshot <pid>', ms, rss, peak, size })
-    app.kill('SIGKILL')
-    fs.rmSync(out)
+  const med = (rows, k) => median(rows.map((r) => r[k]))
+  console.log('\n| method | time to a complete file | target JS thread CPU | target RSS before | target peak RSS during | file |')
+  console.log('| --- | --- | --- | --- | --- | --- |')
+  for (const rows of [runs.node, runs.ours]) {
+    console.log(
+      `| ${rows[0].method} | ${(med(rows, 'ms') / 1000).toFixed(2)} s | ${(med(rows, 'jsMs') / 1000).toFixed(2)} s | ${mb(med(rows, 'rss'))} | ${mb(med(rows, 'peak'))} | ${mb(med(rows, 'size'))} |`,
+    )
   }
-  const [node, ours] = rows
-  console.log(`\nsnapshot of a ${HEAP_MB} MB-object heap (one run each; node ${process.version})`)
-  console.log('| method | time to a complete file | target RSS before | target peak RSS during | file |')
-  console.log('| --- | --- | --- | --- | --- |')
-  for (const r of rows) console.log(`| ${r.method} | ${(r.ms / 1000).toFixed(2)} s | ${mb(r.rss)} | ${mb(r.peak)} | ${mb(r.size)} |`)
-  console.log(`ours / node: time ${(ours.ms / node.ms).toFixed(2)}x, peak RSS ${(ours.peak / node.peak).toFixed(2)}x (goal: at most 1.1x on both)`)
+  const ratio = (k) => (med(runs.ours, k) / med(runs.node, k)).toFixed(2)
+  console.log(`ours / node (medians): time ${ratio('ms')}x, JS thread CPU ${ratio('jsMs')}x, peak RSS ${ratio('peak')}x (goal: at most 1.1x on time and peak RSS)`)
 }
 
 async function heapprofileOverhead(dir) {
@@ -176,7 +208,6 @@ async function heapprofileOverhead(dir) {
   }
   app.kill('SIGKILL')
   fs.rmSync(out, { force: true })
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   console.log(`\nheapprofile overhead (default interval 512KiB; ${ROUNDS} rounds of ${WINDOW_S} s without, then ${WINDOW_S} s with; work app, operations per CPU second of the whole process)`)
   console.log('| round | without | with heapprofile | overhead |')
   console.log('| --- | --- | --- | --- |')

@@ -3,7 +3,8 @@
 // in-process v8.writeHeapSnapshot() (the floor), ours over DevTools (without and with an onProgress
 // callback: V8 then counts the heap's objects first, and reports progress) and in-process, and the original
 // package node-oom-heapdump 3.8 (installed from npm into bench/.original, built by its own install
-// script). Each capture runs in a fresh process; we report the capture's wall time and the target
+// script), and the cheapest DevTools client there can be (fixtures/devtools-null-client.js: it drops
+// what it receives), which shows what the protocol itself costs the target. Each capture runs in a fresh process; we report the capture's wall time and the target
 // process's peak RSS (VmHWM). Methods alternate, medians of --runs.
 //
 // --threads: also the CPU time each thread of the target spent during the capture (utime+stime from
@@ -36,7 +37,7 @@ function installOriginal() {
 async function once(method, port) {
   const dir = tmpdir('bench')
   const file = path.join(dir, `${method}.heapsnapshot`)
-  const inspect = method === 'original' || method.startsWith('ours-devtools') ? [`--inspect=127.0.0.1:${port}`] : []
+  const inspect = method === 'original' || method.includes('devtools') ? [`--inspect=127.0.0.1:${port}`] : []
   const env = { BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original, ...(threads ? { BENCH_THREADS: '1' } : {}) }
   const { code, stdout, stderr } = await start([...inspect, app], { env, cwd: process.cwd() }).done
   fs.rmSync(dir, { recursive: true, force: true })
@@ -46,7 +47,7 @@ async function once(method, port) {
 
 async function main() {
   installOriginal()
-  const methods = ['writeHeapSnapshot', 'ours-devtools', 'ours-devtools-progress', 'ours-in-process', 'original']
+  const methods = ['writeHeapSnapshot', 'devtools-null-client', 'ours-devtools', 'ours-devtools-progress', 'ours-in-process', 'original']
   const results = Object.fromEntries(methods.map((m) => [m, []]))
   let port = 9400
   console.log(`Node ${process.version}, ${runs} runs each, alternating`)

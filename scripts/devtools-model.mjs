@@ -58,7 +58,7 @@
 // the shallow size of 'hidden' and 'array' nodes to their single owning object, closures are
 // class "Function", plain Objects are classed by inferred interfaces such as "{a, b}", and objects
 // whose constructor has a location are split per location (the key).
-// From code: import { summary, diff, loadSnapshot } from './scripts/devtools-model.mjs'.
+// From code: import { summary, diff, loadSnapshot, summarize, format } from './scripts/devtools-model.mjs'.
 // If the pinned package is not installed, it is installed on demand from the npm registry into
 // .cache/devtools-frontend (npm install --prefix).
 
@@ -226,9 +226,12 @@ export function loadModel() {
  * Loads a .heapsnapshot file into a DevTools JSHeapSnapshot (fully initialised: distances, class
  * names, interface definitions, dominators, retained sizes).
  * Options: singleThread: do the secondary initialisation on this thread instead of a worker.
+ * model: { HeapSnapshot, HeapSnapshotLoader } of another build of DevTools' model to load with
+ * (bench/devtools-builds.mjs), single-threaded; the pinned version's by default.
  */
-export async function loadSnapshot(file, { singleThread = false } = {}) {
-  const { HeapSnapshot, HeapSnapshotLoader, workerPath } = await loadModel()
+export async function loadSnapshot(file, { singleThread = false, model } = {}) {
+  if (model) singleThread = true
+  const { HeapSnapshot, HeapSnapshotLoader, workerPath } = model ?? (await loadModel())
   const loader = new HeapSnapshotLoader.HeapSnapshotLoader(undefined)
   const decoder = new TextDecoder()
   const fh = await fs.promises.open(file, 'r')
@@ -277,9 +280,12 @@ const byThenName = (field) => (a, b) => b[field] - a[field] || (a.name < b.name 
 /** Class keys from HeapSnapshot.#classKeyFromClassKey: ",Name", or "scriptId,line,column,Name" if location-keyed. */
 const withKey = (row, classKey) => (classKey.startsWith(',') ? row : { ...row, key: classKey })
 
-/** The Summary view ("All objects") of a loaded snapshot. */
-export async function summarize(snapshot) {
-  const { HeapSnapshotModel } = await loadModel()
+/**
+ * The Summary view ("All objects") of a loaded snapshot. HeapSnapshotModel: the module whose
+ * NodeFilter to use, the pinned version's by default (bench/devtools-builds.mjs passes another build's).
+ */
+export async function summarize(snapshot, HeapSnapshotModel) {
+  HeapSnapshotModel ??= (await loadModel()).HeapSnapshotModel
   const aggregates = snapshot.aggregatesWithFilter(new HeapSnapshotModel.NodeFilter())
   const classes = Object.entries(aggregates).map(([classKey, a]) =>
     withKey(
@@ -334,7 +340,7 @@ export async function diff(baseFile, targetFile, options) {
 }
 
 /** JSON with one class per line. */
-function format(result) {
+export function format(result) {
   const { classes, ...rest } = result
   const head = JSON.stringify(rest).slice(0, -1)
   return `${head}${head.length > 1 ? ',' : ''}"classes":[\n${classes.map((c) => JSON.stringify(c)).join(',\n')}\n]}\n`

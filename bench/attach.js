@@ -9,7 +9,7 @@
 // 2. `heapprofile <pid>` overhead on the target's throughput: the app counts work done per second;
 //    the rate while the sampling heap profiler runs against the rate before and after it.
 //
-// Usage: node bench/attach.js [--heap-mb 200] [--runs 3] [--window-s 10] [--rounds 3] [--only snapshot|heapprofile]   (after `node scripts/build.js`)
+// Usage: node bench/attach.js [--heap-mb 200] [--runs 3] [--window-s 10] [--rounds 3] [--only snapshot|heapprofile] [--node PATH]   (after `node scripts/build.js`)
 'use strict'
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -27,6 +27,9 @@ const WINDOW_S = arg('--window-s', 10)
 const ROUNDS = arg('--rounds', 3)
 const RUNS = arg('--runs', 3)
 const CLI = path.join(root, 'native', 'node-oom-heapdump')
+// --node PATH: the targets run on another Node (e.g. .cache/node/24/package/bin/node, from
+// `node scripts/other-nodes.js`).
+const NODE = process.argv.includes('--node') ? path.resolve(process.argv[process.argv.indexOf('--node') + 1]) : process.execPath
 
 // Holds about HEAP_MB of small objects and strings, then idles (a timer keeps it alive).
 const HEAP_APP = `
@@ -62,7 +65,7 @@ loop()
 function startApp(dir, source, nodeArgs = []) {
   const file = path.join(dir, `app-${Math.random().toString(16).slice(2)}.js`)
   fs.writeFileSync(file, source)
-  const child = spawn(process.execPath, [...nodeArgs, file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(NODE, [...nodeArgs, file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
   child.lines = []
   let buf = ''
   child.stdout.on('data', (d) => {
@@ -154,7 +157,7 @@ async function oursByPid(dir) {
 
 async function snapshotSideBySide(dir) {
   const runs = { node: [], ours: [] }
-  console.log(`snapshot of a ${HEAP_MB} MB-object heap, ${RUNS} runs each, alternating (node ${process.version})`)
+  console.log(`snapshot of a ${HEAP_MB} MB-object heap, ${RUNS} runs each, alternating (targets on ${NODE === process.execPath ? `node ${process.version}` : NODE})`)
   for (let i = 0; i < RUNS; i++) {
     for (const [key, run] of [
       ['node', nodeSignal],

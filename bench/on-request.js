@@ -10,7 +10,8 @@
 // --threads: also the CPU time each thread of the target spent during the capture (utime+stime from
 // /proc/<pid>/task/<tid>/stat, by thread name; medians).
 //
-//   node bench/on-request.js [--runs 3] [--threads]
+//   node bench/on-request.js [--runs 3] [--threads] [--node PATH]   (--node: the targets run on another
+//   Node, e.g. .cache/node/24/package/bin/node from `node scripts/other-nodes.js`)
 'use strict'
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -21,6 +22,7 @@ const { median } = require('../support/stats.js')
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3
 const threads = process.argv.includes('--threads')
+const node = process.argv.includes('--node') ? path.resolve(process.argv[process.argv.indexOf('--node') + 1]) : process.execPath
 const app = path.join(__dirname, 'fixtures', 'heap-app.js')
 const originalDir = path.join(__dirname, '.original')
 const original = path.join(originalDir, 'node_modules', 'node-oom-heapdump')
@@ -39,7 +41,7 @@ async function once(method, port) {
   const file = path.join(dir, `${method}.heapsnapshot`)
   const inspect = method === 'original' || method.includes('devtools') ? [`--inspect=127.0.0.1:${port}`] : []
   const env = { BENCH_METHOD: method, BENCH_FILE: file, BENCH_PORT: String(port), BENCH_ORIGINAL: original, ...(threads ? { BENCH_THREADS: '1' } : {}) }
-  const { code, stdout, stderr } = await start([...inspect, app], { env, cwd: process.cwd() }).done
+  const { code, stdout, stderr } = await start([...inspect, app], { node, env, cwd: process.cwd() }).done
   fs.rmSync(dir, { recursive: true, force: true })
   if (code !== 0) throw new Error(`${method} exited ${code}: ${stderr}`)
   return JSON.parse(stdout.trim().split('\n').pop())
@@ -47,10 +49,11 @@ async function once(method, port) {
 
 async function main() {
   installOriginal()
-  const methods = ['writeHeapSnapshot', 'devtools-null-client', 'ours-devtools', 'ours-devtools-progress', 'ours-in-process', 'original']
+  // The original's addon is built by its install script for the Node that runs this bench only.
+  const methods = ['writeHeapSnapshot', 'devtools-null-client', 'ours-devtools', 'ours-devtools-progress', 'ours-in-process', ...(node === process.execPath ? ['original'] : [])]
   const results = Object.fromEntries(methods.map((m) => [m, []]))
   let port = 9400
-  console.log(`Node ${process.version}, ${runs} runs each, alternating`)
+  console.log(`Node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${runs} runs each, alternating`)
   for (let i = 0; i < runs; i++) {
     for (const m of methods) {
       const r = await once(m, port++)

@@ -383,12 +383,17 @@ impl HeapSnapshot {
     }
 
     /// Takes a snapshot of the current thread's isolate (a thread that runs JS), reporting V8's
-    /// progress (done, total) to `progress` as it goes.
-    pub fn take(progress: &mut dyn FnMut(u32, u32)) -> Option<HeapSnapshot> {
-        let mut progress = progress;
-        let ctx = &mut progress as *mut &mut dyn FnMut(u32, u32) as *mut c_void;
+    /// progress (done, total) to `progress` as it goes. Without one V8 is not asked for progress:
+    /// it would count the heap's objects first, one more pass over the heap on this thread.
+    pub fn take(progress: Option<&mut dyn FnMut(u32, u32)>) -> Option<HeapSnapshot> {
         let s = shim()?;
-        let p = unsafe { (s.ohd_take_heap_snapshot)(0, Some(forward_progress), ctx) };
+        let p = match progress {
+            Some(mut progress) => {
+                let ctx = &mut progress as *mut &mut dyn FnMut(u32, u32) as *mut c_void;
+                unsafe { (s.ohd_take_heap_snapshot)(0, Some(forward_progress), ctx) }
+            }
+            None => unsafe { (s.ohd_take_heap_snapshot)(0, None, std::ptr::null_mut()) },
+        };
         NonNull::new(p.cast_mut()).map(HeapSnapshot)
     }
 

@@ -173,7 +173,7 @@ pub fn after_gc() {
 /// then `exportCommand` runs on it from that thread (`reason`: why it was taken).
 fn snapshot(path: &Path, reason: String) -> Result<(), InProcessError> {
     let started = Instant::now();
-    let snapshot = in_process::take(&mut |_, _| {})?;
+    let snapshot = in_process::take(None)?;
     let pending = in_process::write(snapshot, path)?;
     let waiter = thread::Builder::new()
         .name("ohd-gc-monitor".into())

@@ -149,9 +149,13 @@ pub fn capture<'env>(
             })
         }
         (CaptureKind::HeapSnapshot, Transport::InProcess) => {
+            // V8 is asked for progress only for an onProgress (it costs a pass over the heap).
             let mut seen = Vec::new();
-            let snapshot = in_process::take(&mut |done, total| seen.push(Progress { done, total }))
-                .map_err(failure)?;
+            let mut collect = |done, total| seen.push(Progress { done, total });
+            let progress = on_progress
+                .is_some()
+                .then_some(&mut collect as &mut dyn FnMut(u32, u32));
+            let snapshot = in_process::take(progress).map_err(failure)?;
             if let Some(f) = &on_progress {
                 for p in seen {
                     f.call(p)?;

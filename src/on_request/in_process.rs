@@ -43,8 +43,9 @@ impl PendingWrite {
     }
 }
 
-/// Takes a heap snapshot on the calling (JS) thread, reporting V8's progress as it goes.
-pub fn take(progress: &mut dyn FnMut(u32, u32)) -> Result<HeapSnapshot, InProcessError> {
+/// Takes a heap snapshot on the calling (JS) thread, reporting V8's progress as it goes to
+/// `progress`, if any (asking for it costs V8 one more pass over the heap).
+pub fn take(progress: Option<&mut dyn FnMut(u32, u32)>) -> Result<HeapSnapshot, InProcessError> {
     HeapSnapshot::take(progress).ok_or(InProcessError::NoSnapshot)
 }
 

@@ -83,6 +83,7 @@ pub struct Dominators {
 pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
     let n = graph.node_count();
     let preds = Csr::reversed_of(graph);
+    crate::phases::mark("retainers");
     // Depth-first numbering from the root: dfnum[v] is v's preorder number + 1 (0: not reached).
     let mut dfnum = vec![0u32; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
@@ -135,6 +136,7 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
             parent[v] = root as u32;
         }
     }
+    crate::phases::mark("depth-first numbering");
     // Semidominators (as preorder number + 1) with a link-eval forest, all indexed by node.
     let mut semi: Vec<u32> = dfnum;
     let mut ancestor = vec![UNREACHABLE; n];
@@ -196,6 +198,7 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
         }
     }
     drop((preds, ancestor, label, bucket, next_in_bucket, parent));
+    crate::phases::mark("semidominators");
     // In preorder: a node whose semidominator is not its immediate dominator has the immediate
     // dominator of the node found above (settled already, as it comes first).
     idom[root] = root as u32;

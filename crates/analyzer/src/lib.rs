@@ -16,6 +16,7 @@ mod error;
 mod graph;
 mod json;
 pub mod leaks;
+mod phases;
 mod reader;
 pub mod report;
 mod snapshot;

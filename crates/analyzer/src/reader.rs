@@ -195,6 +195,7 @@ fn bad(what: String) -> ParseError {
 /// Reads; `max_numbers` bounds the numbers reserved up front from the header's counts (a lying
 /// header cannot make us reserve more, the columns then grow as the numbers arrive).
 fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, ParseError> {
+    crate::phases::mark("start");
     let mut j = Json::new(input);
     let mut head: Option<Header> = None;
     let mut c = Columns::default();
@@ -222,15 +223,24 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
                         );
                     };
                     match key.as_str() {
-                        "nodes" => nodes(&mut j, h, &mut c, max_numbers)?,
-                        "edges" => edges(&mut j, h, &mut c, max_numbers)?,
+                        "nodes" => {
+                            nodes(&mut j, h, &mut c, max_numbers)?;
+                            crate::phases::mark("read nodes");
+                        }
+                        "edges" => {
+                            edges(&mut j, h, &mut c, max_numbers)?;
+                            crate::phases::mark("read edges");
+                        }
                         _ => {
                             j.expect(b'[', "locations")?;
                             j.u32_array_into(&mut c.locations, "locations")?;
                         }
                     }
                 }
-                "strings" => string_list(&mut j, &mut strings)?,
+                "strings" => {
+                    string_list(&mut j, &mut strings)?;
+                    crate::phases::mark("read strings");
+                }
                 _ => j.skip_value("a section")?,
             }
             if !j.next_in(b'}', "the snapshot")? {
@@ -271,6 +281,7 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
         extra_native_bytes: h.extra_native_bytes,
     };
     snapshot.validate()?;
+    crate::phases::mark("read rest, validated");
     Ok(snapshot)
 }
 

@@ -94,11 +94,18 @@ impl From<ClassRow> for ClassSummary {
 /// Analyzes a snapshot.
 pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
     let m = Model::new(s);
+    crate::phases::mark("model");
     let tree = m.dominated();
+    crate::phases::mark("dominator tree");
     let suspects = suspects(&m, &tree);
+    crate::phases::mark("suspects");
     let largest_objects = largest_objects(&m, &tree, limits.objects);
+    crate::phases::mark("largest objects");
     let mut rows = m.rows_in(&tree);
     rows.truncate(limits.top);
+    crate::phases::mark("class rows");
+    let duplicate_strings = duplicate_strings(&m, limits.strings);
+    crate::phases::mark("duplicate strings");
     Analysis {
         node_count: u64::from(s.node_count),
         edge_count: u64::from(s.edge_count),
@@ -106,7 +113,7 @@ pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
         suspects,
         classes: rows.into_iter().map(ClassSummary::from).collect(),
         largest_objects,
-        duplicate_strings: duplicate_strings(&m, limits.strings),
+        duplicate_strings,
     }
 }
 

@@ -50,18 +50,26 @@ impl<'a> Model<'a> {
         let g = Graph::new(s);
         let t = Types::new(s);
         let self_size = adjusted_self_sizes(&g, &t);
+        crate::phases::mark("adjusted self sizes");
         let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
             let dominator_side = scope.spawn(|| {
                 if g.len() == 0 {
                     return (Vec::new(), Vec::new());
                 }
-                let doms = dominators(&essential_edges(&g, &t), ROOT);
+                let essential = essential_edges(&g, &t);
+                crate::phases::mark("essential edges");
+                let doms = dominators(&essential, ROOT);
+                drop(essential);
                 let retained = retained_sizes(&doms, |v| self_size[v], g.len());
+                crate::phases::mark("retained sizes");
                 (doms.idom, retained)
             });
             let defs = infer_interfaces(&g, &t);
+            crate::phases::mark("interfaces (thread 2)");
             let classes = classify(&g, &t, &self_size, &defs);
+            crate::phases::mark("classes (thread 2)");
             let distances = distances(&g, &t);
+            crate::phases::mark("distances (thread 2)");
             let (idom, retained) = dominator_side.join().expect("the dominator thread");
             ((idom, retained), (classes, distances))
         });

@@ -109,7 +109,7 @@ fn main() {
     let node_count = FIXED + 3 * l.records;
     let record = |r: u64| FIXED + 3 * r;
     // Records holding a distinct text, and that text's number among them.
-    let distinct = |r: u64| text_bytes > 0 && r % 8 != 0;
+    let distinct = |r: u64| text_bytes > 0 && !r.is_multiple_of(8);
     let distinct_index = |r: u64| r - r / 8 - 1;
     let log_of = |r: u64| r / l.per_log;
     let logs_used = if l.records == 0 {

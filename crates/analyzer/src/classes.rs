@@ -47,7 +47,8 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
     // DevTools' class index (DEVTOOLS-MODEL.md 3.1), here a "name id" into `names`: the raw name
     // string of objects and natives (a detached native's renamed string), one per computed name
     // (`<div>`, `Detached <div>`, `(system)`, `Function`, ... shared by text), one per interface.
-    let mut by_name = vec![NONE; g.s.strings.len()];
+    // By kept text (`string_table`: the names of objects and natives are kept).
+    let mut by_name = vec![NONE; g.s.strings.kept_len()];
     let mut by_detached_name: HashMap<u32, u32> = HashMap::new();
     let mut by_computed_name: HashMap<String, u32> = HashMap::new();
     let mut by_interface = vec![NONE; defs.names.len()];
@@ -118,7 +119,7 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
                 .entry(g.name_index(v))
                 .or_insert_with(|| new_name(format!("Detached {raw}"), &mut names)),
             None => {
-                let slot = &mut by_name[g.name_index(v) as usize];
+                let slot = &mut by_name[kept(g, g.name_index(v))];
                 if *slot == NONE {
                     *slot = new_name(raw.to_owned(), &mut names);
                 }
@@ -169,6 +170,14 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
         };
     }
     Classes { list, of }
+}
+
+/// The number among the kept texts of a string the analysis reads by index (`string_table`: the
+/// names of edges and of nodes other than string values are always kept).
+pub(crate) fn kept(g: &Graph, i: u32) -> usize {
+    g.s.strings
+        .kept_index(i as usize)
+        .expect("names read by index are kept")
 }
 
 /// True for objects and natives whose class is their raw name string (not starting with `<`).
@@ -319,7 +328,7 @@ impl<'a> PropertyNames<'a> {
     fn new(g: &'a Graph<'a>) -> Self {
         PropertyNames {
             g,
-            canonical: vec![Self::UNSEEN; g.s.strings.len()],
+            canonical: vec![Self::UNSEEN; g.s.strings.kept_len()],
             by_text: FxHashMap::default(),
         }
     }
@@ -332,7 +341,7 @@ impl<'a> PropertyNames<'a> {
     /// The number of a property edge's name.
     fn of(&mut self, e: usize) -> u32 {
         let i = self.g.edge_name_or_index(e);
-        let c = &mut self.canonical[i as usize];
+        let c = &mut self.canonical[kept(self.g, i)];
         if *c == Self::UNSEEN {
             *c = *self
                 .by_text
@@ -458,7 +467,7 @@ fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> Vec<(u32, u32)> 
     // of this snapshot has matches nothing.
     let mut names = PropertyNames::new(g);
     let wanted: FxHashSet<&str> = defs.props.iter().flatten().map(String::as_str).collect();
-    for (i, text) in g.s.strings.iter().enumerate() {
+    for (i, text) in g.s.strings.iter_kept() {
         if wanted.contains(text) {
             names.seed(text, i as u32);
         }

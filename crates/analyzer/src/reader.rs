@@ -11,7 +11,8 @@ use std::sync::mpsc;
 
 use crate::error::ParseError;
 use crate::json::Json;
-use crate::snapshot::{Location, Meta, Snapshot, Strings};
+use crate::snapshot::{Location, Meta, Snapshot};
+use crate::string_table::{self, Strings};
 
 /// Reads and checks the snapshot at `path`, and that there is memory to analyze it; errors name
 /// the file.
@@ -238,7 +239,13 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
                     }
                 }
                 "strings" => {
-                    string_list(&mut j, &mut strings)?;
+                    // Texts are dropped only once what reads them is known (V8 writes the nodes
+                    // and edges first).
+                    let needed = match &head {
+                        Some(h) if c.seen[0] && c.seen[1] => Some(needed(h, &c)?),
+                        _ => None,
+                    };
+                    string_list(&mut j, &mut strings, needed.as_ref())?;
                     crate::phases::mark("read strings");
                 }
                 _ => j.skip_value("a section")?,
@@ -540,14 +547,39 @@ fn locations(h: &Header, raw: &[u32]) -> Result<Vec<(u32, Location)>, ParseError
     Ok(out)
 }
 
-fn string_list<R: BufRead>(j: &mut Json<R>, out: &mut Strings) -> Result<(), ParseError> {
+/// The strings whose text nodes and edges read by index (`string_table`).
+fn needed(h: &Header, c: &Columns) -> Result<string_table::Needed, ParseError> {
+    let by_index = |t: u8| h.meta.edge_type_by_index(t);
+    string_table::needed(&string_table::Columns {
+        node_types: &h.meta.node_types,
+        node_type: &c.node_type,
+        node_name: &c.node_name,
+        first_edge: &c.first_edge,
+        edge_by_index: &by_index,
+        edge_type: &c.edge_type,
+        edge_name_or_index: &c.edge_name_or_index,
+        edge_to: &c.edge_to,
+    })
+}
+
+/// Reads the strings, keeping the texts `needed` says or that [`string_table::keeps_text`]
+/// keeps (every text without `needed`).
+fn string_list<R: BufRead>(
+    j: &mut Json<R>,
+    out: &mut Strings,
+    needed: Option<&string_table::Needed>,
+) -> Result<(), ParseError> {
     j.expect(b'[', "strings")?;
     if j.empty(b']', "strings")? {
         return Ok(());
     }
     loop {
+        let i = out.len();
+        let start = out.buffer().len();
         j.string_append(out.buffer(), "strings")?;
-        out.close()?;
+        let keep =
+            needed.is_none_or(|n| n.get(i) || string_table::keeps_text(&out.buffer()[start..]));
+        out.close(keep)?;
         if !j.next_in(b']', "strings")? {
             return Ok(());
         }

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::error::ParseError;
+use crate::string_table::Strings;
 
 /// The layout described by the snapshot's `meta`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,58 +121,6 @@ impl Meta {
             self.edge_types.get(usize::from(t)).map(String::as_str),
             Some("element" | "hidden")
         )
-    }
-}
-
-/// All strings of the snapshot in one buffer (a `String` each would cost more than their text).
-#[derive(Debug, Clone, Default)]
-pub struct Strings {
-    bytes: Vec<u8>,
-    ends: Vec<u64>,
-}
-
-impl Strings {
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The `i`th string.
-    pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        let end = self.ends[i] as usize;
-        let bytes = &self.bytes[start..end];
-        debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: the only writer, `Json::string_append` (through `buffer` and `close`), appends
-        // whole strings of valid UTF-8 (it replaces what is not UTF-8), so every range between two
-        // ends is valid UTF-8. This runs for every name the analysis looks at.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.get(i))
-    }
-
-    /// The buffer to append the next string's UTF-8 to; then call [`Strings::close`].
-    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.bytes
-    }
-
-    /// Ends the string appended to [`Strings::buffer`] since the last call.
-    pub(crate) fn close(&mut self) -> Result<(), ParseError> {
-        self.ends
-            .try_reserve(1)
-            .map_err(|e| ParseError::Memory(format!("the strings: {e}")))?;
-        self.ends.push(self.bytes.len() as u64);
-        Ok(())
-    }
-
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
-        self.ends.shrink_to_fit();
     }
 }
 

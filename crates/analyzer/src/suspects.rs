@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::classes::NO_CLASS;
+use crate::classes::{kept, NO_CLASS};
 use crate::distances::NO_EDGE;
 use crate::dominators::Csr;
 use crate::graph::ROOT;
@@ -212,7 +212,7 @@ struct ElementCounter {
 
 impl ElementCounter {
     fn new(m: &Model) -> ElementCounter {
-        let n = m.classes.list.len() + m.g.s.strings.len();
+        let n = m.classes.list.len() + m.g.s.strings.kept_len();
         ElementCounter {
             open: vec![0; n],
             count: vec![0; n],
@@ -237,7 +237,7 @@ impl ElementCounter {
             if c == NO_CLASS || v == a {
                 None
             } else if m.g.node_type(v) == m.t.closure {
-                Some(classes + m.g.name_index(v) as usize)
+                Some(classes + kept(&m.g, m.g.name_index(v)))
             } else {
                 (!containers.is(m, v)).then_some(c as usize)
             }
@@ -275,7 +275,7 @@ impl ElementCounter {
             .map(|&k| Element {
                 name: match m.classes.list.get(k as usize) {
                     Some(c) => c.name.clone(),
-                    None => match m.g.s.strings.get(k as usize - m.classes.list.len()) {
+                    None => match m.g.s.strings.kept_text(k as usize - m.classes.list.len()) {
                         "" => "(anonymous function)".into(),
                         f => format!("{}()", one_line(f)),
                     },

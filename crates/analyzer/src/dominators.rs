@@ -231,8 +231,8 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
     }
     // Numbers left in a bucket have no dominator found: the final pass gives them the root's.
     const UNSET: u32 = UNREACHABLE;
-    for s in 0..n {
-        let mut v = bucket[s];
+    for &first in &bucket {
+        let mut v = first;
         while v != UNREACHABLE {
             let next = link[v as usize];
             link[v as usize] = UNSET;

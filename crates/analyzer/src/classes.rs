@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::graph::{Graph, Types};
+use crate::sizes::SelfSizes;
 use crate::snapshot::Location;
 
 /// Marks a node that belongs to no class (its adjusted self size is 0).
@@ -38,7 +39,7 @@ pub(crate) struct Interfaces {
 }
 
 /// Assigns every node with a non-zero adjusted self size to its class.
-pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interfaces) -> Classes {
+pub(crate) fn classify(g: &Graph, t: &Types, self_size: &SelfSizes, defs: &Interfaces) -> Classes {
     const NONE: u32 = u32::MAX;
     let n = g.len();
     let detached = detached_natives(g, t);
@@ -67,7 +68,7 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
             .next_if(|&(node, _)| node as usize == v)
             .map(|x| x.1);
         while locations.next_if(|l| (l.0 as usize) < v).is_some() {}
-        if self_size[v] == 0 {
+        if self_size.get(v) == 0 {
             continue;
         }
         let ty = g.node_type(v);

@@ -19,6 +19,7 @@ pub mod leaks;
 mod phases;
 mod reader;
 pub mod report;
+mod sizes;
 mod snapshot;
 mod string_table;
 pub mod strings;

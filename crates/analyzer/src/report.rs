@@ -128,7 +128,7 @@ fn reportable(m: &Model, v: usize) -> bool {
         && ty != t.code
         && ty != t.array
         && ty != t.object_shape
-        && m.self_size[v] > 0
+        && m.self_size.get(v) > 0
 }
 
 /// The objects that retain the most. An object gives way to one it dominates that retains at least
@@ -207,7 +207,7 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             id: m.g.id(v),
             name: class_of(m, v),
             node_type: m.g.type_name(v).to_owned(),
-            self_size: m.self_size[v],
+            self_size: m.self_size.get(v),
             retained_size: m.retained[v],
             retainer_path: retainer_path(m, v),
         })

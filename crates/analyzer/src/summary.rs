@@ -4,8 +4,9 @@
 //! (`classes.rs`), and per class the count, shallow size and retained size (members not dominated
 //! by another member of the same class).
 //!
-//! The dominator tree and the classes do not depend on each other: they are computed on two
-//! threads.
+//! Two threads: the self sizes and the `{a, b}` names while the edges that count are marked; the
+//! classes and distances while the retained sizes add up. The dominators, which take the most
+//! memory, run alone.
 
 use std::collections::HashMap;
 
@@ -50,29 +51,41 @@ impl<'a> Model<'a> {
     pub fn new(s: &'a Snapshot) -> Model<'a> {
         let g = Graph::new(s);
         let t = Types::new(s);
-        let self_size = adjusted_self_sizes(&g, &t);
-        crate::phases::mark("adjusted self sizes");
-        let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
-            let dominator_side = scope.spawn(|| {
-                if g.len() == 0 {
-                    return (Vec::new(), Vec::new());
-                }
-                let essential = essential_edges(&g, &t);
-                crate::phases::mark("essential edges");
-                let doms = dominators(&essential, ROOT);
-                drop(essential);
-                let retained = retained_sizes(&doms, |v| self_size.get(v), g.len());
-                crate::phases::mark("retained sizes");
-                (doms.idom, retained)
+        // The dominators take the most memory: nothing that stays is made while they run (the
+        // classes and distances are made after, beside the retained sizes).
+        let (self_size, defs, essential) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let self_size = adjusted_self_sizes(&g, &t);
+                crate::phases::mark("adjusted self sizes (thread 2)");
+                let defs = infer_interfaces(&g, &t);
+                crate::phases::mark("interfaces (thread 2)");
+                (self_size, defs)
             });
-            let defs = infer_interfaces(&g, &t);
-            crate::phases::mark("interfaces (thread 2)");
-            let classes = classify(&g, &t, &self_size, &defs);
-            crate::phases::mark("classes (thread 2)");
-            let distances = distances(&g, &t);
-            crate::phases::mark("distances (thread 2)");
-            let (idom, retained) = dominator_side.join().expect("the dominator thread");
-            ((idom, retained), (classes, distances))
+            // (A snapshot without nodes has no root.)
+            let essential = (g.len() > 0).then(|| essential_edges(&g, &t));
+            crate::phases::mark("essential edges");
+            let (self_size, defs) = other.join().expect("the self sizes' thread");
+            (self_size, defs, essential)
+        });
+        let doms = essential.as_ref().map(|e| dominators(e, ROOT));
+        drop(essential);
+        let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let classes = classify(&g, &t, &self_size, &defs);
+                crate::phases::mark("classes (thread 2)");
+                let distances = distances(&g, &t);
+                crate::phases::mark("distances (thread 2)");
+                (classes, distances)
+            });
+            let (idom, retained) = match doms {
+                Some(doms) => {
+                    let retained = retained_sizes(&doms, |v| self_size.get(v), g.len());
+                    (doms.idom, retained)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            crate::phases::mark("retained sizes");
+            ((idom, retained), other.join().expect("the classes' thread"))
         });
         Model {
             g,

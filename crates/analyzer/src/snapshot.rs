@@ -161,11 +161,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Address space the analysis takes at its peak besides the snapshot, counted high: per node
-    /// the dominators' nine arrays, adjusted and retained sizes, classes, distances and the
-    /// dominator tree, per edge the reversed edges and bitsets, and room for threads and the
-    /// allocator's arenas (measured under `ulimit -v`: a list of a million cells peaks about 90 MB
-    /// above the snapshot).
+    /// Address space the analysis takes at its peak besides the snapshot, counted high (about
+    /// twice what it takes since the dominators keep seven words a node): per node the
+    /// dominators' arrays, adjusted and retained sizes, classes, distances and the dominator tree,
+    /// per edge the reversed edges and bitsets, and room for threads and the allocator's arenas
+    /// (measured under `ulimit -v`: a list of a million cells peaks about 90 MB above the
+    /// snapshot).
     pub fn analysis_bytes(&self) -> u64 {
         u64::from(self.node_count) * 80 + u64::from(self.edge_count) * 12 + (16 << 20)
     }

@@ -1,7 +1,7 @@
 //! Streams a `.heapsnapshot` file into a [`Snapshot`]: the header is read as a small value; `nodes`
 //! and `edges` go a buffer at a time straight into the columns the analysis uses (fields it does
-//! not use are dropped, edge targets become node numbers); `strings` go into one buffer; anything
-//! else is skipped. Node and edge rows are checked as they arrive, so an error names the byte where
+//! not use are dropped, edge targets become node numbers); `strings` go into one buffer, less the
+//! texts nothing reads (`string_table`); anything else is skipped. Node and edge rows are checked as they arrive, so an error names the byte where
 //! it was found.
 
 use std::fs::File;

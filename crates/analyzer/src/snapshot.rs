@@ -1,7 +1,7 @@
 //! A heap snapshot in flat columns, holding only what the analysis uses: per node its type, name,
 //! id and self size, where its edges start; per edge its type, name (or index) and target node
-//! (as a node number, not V8's offset into the node array); the strings in one buffer; and the
-//! constructor locations. Field positions in V8's rows are found by name in `meta`, because they
+//! (as a node number, not V8's offset into the node array); the strings in one buffer, without
+//! the texts nothing reads (`string_table`); and the constructor locations. Field positions in V8's rows are found by name in `meta`, because they
 //! differ across Node versions.
 
 use serde_json::Value;

@@ -9,8 +9,7 @@
 //! - the name of an edge, or of a node that is not a string value (`string`, `concatenated
 //!   string`, `sliced string`): class names, property names, closure names, V8's own names;
 //! - the name of two string values or more (duplicate strings, `strings.rs`);
-//! - the name of the root or of a child of a synthetic node (paths start there, and GC root groups
-//!   are named in paths);
+//! - the name of the root or of a child of the root (retainer paths start there);
 //! - a name the analysis compares node names with ([`COMPARED_NAMES`], or `system / ...`), so that
 //!   such a comparison gives the same answer whatever node carries it.
 //!
@@ -212,7 +211,6 @@ pub(crate) fn needed(c: &Columns) -> Result<Needed, ParseError> {
         .iter()
         .filter_map(|t| of_type(t).map(|i| i as u8))
         .collect();
-    let synthetic = of_type("synthetic").map(|i| i as u8);
     let most = c
         .node_name
         .iter()
@@ -241,16 +239,13 @@ pub(crate) fn needed(c: &Columns) -> Result<Needed, ParseError> {
             n.need(name);
         }
     }
-    // Paths start at the root's children and name the GC root groups' children.
-    for (v, &t) in c.node_type.iter().enumerate() {
-        if v == 0 || Some(t) == synthetic {
-            let edges = c.first_edge.get(v).copied().unwrap_or(0) as usize
-                ..c.first_edge.get(v + 1).copied().unwrap_or(0) as usize;
-            for &to in c.edge_to.get(edges).unwrap_or_default() {
-                if let Some(&name) = c.node_name.get(to as usize) {
-                    n.need(name);
-                }
-            }
+    // Retainer paths start at the root's children (`report.rs`). (Not the other GC roots': the
+    // internalized strings hang from one.)
+    let root_edges = c.first_edge.first().copied().unwrap_or(0) as usize
+        ..c.first_edge.get(1).copied().unwrap_or(0) as usize;
+    for &to in c.edge_to.get(root_edges).unwrap_or_default() {
+        if let Some(&name) = c.node_name.get(to as usize) {
+            n.need(name);
         }
     }
     Ok(n)
@@ -302,22 +297,26 @@ mod tests {
             .map(String::from)
             .to_vec();
         // Node 0 a synthetic root named 0, node 1 an object named 1, nodes 2-4 strings named 2, 3,
-        // 3, node 5 a string named 5 that the root holds; edges: 0 -> 1 named 4, 0 -> 5 (element),
-        // 1 -> 2 (element).
+        // 3, node 5 a string named 5 that the root holds, node 6 a synthetic named 7 holding
+        // node 7, a string named 6; edges: 0 -> 1 named 4, 0 -> 5 (element), 1 -> 2 (element),
+        // 6 -> 7 (element).
         let by_index = |t: u8| t == 1;
         let n = needed(&Columns {
             node_types: &types,
-            node_type: &[3, 2, 1, 1, 1, 1],
-            node_name: &[0, 1, 2, 3, 3, 5],
-            first_edge: &[0, 2, 3, 3, 3, 3, 3],
+            node_type: &[3, 2, 1, 1, 1, 1, 3, 1],
+            node_name: &[0, 1, 2, 3, 3, 5, 7, 6],
+            first_edge: &[0, 2, 3, 3, 3, 3, 3, 4, 4],
             edge_by_index: &by_index,
-            edge_type: &[2, 1, 1],
-            edge_name_or_index: &[4, 0, 0],
-            edge_to: &[1, 5, 2],
+            edge_type: &[2, 1, 1, 1],
+            edge_name_or_index: &[4, 0, 0, 0],
+            edge_to: &[1, 5, 2, 7],
         })
         .unwrap();
-        let got: Vec<bool> = (0..7).map(|i| n.get(i)).collect();
-        assert_eq!(got, [true, true, false, true, true, true, false]);
+        let got: Vec<bool> = (0..9).map(|i| n.get(i)).collect();
+        assert_eq!(
+            got,
+            [true, true, false, true, true, true, false, true, false]
+        );
         assert!(keeps_text(b"system / Context") && keeps_text(b"(GC roots)"));
         assert!(!keeps_text(b"GET /api") && !keeps_text(b"(GC roots"));
     }

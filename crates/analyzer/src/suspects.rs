@@ -325,8 +325,9 @@ impl UserPaths {
                 && g.node_type(v) == m.t.synthetic
                 && !matches!(g.name(v), "(GC roots)" | "(Stack roots)")
         };
-        let mut queue = std::collections::VecDeque::new();
-        let mut later = Vec::new();
+        // Node numbers fit 32 bits: the queue can hold most of the graph at once.
+        let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+        let mut later: Vec<u32> = Vec::new();
         // The root first: an edge back to it must not give it a parent (a path would never end).
         p.reached[ROOT] = true;
         for e in g.edges(ROOT) {
@@ -334,18 +335,19 @@ impl UserPaths {
             if g.node_type(c) != m.t.synthetic && !p.reached[c] {
                 p.reached[c] = true;
                 p.parent_edge[c] = e as u32;
-                queue.push_back(c);
+                queue.push_back(c as u32);
             }
         }
         for phase in 0..3 {
             match phase {
-                1 => queue.push_back(ROOT),
+                1 => queue.push_back(ROOT as u32),
                 2 => queue.extend(later.drain(..)),
                 _ => {}
             }
             while let Some(v) = queue.pop_front() {
+                let v = v as usize;
                 if phase < 2 && internal_roots(v) {
-                    later.push(v);
+                    later.push(v as u32);
                     continue;
                 }
                 // The stack's scopes first: a collection also held in a stack slot (a temporary of
@@ -353,7 +355,7 @@ impl UserPaths {
                 let stack =
                     phase < 2 && g.node_type(v) == m.t.synthetic && g.name(v) == "(Stack roots)";
                 if stack {
-                    later.push(v);
+                    later.push(v as u32);
                 }
                 for e in g.edges(v) {
                     let c = g.target(e);
@@ -363,7 +365,7 @@ impl UserPaths {
                     if g.edge_type(e) != m.t.weak && !p.reached[c] {
                         p.reached[c] = true;
                         p.parent_edge[c] = e as u32;
-                        queue.push_back(c);
+                        queue.push_back(c as u32);
                     }
                 }
             }

@@ -46,6 +46,25 @@ fn reads_columns_by_field_name() {
 }
 
 #[test]
+fn strings_before_the_nodes_keep_every_text() {
+    // What reads a text is known only once the nodes and edges are read: V8 writes them first.
+    let strings = r#""strings":["(GC roots)","Leaky","text \ud800 lone","data"]"#;
+    let (start, end) = (
+        SMALL.find(r#""nodes""#).unwrap(),
+        SMALL.find(strings).unwrap(),
+    );
+    let text = format!(
+        "{}{strings},{}}}",
+        &SMALL[..start],
+        SMALL[start..end].trim_end().trim_end_matches(',')
+    );
+    let s = read(&text).unwrap();
+    assert_eq!((s.strings.len(), s.strings.kept_len()), (4, 4));
+    assert_eq!(s.strings.get(2), "text \u{FFFD} lone");
+    assert_eq!(read(SMALL).unwrap().strings.get(2), "");
+}
+
+#[test]
 fn layout_without_detachedness_and_in_another_order() {
     let text = SMALL
         .replace(r#""node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"]"#, r#""node_fields":["name","type","id","self_size","edge_count"]"#)

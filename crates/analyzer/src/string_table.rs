@@ -153,6 +153,8 @@ impl Strings {
 /// [`keeps_text`]): two bits a string.
 pub(crate) struct Needed {
     bits: Vec<u8>,
+    /// Names go past the bits (which were capped): the strings past them are kept.
+    capped: bool,
 }
 
 /// Not named by anything.
@@ -171,7 +173,7 @@ impl Needed {
 
     fn set(&mut self, i: usize, s: u8) {
         if i / 4 >= self.bits.len() {
-            self.bits.resize(i / 4 + 1, 0);
+            return; // past the capped bits: kept whatever names it
         }
         let shift = 2 * (i % 4);
         self.bits[i / 4] = (self.bits[i / 4] & !(3 << shift)) | (s << shift);
@@ -188,6 +190,9 @@ impl Needed {
 
     /// Whether the text of string `i` must be kept whatever it says.
     pub fn get(&self, i: usize) -> bool {
+        if i / 4 >= self.bits.len() {
+            return self.capped;
+        }
         self.state(i) == NEEDED
     }
 }
@@ -211,18 +216,33 @@ pub(crate) fn needed(c: &Columns) -> Result<Needed, ParseError> {
         .iter()
         .filter_map(|t| of_type(t).map(|i| i as u8))
         .collect();
+    let by_index: Vec<bool> = (0..=255u8).map(|t| (c.edge_by_index)(t)).collect();
+    // The largest string index named (an element's index is no string: a sparse array's can be
+    // near 2^32).
+    let named_by_edges = c
+        .edge_type
+        .iter()
+        .zip(c.edge_name_or_index)
+        .filter(|&(&t, _)| !by_index[usize::from(t)])
+        .map(|(_, &name)| name);
     let most = c
         .node_name
         .iter()
-        .chain(c.edge_name_or_index)
         .copied()
+        .chain(named_by_edges)
         .max()
         .unwrap_or(0) as usize;
+    // A name past what a snapshot of this size can have (it will be found wrong once the strings
+    // are read) must not make the bits huge: past the capped bits every text is kept. (Past
+    // uncapped bits, no node or edge names a string.)
+    let cap = 4 * (c.node_type.len() + c.edge_type.len()) + (1 << 20);
+    let capped = most > cap;
+    let most = most.min(cap);
     let mut bits = Vec::new();
     bits.try_reserve_exact(most / 4 + 1)
         .map_err(|e| ParseError::Memory(format!("the strings: {e}")))?;
     bits.resize(most / 4 + 1, 0);
-    let mut n = Needed { bits };
+    let mut n = Needed { bits, capped };
     for (&t, &name) in c.node_type.iter().zip(c.node_name) {
         if value_types.contains(&t) {
             n.value(name);
@@ -233,7 +253,6 @@ pub(crate) fn needed(c: &Columns) -> Result<Needed, ParseError> {
     if let Some(&root) = c.node_name.first() {
         n.need(root);
     }
-    let by_index: Vec<bool> = (0..=255u8).map(|t| (c.edge_by_index)(t)).collect();
     for (&t, &name) in c.edge_type.iter().zip(c.edge_name_or_index) {
         if !by_index[usize::from(t)] {
             n.need(name);
@@ -317,7 +336,25 @@ mod tests {
             got,
             [true, true, false, true, true, true, false, true, false]
         );
+        assert!(
+            !n.get(1 << 30),
+            "no node or edge names a string past the bits"
+        );
         assert!(keeps_text(b"system / Context") && keeps_text(b"(GC roots)"));
+        // A name far past what two nodes can have: no bits that large, every text kept past them.
+        let huge = needed(&Columns {
+            node_types: &types,
+            node_type: &[3, 1],
+            node_name: &[0, 3_000_000_000],
+            first_edge: &[0, 0, 0],
+            edge_by_index: &by_index,
+            edge_type: &[],
+            edge_name_or_index: &[],
+            edge_to: &[],
+        })
+        .unwrap();
+        assert!(huge.bits.len() < 1 << 20);
+        assert!(huge.get(0) && huge.get(3_000_000_000) && !huge.get(5));
         assert!(!keeps_text(b"GET /api") && !keeps_text(b"(GC roots"));
     }
 }

@@ -8,6 +8,13 @@
 //!
 //!   cargo run --release -p oom-heapdump-analyzer --example gen_snapshot -- --nodes 40000000 OUT
 //!
+//! That file has almost no strings (about 56 bytes a node). Real heaps hold text: with
+//! `--text-bytes N`, seven records in eight hold a distinct log line of N bytes as their `path`
+//! (the eighth still one of the 5000 shared texts), as an app that keeps request logs or bodies
+//! read from sockets (flat strings, one snapshot node each). `--text-bytes 128` gives about 100
+//! bytes a node, the shape "4 GB is about 40 M nodes" describes (README, Scale, for the real
+//! snapshots it sits between).
+//!
 //! The file is written to OUT.tmp-<pid> and renamed when complete.
 
 use std::io::{BufWriter, Write};
@@ -49,6 +56,31 @@ const FIXED: u64 = 3 + 2 * LOGS as u64 + CLASSES as u64 + 3;
 const S_LOG: u64 = 14;
 const S_CLASS: u64 = S_LOG + LOGS as u64;
 const S_TEXT: u64 = S_CLASS + CLASSES as u64;
+const S_DISTINCT: u64 = S_TEXT + TEXTS as u64;
+
+/// Record `r`'s log line, `bytes` long: a time, an id, a path and a query of hex digits, all of
+/// them derived from `r` (the same line whenever it is written).
+fn log_line(out: &mut Vec<u8>, r: u64, bytes: u64) {
+    let start = out.len();
+    let ms = 1_700_000_000_000 + r * 137;
+    write!(
+        out,
+        "{}.{:03} INFO request {:08x} GET /api/items/{}?q=",
+        ms / 1000,
+        ms % 1000,
+        r.wrapping_mul(0x9E37_79B9) & 0xffff_ffff,
+        r % 7919
+    )
+    .unwrap();
+    let mut h = r.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while ((out.len() - start) as u64) < bytes {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        out.push(b"0123456789abcdef"[(h & 15) as usize]);
+    }
+    out.truncate(start + bytes as usize);
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,10 +90,16 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
+    let text_bytes: u64 = args
+        .iter()
+        .position(|a| a == "--text-bytes")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let out_path = args
         .last()
-        .filter(|a| !a.starts_with("--") && args.len() != 2)
-        .expect("usage: gen_snapshot [--nodes N] OUT.heapsnapshot")
+        .filter(|a| !a.starts_with("--") && args.len() % 2 == 1)
+        .expect("usage: gen_snapshot [--nodes N] [--text-bytes N] OUT.heapsnapshot")
         .clone();
     let records = nodes.saturating_sub(FIXED) / 3;
     let l = Layout {
@@ -70,6 +108,9 @@ fn main() {
     };
     let node_count = FIXED + 3 * l.records;
     let record = |r: u64| FIXED + 3 * r;
+    // Records holding a distinct text, and that text's number among them.
+    let distinct = |r: u64| text_bytes > 0 && !r.is_multiple_of(8);
+    let distinct_index = |r: u64| r - r / 8 - 1;
     let log_of = |r: u64| r / l.per_log;
     let logs_used = if l.records == 0 {
         0
@@ -131,7 +172,13 @@ fn main() {
         let class = r % u64::from(CLASSES);
         node(&mut buf, OBJECT, S_CLASS + class, 56, 5);
         let text = rand() % u64::from(TEXTS);
-        node(&mut buf, STRING, S_TEXT + text, 24 + 8 * (text % 4), 1);
+        if distinct(r) {
+            // A sequential string's header and its characters, rounded up to 8 bytes.
+            let size = 16 + text_bytes.div_ceil(8) * 8;
+            node(&mut buf, STRING, S_DISTINCT + distinct_index(r), size, 1);
+        } else {
+            node(&mut buf, STRING, S_TEXT + text, 24 + 8 * (text % 4), 1);
+        }
         node(&mut buf, NUMBER, 6, 16, 1);
         if buf.len() > (1 << 20) - 256 {
             w.write_all(&buf).unwrap();
@@ -206,6 +253,15 @@ fn main() {
     }
     for t in 0..TEXTS {
         write!(buf, ",\"/api/items/{t}?page=1\"").unwrap();
+    }
+    for r in (0..l.records).filter(|&r| distinct(r)) {
+        buf.extend_from_slice(b",\"");
+        log_line(&mut buf, r, text_bytes);
+        buf.push(b'"');
+        if buf.len() > (1 << 20) - 256 - text_bytes as usize {
+            w.write_all(&buf).unwrap();
+            buf.clear();
+        }
     }
     buf.extend_from_slice(b"]}\n");
     w.write_all(&buf).unwrap();

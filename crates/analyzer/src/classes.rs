@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::graph::{Graph, Types};
+use crate::sizes::SelfSizes;
 use crate::snapshot::Location;
 
 /// Marks a node that belongs to no class (its adjusted self size is 0).
@@ -38,7 +39,7 @@ pub(crate) struct Interfaces {
 }
 
 /// Assigns every node with a non-zero adjusted self size to its class.
-pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interfaces) -> Classes {
+pub(crate) fn classify(g: &Graph, t: &Types, self_size: &SelfSizes, defs: &Interfaces) -> Classes {
     const NONE: u32 = u32::MAX;
     let n = g.len();
     let detached = detached_natives(g, t);
@@ -47,7 +48,8 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
     // DevTools' class index (DEVTOOLS-MODEL.md 3.1), here a "name id" into `names`: the raw name
     // string of objects and natives (a detached native's renamed string), one per computed name
     // (`<div>`, `Detached <div>`, `(system)`, `Function`, ... shared by text), one per interface.
-    let mut by_name = vec![NONE; g.s.strings.len()];
+    // By kept text (`string_table`: the names of objects and natives are kept).
+    let mut by_name = vec![NONE; g.s.strings.kept_len()];
     let mut by_detached_name: HashMap<u32, u32> = HashMap::new();
     let mut by_computed_name: HashMap<String, u32> = HashMap::new();
     let mut by_interface = vec![NONE; defs.names.len()];
@@ -66,7 +68,7 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
             .next_if(|&(node, _)| node as usize == v)
             .map(|x| x.1);
         while locations.next_if(|l| (l.0 as usize) < v).is_some() {}
-        if self_size[v] == 0 {
+        if self_size.get(v) == 0 {
             continue;
         }
         let ty = g.node_type(v);
@@ -118,7 +120,7 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
                 .entry(g.name_index(v))
                 .or_insert_with(|| new_name(format!("Detached {raw}"), &mut names)),
             None => {
-                let slot = &mut by_name[g.name_index(v) as usize];
+                let slot = &mut by_name[kept(g, g.name_index(v))];
                 if *slot == NONE {
                     *slot = new_name(raw.to_owned(), &mut names);
                 }
@@ -169,6 +171,14 @@ pub(crate) fn classify(g: &Graph, t: &Types, self_size: &[u64], defs: &Interface
         };
     }
     Classes { list, of }
+}
+
+/// The number among the kept texts of a string the analysis reads by index (`string_table`: the
+/// names of edges and of nodes other than string values are always kept).
+pub(crate) fn kept(g: &Graph, i: u32) -> usize {
+    g.s.strings
+        .kept_index(i as usize)
+        .expect("names read by index are kept")
 }
 
 /// True for objects and natives whose class is their raw name string (not starting with `<`).
@@ -319,7 +329,7 @@ impl<'a> PropertyNames<'a> {
     fn new(g: &'a Graph<'a>) -> Self {
         PropertyNames {
             g,
-            canonical: vec![Self::UNSEEN; g.s.strings.len()],
+            canonical: vec![Self::UNSEEN; g.s.strings.kept_len()],
             by_text: FxHashMap::default(),
         }
     }
@@ -332,7 +342,7 @@ impl<'a> PropertyNames<'a> {
     /// The number of a property edge's name.
     fn of(&mut self, e: usize) -> u32 {
         let i = self.g.edge_name_or_index(e);
-        let c = &mut self.canonical[i as usize];
+        let c = &mut self.canonical[kept(self.g, i)];
         if *c == Self::UNSEEN {
             *c = *self
                 .by_text
@@ -458,7 +468,7 @@ fn apply_interfaces(g: &Graph, t: &Types, defs: &Interfaces) -> Vec<(u32, u32)> 
     // of this snapshot has matches nothing.
     let mut names = PropertyNames::new(g);
     let wanted: FxHashSet<&str> = defs.props.iter().flatten().map(String::as_str).collect();
-    for (i, text) in g.s.strings.iter().enumerate() {
+    for (i, text) in g.s.strings.iter_kept() {
         if wanted.contains(text) {
             names.seed(text, i as u32);
         }

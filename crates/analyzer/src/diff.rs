@@ -57,7 +57,7 @@ impl Side {
         let mut members: Vec<Vec<(u32, u64)>> = vec![Vec::new(); classes.list.len()];
         for (v, &c) in classes.of.iter().enumerate() {
             if let Some(m) = members.get_mut(c as usize) {
-                m.push((g.id(v), self_size[v]));
+                m.push((g.id(v), self_size.get(v)));
             }
         }
         let mut by_key = HashMap::with_capacity(classes.list.len());

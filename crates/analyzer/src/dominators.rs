@@ -82,14 +82,24 @@ pub struct Dominators {
 
 pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
     let n = graph.node_count();
-    let preds = Csr::reversed_of(graph);
-    // Depth-first numbering from the root: dfnum[v] is v's preorder number + 1 (0: not reached).
-    let mut dfnum = vec![0u32; n];
+    // Retainers per node (counting edges only): "no retainer" decides how unreached nodes are
+    // numbered, and the counts become the retainer lists' offsets.
+    let mut retainers = vec![0u32; n];
+    for from in 0..n {
+        for e in graph.edges(from) {
+            if let Some(t) = graph.target(from, e) {
+                retainers[t as usize] += 1;
+            }
+        }
+    }
+    // Depth-first numbering from the root: number[v] is v's preorder number (UNREACHABLE: not yet
+    // numbered), vertex[i] the node numbered i, parent[i] the number of its parent in the search.
+    let mut number = vec![UNREACHABLE; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
-    let mut parent = vec![UNREACHABLE; n];
+    let mut parent: Vec<u32> = Vec::with_capacity(n);
     let mut stack: Vec<(u32, u32)> = Vec::new();
     let mut search =
-        |from: usize, dfnum: &mut Vec<u32>, vertex: &mut Vec<u32>, parent: &mut Vec<u32>| {
+        |from: usize, number: &mut [u32], vertex: &mut Vec<u32>, parent: &mut Vec<u32>| {
             stack.push((from as u32, graph.edges(from).start as u32));
             while let Some(&mut (v, ref mut next)) = stack.last_mut() {
                 let end = graph.edges(v as usize).end as u32;
@@ -98,7 +108,7 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
                     let e = *next as usize;
                     *next += 1;
                     if let Some(w) = graph.target(v as usize, e) {
-                        if dfnum[w as usize] == 0 {
+                        if number[w as usize] == UNREACHABLE {
                             found = Some(w);
                             break;
                         }
@@ -106,9 +116,9 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
                 }
                 match found {
                     Some(w) => {
+                        parent.push(number[v as usize]);
+                        number[w as usize] = vertex.len() as u32;
                         vertex.push(w);
-                        dfnum[w as usize] = vertex.len() as u32;
-                        parent[w as usize] = v;
                         stack.push((w, graph.edges(w as usize).start as u32));
                     }
                     None => {
@@ -117,96 +127,138 @@ pub fn dominators(graph: &impl Successors, root: usize) -> Dominators {
                 }
             }
         };
-    dfnum[root] = 1;
-    vertex.push(root as u32);
-    search(root, &mut dfnum, &mut vertex, &mut parent);
+    let hang = |v: usize, number: &mut [u32], vertex: &mut Vec<u32>, parent: &mut Vec<u32>| {
+        number[v] = vertex.len() as u32;
+        vertex.push(v as u32);
+        parent.push(0);
+    };
+    hang(root, &mut number, &mut vertex, &mut parent);
+    parent[0] = UNREACHABLE;
+    search(root, &mut number, &mut vertex, &mut parent);
     for v in 0..n {
-        if dfnum[v] == 0 && preds.successors(v).is_empty() {
-            vertex.push(v as u32);
-            dfnum[v] = vertex.len() as u32;
-            parent[v] = root as u32;
-            search(v, &mut dfnum, &mut vertex, &mut parent);
+        if number[v] == UNREACHABLE && retainers[v] == 0 {
+            hang(v, &mut number, &mut vertex, &mut parent);
+            search(v, &mut number, &mut vertex, &mut parent);
         }
     }
     for v in 0..n {
-        if dfnum[v] == 0 {
-            vertex.push(v as u32);
-            dfnum[v] = vertex.len() as u32;
-            parent[v] = root as u32;
+        if number[v] == UNREACHABLE {
+            hang(v, &mut number, &mut vertex, &mut parent);
         }
     }
-    // Semidominators (as preorder number + 1) with a link-eval forest, all indexed by node.
-    let mut semi: Vec<u32> = dfnum;
-    let mut ancestor = vec![UNREACHABLE; n];
+    crate::phases::mark("depth-first numbering");
+    // From here on everything is by preorder number: the retainers of i are
+    // preds[offsets[i]..offsets[i + 1]], as numbers.
+    let mut offsets = vec![0u32; n + 1];
+    for i in 0..n {
+        offsets[i + 1] = offsets[i] + retainers[vertex[i] as usize];
+    }
+    drop(retainers);
+    // Filled from the ends down, sources taken in decreasing order: each list in increasing order.
+    let mut fill: Vec<u32> = offsets[1..].to_vec();
+    let mut preds = vec![0u32; offsets[n] as usize];
+    for from in (0..n).rev() {
+        for e in graph.edges(from).rev() {
+            if let Some(t) = graph.target(from, e) {
+                let i = number[t as usize] as usize;
+                fill[i] -= 1;
+                preds[fill[i] as usize] = number[from];
+            }
+        }
+    }
+    drop((fill, number));
+    crate::phases::mark("retainers");
+    let retainers_of = |i: usize| &preds[offsets[i] as usize..offsets[i + 1] as usize];
+    // Semidominators with a link-eval forest. The numbers above the one being processed are
+    // linked, to their parent at first: `parent` is the forest's ancestor links too.
+    let mut semi: Vec<u32> = (0..n as u32).collect();
     let mut label: Vec<u32> = (0..n as u32).collect();
+    let mut ancestor = parent;
     let mut path: Vec<u32> = Vec::new();
-    let mut eval =
-        |v: u32, ancestor: &mut Vec<u32>, label: &mut Vec<u32>, semi: &Vec<u32>| -> u32 {
-            if ancestor[v as usize] == UNREACHABLE {
-                return v;
-            }
-            // Compress the path from v to the root of its tree, iteratively.
-            path.clear();
-            let mut u = v;
-            while ancestor[ancestor[u as usize] as usize] != UNREACHABLE {
-                path.push(u);
-                u = ancestor[u as usize];
-            }
-            for &x in path.iter().rev() {
-                let a = ancestor[x as usize] as usize;
-                if semi[label[a] as usize] < semi[label[x as usize] as usize] {
-                    label[x as usize] = label[a];
-                }
-                ancestor[x as usize] = ancestor[a];
-            }
-            label[v as usize]
-        };
-    // Buckets: the nodes whose semidominator is a node, as linked lists (each node is in one
-    // bucket at most, once).
-    let mut bucket = vec![UNREACHABLE; n];
-    let mut next_in_bucket = vec![UNREACHABLE; n];
-    // The immediate dominator, or UNSET where the final pass decides (then the root's).
-    const UNSET: u32 = UNREACHABLE;
-    let mut idom = vec![UNSET; n];
-    for i in (1..vertex.len()).rev() {
-        let w = vertex[i] as usize;
-        if preds.successors(w).is_empty() {
-            semi[w] = semi[root]; // no retainer: dominated by the root
+    // `linked` is the lowest linked number.
+    let mut eval = |v: u32, linked: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32]| {
+        if v < linked {
+            return v;
         }
-        for &v in preds.successors(w) {
-            let u = eval(v, &mut ancestor, &mut label, &semi);
+        // Compress the path from v to the root of its tree, iteratively.
+        path.clear();
+        let mut u = v;
+        while ancestor[u as usize] >= linked {
+            path.push(u);
+            u = ancestor[u as usize];
+        }
+        for &x in path.iter().rev() {
+            let a = ancestor[x as usize] as usize;
+            if semi[label[a] as usize] < semi[label[x as usize] as usize] {
+                label[x as usize] = label[a];
+            }
+            ancestor[x as usize] = ancestor[a];
+        }
+        label[v as usize]
+    };
+    // Buckets: the numbers whose semidominator is a number, as linked lists (each in one bucket
+    // at most, once). Once taken out of its bucket, a number's link holds its immediate dominator
+    // (or the semidominator's, settled below).
+    let mut bucket = vec![UNREACHABLE; n];
+    let mut link = vec![UNREACHABLE; n];
+    for w in (1..n).rev() {
+        let preds_w = retainers_of(w);
+        if preds_w.is_empty() {
+            semi[w] = semi[0]; // no retainer: dominated by the root
+        }
+        for &v in preds_w {
+            let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi);
             if semi[u as usize] < semi[w] {
                 semi[w] = semi[u as usize];
             }
         }
-        let s = vertex[semi[w] as usize - 1] as usize;
-        next_in_bucket[w] = bucket[s];
+        let s = semi[w] as usize;
+        link[w] = bucket[s];
         bucket[s] = w as u32;
-        let p = parent[w] as usize;
-        ancestor[w] = p as u32;
-        let mut v = std::mem::replace(&mut bucket[p], UNREACHABLE);
+        // Linking w to its parent changes nothing: numbers from w up are linked.
+        let p = ancestor[w];
+        let mut v = std::mem::replace(&mut bucket[p as usize], UNREACHABLE);
         while v != UNREACHABLE {
-            let u = eval(v, &mut ancestor, &mut label, &semi);
-            idom[v as usize] = if semi[u as usize] < semi[v as usize] {
+            let u = eval(v, w as u32, &mut ancestor, &mut label, &semi);
+            let next = link[v as usize];
+            link[v as usize] = if semi[u as usize] < semi[v as usize] {
                 u
             } else {
-                p as u32
+                p
             };
-            v = next_in_bucket[v as usize];
+            v = next;
         }
     }
-    drop((preds, ancestor, label, bucket, next_in_bucket, parent));
-    // In preorder: a node whose semidominator is not its immediate dominator has the immediate
-    // dominator of the node found above (settled already, as it comes first).
-    idom[root] = root as u32;
-    for &w in &vertex[1..] {
-        let w = w as usize;
-        let d = idom[w];
-        if d == UNSET {
-            idom[w] = root as u32;
-        } else if d != vertex[semi[w] as usize - 1] {
-            idom[w] = idom[d as usize];
+    // Numbers left in a bucket have no dominator found: the final pass gives them the root's.
+    const UNSET: u32 = UNREACHABLE;
+    for &first in &bucket {
+        let mut v = first;
+        while v != UNREACHABLE {
+            let next = link[v as usize];
+            link[v as usize] = UNSET;
+            v = next;
         }
+    }
+    drop((preds, offsets, ancestor, label, bucket));
+    crate::phases::mark("semidominators");
+    // In preorder: a number whose semidominator is not its immediate dominator has the immediate
+    // dominator of the number found above (settled already, as it comes first).
+    let mut idom_of = link;
+    if n > 0 {
+        idom_of[0] = 0;
+    }
+    for w in 1..n {
+        let d = idom_of[w];
+        if d == UNSET {
+            idom_of[w] = 0;
+        } else if d != semi[w] {
+            idom_of[w] = idom_of[d as usize];
+        }
+    }
+    drop(semi);
+    let mut idom = vec![0u32; n];
+    for (i, &d) in idom_of.iter().enumerate() {
+        idom[vertex[i] as usize] = vertex[d as usize];
     }
     Dominators {
         idom,

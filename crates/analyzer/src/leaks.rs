@@ -197,13 +197,13 @@ pub fn leaks_in(before: &[u32], during: &[u32], last: &Snapshot) -> Leaks {
             continue;
         }
         total.0 += 1;
-        total.1 += m.self_size[v];
+        total.1 += m.self_size.get(v);
         if let Some(group) = group_of_root
             .get(&root_of[v])
             .and_then(|p| groups.get_mut(p))
         {
             group.objects += 1;
-            group.self_size += m.self_size[v];
+            group.self_size += m.self_size.get(v);
         }
     }
     let mut groups: Vec<LeakGroup> = groups.into_values().collect();

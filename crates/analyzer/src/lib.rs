@@ -2,7 +2,8 @@
 //!
 //! Data flow: `reader` streams a `.heapsnapshot` into flat `u32` columns (`snapshot`; never the
 //! JSON text, never a `serde_json::Value` of it; errors name the byte offset; layouts read from
-//! `meta` by name, as they differ across Node versions) → `graph` sees them as nodes and edges →
+//! `meta` by name, as they differ across Node versions; only the texts something reads,
+//! `string_table`) → `graph` sees them as nodes and edges →
 //! `summary` builds DevTools' model (adjusted sizes, `dominators`, `classes`, `distances`) →
 //! `report` answers `analyze` (leak suspects from `suspects`, top classes, largest objects and
 //! their retainer paths), `diff` answers the Comparison view.
@@ -16,9 +17,12 @@ mod error;
 mod graph;
 mod json;
 pub mod leaks;
+mod phases;
 mod reader;
 pub mod report;
+mod sizes;
 mod snapshot;
+mod string_table;
 pub mod strings;
 pub mod summary;
 pub mod suspects;
@@ -26,4 +30,5 @@ pub mod suspects;
 pub use error::ParseError;
 pub use json::MAX_STRING_BYTES;
 pub use reader::{read_snapshot, read_snapshot_from};
-pub use snapshot::{Location, Meta, Snapshot, Strings};
+pub use snapshot::{Location, Meta, Snapshot};
+pub use string_table::Strings;

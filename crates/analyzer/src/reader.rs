@@ -1,7 +1,7 @@
 //! Streams a `.heapsnapshot` file into a [`Snapshot`]: the header is read as a small value; `nodes`
 //! and `edges` go a buffer at a time straight into the columns the analysis uses (fields it does
-//! not use are dropped, edge targets become node numbers); `strings` go into one buffer; anything
-//! else is skipped. Node and edge rows are checked as they arrive, so an error names the byte where
+//! not use are dropped, edge targets become node numbers); `strings` go into one buffer, less the
+//! texts nothing reads (`string_table`); anything else is skipped. Node and edge rows are checked as they arrive, so an error names the byte where
 //! it was found.
 
 use std::fs::File;
@@ -11,7 +11,8 @@ use std::sync::mpsc;
 
 use crate::error::ParseError;
 use crate::json::Json;
-use crate::snapshot::{Location, Meta, Snapshot, Strings};
+use crate::snapshot::{Location, Meta, Snapshot};
+use crate::string_table::{self, Strings};
 
 /// Reads and checks the snapshot at `path`, and that there is memory to analyze it; errors name
 /// the file.
@@ -195,6 +196,7 @@ fn bad(what: String) -> ParseError {
 /// Reads; `max_numbers` bounds the numbers reserved up front from the header's counts (a lying
 /// header cannot make us reserve more, the columns then grow as the numbers arrive).
 fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, ParseError> {
+    crate::phases::mark("start");
     let mut j = Json::new(input);
     let mut head: Option<Header> = None;
     let mut c = Columns::default();
@@ -222,15 +224,30 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
                         );
                     };
                     match key.as_str() {
-                        "nodes" => nodes(&mut j, h, &mut c, max_numbers)?,
-                        "edges" => edges(&mut j, h, &mut c, max_numbers)?,
+                        "nodes" => {
+                            nodes(&mut j, h, &mut c, max_numbers)?;
+                            crate::phases::mark("read nodes");
+                        }
+                        "edges" => {
+                            edges(&mut j, h, &mut c, max_numbers)?;
+                            crate::phases::mark("read edges");
+                        }
                         _ => {
                             j.expect(b'[', "locations")?;
                             j.u32_array_into(&mut c.locations, "locations")?;
                         }
                     }
                 }
-                "strings" => string_list(&mut j, &mut strings)?,
+                "strings" => {
+                    // Texts are dropped only once what reads them is known (V8 writes the nodes
+                    // and edges first).
+                    let needed = match &head {
+                        Some(h) if c.seen[0] && c.seen[1] => Some(needed(h, &c)?),
+                        _ => None,
+                    };
+                    string_list(&mut j, &mut strings, needed.as_ref())?;
+                    crate::phases::mark("read strings");
+                }
                 _ => j.skip_value("a section")?,
             }
             if !j.next_in(b'}', "the snapshot")? {
@@ -271,6 +288,7 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
         extra_native_bytes: h.extra_native_bytes,
     };
     snapshot.validate()?;
+    crate::phases::mark("read rest, validated");
     Ok(snapshot)
 }
 
@@ -529,14 +547,39 @@ fn locations(h: &Header, raw: &[u32]) -> Result<Vec<(u32, Location)>, ParseError
     Ok(out)
 }
 
-fn string_list<R: BufRead>(j: &mut Json<R>, out: &mut Strings) -> Result<(), ParseError> {
+/// The strings whose text nodes and edges read by index (`string_table`).
+fn needed(h: &Header, c: &Columns) -> Result<string_table::Needed, ParseError> {
+    let by_index = |t: u8| h.meta.edge_type_by_index(t);
+    string_table::needed(&string_table::Columns {
+        node_types: &h.meta.node_types,
+        node_type: &c.node_type,
+        node_name: &c.node_name,
+        first_edge: &c.first_edge,
+        edge_by_index: &by_index,
+        edge_type: &c.edge_type,
+        edge_name_or_index: &c.edge_name_or_index,
+        edge_to: &c.edge_to,
+    })
+}
+
+/// Reads the strings, keeping the texts `needed` says or that [`string_table::keeps_text`]
+/// keeps (every text without `needed`).
+fn string_list<R: BufRead>(
+    j: &mut Json<R>,
+    out: &mut Strings,
+    needed: Option<&string_table::Needed>,
+) -> Result<(), ParseError> {
     j.expect(b'[', "strings")?;
     if j.empty(b']', "strings")? {
         return Ok(());
     }
     loop {
+        let i = out.len();
+        let start = out.buffer().len();
         j.string_append(out.buffer(), "strings")?;
-        out.close()?;
+        let keep =
+            needed.is_none_or(|n| n.get(i) || string_table::keeps_text(&out.buffer()[start..]));
+        out.close(keep)?;
         if !j.next_in(b']', "strings")? {
             return Ok(());
         }

@@ -94,11 +94,18 @@ impl From<ClassRow> for ClassSummary {
 /// Analyzes a snapshot.
 pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
     let m = Model::new(s);
+    crate::phases::mark("model");
     let tree = m.dominated();
+    crate::phases::mark("dominator tree");
     let suspects = suspects(&m, &tree);
+    crate::phases::mark("suspects");
     let largest_objects = largest_objects(&m, &tree, limits.objects);
+    crate::phases::mark("largest objects");
     let mut rows = m.rows_in(&tree);
     rows.truncate(limits.top);
+    crate::phases::mark("class rows");
+    let duplicate_strings = duplicate_strings(&m, limits.strings);
+    crate::phases::mark("duplicate strings");
     Analysis {
         node_count: u64::from(s.node_count),
         edge_count: u64::from(s.edge_count),
@@ -106,7 +113,7 @@ pub fn analyze(s: &Snapshot, limits: Limits) -> Analysis {
         suspects,
         classes: rows.into_iter().map(ClassSummary::from).collect(),
         largest_objects,
-        duplicate_strings: duplicate_strings(&m, limits.strings),
+        duplicate_strings,
     }
 }
 
@@ -121,7 +128,7 @@ fn reportable(m: &Model, v: usize) -> bool {
         && ty != t.code
         && ty != t.array
         && ty != t.object_shape
-        && m.self_size[v] > 0
+        && m.self_size.get(v) > 0
 }
 
 /// The objects that retain the most. An object gives way to one it dominates that retains at least
@@ -200,7 +207,7 @@ fn largest_objects(m: &Model, tree: &Csr, count: usize) -> Vec<LargeObject> {
             id: m.g.id(v),
             name: class_of(m, v),
             node_type: m.g.type_name(v).to_owned(),
-            self_size: m.self_size[v],
+            self_size: m.self_size.get(v),
             retained_size: m.retained[v],
             retainer_path: retainer_path(m, v),
         })

@@ -1,12 +1,13 @@
 //! A heap snapshot in flat columns, holding only what the analysis uses: per node its type, name,
 //! id and self size, where its edges start; per edge its type, name (or index) and target node
-//! (as a node number, not V8's offset into the node array); the strings in one buffer; and the
-//! constructor locations. Field positions in V8's rows are found by name in `meta`, because they
+//! (as a node number, not V8's offset into the node array); the strings in one buffer, without
+//! the texts nothing reads (`string_table`); and the constructor locations. Field positions in V8's rows are found by name in `meta`, because they
 //! differ across Node versions.
 
 use serde_json::Value;
 
 use crate::error::ParseError;
+use crate::string_table::Strings;
 
 /// The layout described by the snapshot's `meta`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,58 +124,6 @@ impl Meta {
     }
 }
 
-/// All strings of the snapshot in one buffer (a `String` each would cost more than their text).
-#[derive(Debug, Clone, Default)]
-pub struct Strings {
-    bytes: Vec<u8>,
-    ends: Vec<u64>,
-}
-
-impl Strings {
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The `i`th string.
-    pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        let end = self.ends[i] as usize;
-        let bytes = &self.bytes[start..end];
-        debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: the only writer, `Json::string_append` (through `buffer` and `close`), appends
-        // whole strings of valid UTF-8 (it replaces what is not UTF-8), so every range between two
-        // ends is valid UTF-8. This runs for every name the analysis looks at.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.get(i))
-    }
-
-    /// The buffer to append the next string's UTF-8 to; then call [`Strings::close`].
-    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.bytes
-    }
-
-    /// Ends the string appended to [`Strings::buffer`] since the last call.
-    pub(crate) fn close(&mut self) -> Result<(), ParseError> {
-        self.ends
-            .try_reserve(1)
-            .map_err(|e| ParseError::Memory(format!("the strings: {e}")))?;
-        self.ends.push(self.bytes.len() as u64);
-        Ok(())
-    }
-
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
-        self.ends.shrink_to_fit();
-    }
-}
-
 /// Where an object's constructor is defined, as the snapshot's `locations` section gives it
 /// (`line` and `column` count from 0, as V8 writes them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -212,11 +161,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Address space the analysis takes at its peak besides the snapshot, counted high: per node
-    /// the dominators' nine arrays, adjusted and retained sizes, classes, distances and the
-    /// dominator tree, per edge the reversed edges and bitsets, and room for threads and the
-    /// allocator's arenas (measured under `ulimit -v`: a list of a million cells peaks about 90 MB
-    /// above the snapshot).
+    /// Address space the analysis takes at its peak besides the snapshot, counted high (about
+    /// twice what it takes since the dominators keep seven words a node): per node the
+    /// dominators' arrays, adjusted and retained sizes, classes, distances and the dominator tree,
+    /// per edge the reversed edges and bitsets, and room for threads and the allocator's arenas
+    /// (measured under `ulimit -v`: a list of a million cells peaks about 90 MB above the
+    /// snapshot).
     pub fn analysis_bytes(&self) -> u64 {
         u64::from(self.node_count) * 80 + u64::from(self.edge_count) * 12 + (16 << 20)
     }

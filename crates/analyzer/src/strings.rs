@@ -59,10 +59,19 @@ pub(crate) fn duplicate_strings(m: &Model, top: usize) -> DuplicateStrings {
             .position(|t| t == "string")
             .map_or(u32::MAX, |i| i as u32);
     // (name index, self size) -> copies. V8 writes each text once in `strings`, so equal texts
-    // have equal name indexes.
+    // have equal name indexes. A text named by one string value only is not kept
+    // (`string_table`), and has no copy: it is left out here.
     let mut groups: HashMap<(u32, u32), u64> = HashMap::default();
     for v in 0..m.g.len() {
-        if m.g.node_type(v) == string_type && m.distances.reached(v) && m.g.self_size(v) > 0 {
+        if m.g.node_type(v) == string_type
+            && m.distances.reached(v)
+            && m.g.self_size(v) > 0
+            && m.g
+                .s
+                .strings
+                .kept_index(m.g.name_index(v) as usize)
+                .is_some()
+        {
             *groups
                 .entry((m.g.name_index(v), m.g.self_size(v)))
                 .or_default() += 1;

@@ -4,8 +4,9 @@
 //! (`classes.rs`), and per class the count, shallow size and retained size (members not dominated
 //! by another member of the same class).
 //!
-//! The dominator tree and the classes do not depend on each other: they are computed on two
-//! threads.
+//! Two threads: the self sizes and the `{a, b}` names while the edges that count are marked; the
+//! classes and distances while the retained sizes add up. The dominators, which take the most
+//! memory, run alone.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,7 @@ use crate::classes::{classify, infer_interfaces, Classes, NO_CLASS};
 use crate::distances::{distances, has_user_roots, Distances};
 use crate::dominators::{dominators, retained_sizes, Csr, Successors};
 use crate::graph::{Graph, Types, ROOT};
+use crate::sizes::SelfSizes;
 use crate::snapshot::Location;
 use crate::snapshot::Snapshot;
 
@@ -32,7 +34,7 @@ pub(crate) struct Model<'a> {
     pub g: Graph<'a>,
     pub t: Types,
     /// Self sizes after the move of hidden/array sizes onto their owners.
-    pub self_size: Vec<u64>,
+    pub self_size: SelfSizes,
     pub retained: Vec<u64>,
     pub idom: Vec<u32>,
     pub classes: Classes,
@@ -49,21 +51,41 @@ impl<'a> Model<'a> {
     pub fn new(s: &'a Snapshot) -> Model<'a> {
         let g = Graph::new(s);
         let t = Types::new(s);
-        let self_size = adjusted_self_sizes(&g, &t);
-        let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
-            let dominator_side = scope.spawn(|| {
-                if g.len() == 0 {
-                    return (Vec::new(), Vec::new());
-                }
-                let doms = dominators(&essential_edges(&g, &t), ROOT);
-                let retained = retained_sizes(&doms, |v| self_size[v], g.len());
-                (doms.idom, retained)
+        // The dominators take the most memory: nothing that stays is made while they run (the
+        // classes and distances are made after, beside the retained sizes).
+        let (self_size, defs, essential) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let self_size = adjusted_self_sizes(&g, &t);
+                crate::phases::mark("adjusted self sizes (thread 2)");
+                let defs = infer_interfaces(&g, &t);
+                crate::phases::mark("interfaces (thread 2)");
+                (self_size, defs)
             });
-            let defs = infer_interfaces(&g, &t);
-            let classes = classify(&g, &t, &self_size, &defs);
-            let distances = distances(&g, &t);
-            let (idom, retained) = dominator_side.join().expect("the dominator thread");
-            ((idom, retained), (classes, distances))
+            // (A snapshot without nodes has no root.)
+            let essential = (g.len() > 0).then(|| essential_edges(&g, &t));
+            crate::phases::mark("essential edges");
+            let (self_size, defs) = other.join().expect("the self sizes' thread");
+            (self_size, defs, essential)
+        });
+        let doms = essential.as_ref().map(|e| dominators(e, ROOT));
+        drop(essential);
+        let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let classes = classify(&g, &t, &self_size, &defs);
+                crate::phases::mark("classes (thread 2)");
+                let distances = distances(&g, &t);
+                crate::phases::mark("distances (thread 2)");
+                (classes, distances)
+            });
+            let (idom, retained) = match doms {
+                Some(doms) => {
+                    let retained = retained_sizes(&doms, |v| self_size.get(v), g.len());
+                    (doms.idom, retained)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            crate::phases::mark("retained sizes");
+            ((idom, retained), other.join().expect("the classes' thread"))
         });
         Model {
             g,
@@ -126,7 +148,7 @@ impl<'a> Model<'a> {
                 location: c.location,
             })
             .collect();
-        for (&c, &size) in class_of.iter().zip(&self.self_size) {
+        for (&c, size) in class_of.iter().zip(self.self_size.iter()) {
             if let Some(row) = rows.get_mut(c as usize) {
                 row.count += 1;
                 row.self_size += size;
@@ -189,8 +211,8 @@ impl<'a> Model<'a> {
 
 /// Self sizes after DevTools' move of hidden and array sizes onto their single owner, which it
 /// does only when the snapshot has user roots (DEVTOOLS-MODEL.md 4).
-pub(crate) fn adjusted_self_sizes(g: &Graph, t: &Types) -> Vec<u64> {
-    let mut self_size: Vec<u64> = (0..g.len()).map(|v| u64::from(g.self_size(v))).collect();
+pub(crate) fn adjusted_self_sizes(g: &Graph, t: &Types) -> SelfSizes {
+    let mut self_size = SelfSizes::new(g.len(), |v| g.self_size(v));
     if g.len() > 0 && has_user_roots(g, t) {
         move_sizes_to_owners(g, t, &mut self_size);
     }
@@ -270,7 +292,7 @@ fn weakmap_table_edge(name: Option<&str>, from_id: u32) -> bool {
 
 /// Moves the size of every hidden or array node with a single owner onto that owner, unless the
 /// owner is the root or synthetic (DEVTOOLS-MODEL.md 4).
-fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut [u64]) {
+fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut SelfSizes) {
     const NONE: u32 = u32::MAX;
     const MANY: u32 = u32::MAX - 1;
     let n = g.len();
@@ -283,8 +305,9 @@ fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut [u64]) {
     let mut owner: Vec<u32> = (0..n)
         .map(|v| if candidate(v) { NONE } else { v as u32 })
         .collect();
-    let mut todo: Vec<usize> = (0..n).filter(|&v| !candidate(v)).collect();
+    let mut todo: Vec<u32> = (0..n as u32).filter(|&v| !candidate(v as usize)).collect();
     while let Some(v) = todo.pop() {
+        let v = v as usize;
         let o = owner[v];
         for e in g.edges(v) {
             let c = g.target(e);
@@ -297,19 +320,18 @@ fn move_sizes_to_owners(g: &Graph, t: &Types, self_size: &mut [u64]) {
                 _ => MANY,
             };
             owner[c] = next;
-            todo.push(c);
+            todo.push(c as u32);
         }
     }
-    for v in 0..n {
-        let o = owner[v];
+    for (v, &o) in owner.iter().enumerate() {
         if candidate(v)
             && o != NONE
             && o != MANY
             && o as usize != ROOT
             && g.node_type(o as usize) != t.synthetic
         {
-            self_size[o as usize] += self_size[v];
-            self_size[v] = 0;
+            self_size.set(o as usize, self_size.get(o as usize) + self_size.get(v));
+            self_size.set(v, 0);
         }
     }
 }

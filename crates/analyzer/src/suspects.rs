@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::classes::NO_CLASS;
+use crate::classes::{kept, NO_CLASS};
 use crate::distances::NO_EDGE;
 use crate::dominators::Csr;
 use crate::graph::ROOT;
@@ -212,7 +212,7 @@ struct ElementCounter {
 
 impl ElementCounter {
     fn new(m: &Model) -> ElementCounter {
-        let n = m.classes.list.len() + m.g.s.strings.len();
+        let n = m.classes.list.len() + m.g.s.strings.kept_len();
         ElementCounter {
             open: vec![0; n],
             count: vec![0; n],
@@ -237,7 +237,7 @@ impl ElementCounter {
             if c == NO_CLASS || v == a {
                 None
             } else if m.g.node_type(v) == m.t.closure {
-                Some(classes + m.g.name_index(v) as usize)
+                Some(classes + kept(&m.g, m.g.name_index(v)))
             } else {
                 (!containers.is(m, v)).then_some(c as usize)
             }
@@ -275,7 +275,7 @@ impl ElementCounter {
             .map(|&k| Element {
                 name: match m.classes.list.get(k as usize) {
                     Some(c) => c.name.clone(),
-                    None => match m.g.s.strings.get(k as usize - m.classes.list.len()) {
+                    None => match m.g.s.strings.kept_text(k as usize - m.classes.list.len()) {
                         "" => "(anonymous function)".into(),
                         f => format!("{}()", one_line(f)),
                     },
@@ -325,8 +325,9 @@ impl UserPaths {
                 && g.node_type(v) == m.t.synthetic
                 && !matches!(g.name(v), "(GC roots)" | "(Stack roots)")
         };
-        let mut queue = std::collections::VecDeque::new();
-        let mut later = Vec::new();
+        // Node numbers fit 32 bits: the queue can hold most of the graph at once.
+        let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+        let mut later: Vec<u32> = Vec::new();
         // The root first: an edge back to it must not give it a parent (a path would never end).
         p.reached[ROOT] = true;
         for e in g.edges(ROOT) {
@@ -334,18 +335,19 @@ impl UserPaths {
             if g.node_type(c) != m.t.synthetic && !p.reached[c] {
                 p.reached[c] = true;
                 p.parent_edge[c] = e as u32;
-                queue.push_back(c);
+                queue.push_back(c as u32);
             }
         }
         for phase in 0..3 {
             match phase {
-                1 => queue.push_back(ROOT),
+                1 => queue.push_back(ROOT as u32),
                 2 => queue.extend(later.drain(..)),
                 _ => {}
             }
             while let Some(v) = queue.pop_front() {
+                let v = v as usize;
                 if phase < 2 && internal_roots(v) {
-                    later.push(v);
+                    later.push(v as u32);
                     continue;
                 }
                 // The stack's scopes first: a collection also held in a stack slot (a temporary of
@@ -353,7 +355,7 @@ impl UserPaths {
                 let stack =
                     phase < 2 && g.node_type(v) == m.t.synthetic && g.name(v) == "(Stack roots)";
                 if stack {
-                    later.push(v);
+                    later.push(v as u32);
                 }
                 for e in g.edges(v) {
                     let c = g.target(e);
@@ -363,7 +365,7 @@ impl UserPaths {
                     if g.edge_type(e) != m.t.weak && !p.reached[c] {
                         p.reached[c] = true;
                         p.parent_edge[c] = e as u32;
-                        queue.push_back(c);
+                        queue.push_back(c as u32);
                     }
                 }
             }

@@ -30,11 +30,38 @@ fn reads_columns_by_field_name() {
     assert_eq!(s.edge_name_or_index, vec![1, 3]);
     assert_eq!(s.edge_to, vec![1, 2], "edge targets become node numbers");
     assert_eq!(s.meta.node_types[s.node_type[1] as usize], "object");
+    assert_eq!((s.strings.len(), s.strings.kept_len()), (4, 3));
     assert_eq!(
         s.strings.get(2),
+        "",
+        "the text of a string value no other node or edge names is not kept"
+    );
+    assert_eq!(s.strings.get(3), "data");
+    let named = read(SMALL.replace(",2,3,14]", ",2,2,14]")).unwrap();
+    assert_eq!(
+        named.strings.get(2),
         "text \u{FFFD} lone",
         "a lone surrogate is kept as U+FFFD"
     );
+}
+
+#[test]
+fn strings_before_the_nodes_keep_every_text() {
+    // What reads a text is known only once the nodes and edges are read: V8 writes them first.
+    let strings = r#""strings":["(GC roots)","Leaky","text \ud800 lone","data"]"#;
+    let (start, end) = (
+        SMALL.find(r#""nodes""#).unwrap(),
+        SMALL.find(strings).unwrap(),
+    );
+    let text = format!(
+        "{}{strings},{}}}",
+        &SMALL[..start],
+        SMALL[start..end].trim_end().trim_end_matches(',')
+    );
+    let s = read(&text).unwrap();
+    assert_eq!((s.strings.len(), s.strings.kept_len()), (4, 4));
+    assert_eq!(s.strings.get(2), "text \u{FFFD} lone");
+    assert_eq!(read(SMALL).unwrap().strings.get(2), "");
 }
 
 #[test]
@@ -197,8 +224,14 @@ fn a_long_string_keeps_its_start_and_the_offsets_after_it_stay_exact() {
         "b".repeat(100),
         "c".repeat(3 * MAX_STRING_BYTES)
     );
-    let text = util::snapshot(&[("synthetic", "", 0)], &[]).replace(
-        r#""strings":[""]"#,
+    // Both strings name objects (texts no node or edge reads are not kept).
+    let objects = [
+        ("synthetic", "", 0),
+        ("object", "Long", 8),
+        ("object", "After", 8),
+    ];
+    let text = util::snapshot(&objects, &[]).replace(
+        r#""strings":["","Long","After"]"#,
         &format!(r#""strings":["","{long}","after"]"#),
     );
     let s = read(&text).unwrap();

@@ -200,6 +200,63 @@ test('snapshot <pid> -o - streams a checked snapshot to stdout, and writes no fi
   assert.match(r.stderr, /heap snapshot of pid \d+: stdout \(\d+ bytes, \d+ nodes, \d+ edges\)/)
 })
 
+// The app of the tests, saying each time its own v8.writeHeapSnapshot is called, and with what.
+const WATCHED_APP = `
+const v8 = require('node:v8')
+const write = v8.writeHeapSnapshot
+v8.writeHeapSnapshot = (file, ...rest) => {
+  const fs = require('node:fs')
+  const st = fs.statSync(file)
+  const dir = fs.statSync(require('node:path').dirname(file))
+  console.log('writeHeapSnapshot ' + JSON.stringify({ file, fifo: st.isFIFO(), mode: (st.mode & 0o777).toString(8), dirMode: (dir.mode & 0o777).toString(8) }))
+  return write(file, ...rest)
+}
+${APP}`
+
+test('snapshot <pid> --stream pipe (the default): the target writes into a FIFO of ours in its /tmp, removed after; --stream inspector: chunks over the protocol', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-pipe')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ours = () => fs.readdirSync('/tmp').filter((f) => f.startsWith('.node-oom-heapdump-'))
+  const before = ours()
+  const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'], source: WATCHED_APP })
+  const piped = path.join(dir, 'piped.heapsnapshot')
+  const r = await cli(['snapshot', String(app.pid), '-o', piped], { cwd: dir })
+  assert.equal(r.status, 0, r.stderr)
+  checkCapture('heapsnapshot', piped, 'through the pipe')
+  assert.doesNotMatch(r.stderr, /comes over its inspector/)
+  const viaInspector = path.join(dir, 'inspector.heapsnapshot')
+  const again = await cli(['snapshot', String(app.pid), '-o', viaInspector, '--stream', 'inspector'], { cwd: dir })
+  assert.equal(again.status, 0, again.stderr)
+  checkCapture('heapsnapshot', viaInspector, 'over the inspector')
+  app.kill('SIGTERM')
+  const { stdout } = await app.done
+  const calls = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('writeHeapSnapshot '))
+    .map((l) => JSON.parse(l.slice(18)))
+  assert.equal(calls.length, 1, 'one call, for the pipe: ' + stdout)
+  assert.match(calls[0].file, /^\/tmp\/\.node-oom-heapdump-[0-9a-f]{16}\/snapshot$/)
+  assert.deepEqual([calls[0].fifo, calls[0].mode, calls[0].dirMode], [true, '600', '700'])
+  assert.deepEqual(ours(), before, 'the FIFO and its folder are removed')
+})
+
+test('snapshot <pid> of a target that cannot write into the pipe: taken over the inspector instead', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-nopipe')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // Its v8.writeHeapSnapshot throws, as when the FIFO cannot be opened.
+  const source = `require('node:v8').writeHeapSnapshot = () => { throw new Error('refused by the test') }\n${APP}`
+  const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'], source })
+  const file = path.join(dir, 'fallback.heapsnapshot')
+  const r = await cli(['snapshot', String(app.pid), '-o', file], { cwd: dir })
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stderr, /did not write its snapshot into the pipe \(Error: refused by the test[^)]*\); it comes over its inspector/)
+  checkCapture('heapsnapshot', file, 'after the fallback')
+  assert.deepEqual(
+    fs.readdirSync('/tmp').filter((f) => f.startsWith('.node-oom-heapdump-')),
+    [],
+  )
+})
+
 test('snapshot <pid> -o FILE --analyze: the file, then the analyzer report', { timeout: 120_000 }, async (t) => {
   const dir = tmpdir('attach-analyze')
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))

@@ -182,6 +182,11 @@ impl Session {
         })
     }
 
+    /// The websocket's address (for messages).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Sends `method` and returns its id without waiting for the answer.
     pub async fn send(
         &mut self,

@@ -15,6 +15,7 @@ mod error;
 pub mod heap_profile;
 pub mod heap_snapshot;
 mod json_string;
+pub mod snapshot_pipe;
 pub mod window;
 
 pub use client::{list_targets, probe, Limits, Probe, Session, Target};

@@ -11,6 +11,7 @@
 //! thread that entered that namespace (`netns.rs`). Nothing here writes a file: a capture starts
 //! only once attached, so that every error here leaves nothing behind.
 
+pub mod fifo;
 mod netns;
 pub mod proc;
 

@@ -115,6 +115,9 @@ pub struct Status {
     pub ignored: u64,
     /// The pid as the process itself sees it (the last `NSpid` entry).
     pub ns_pid: Option<u32>,
+    /// Effective user and group (the second `Uid`/`Gid` entries), as this process's namespace sees them.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 pub fn status(pid: u32) -> io::Result<Status> {
@@ -133,6 +136,8 @@ pub fn parse_status(text: &str) -> Status {
             "SigCgt" => s.caught = u64::from_str_radix(value, 16).unwrap_or(0),
             "SigIgn" => s.ignored = u64::from_str_radix(value, 16).unwrap_or(0),
             "NSpid" => s.ns_pid = value.split_whitespace().last().and_then(|p| p.parse().ok()),
+            "Uid" => s.uid = value.split_whitespace().nth(1).and_then(|p| p.parse().ok()),
+            "Gid" => s.gid = value.split_whitespace().nth(1).and_then(|p| p.parse().ok()),
             _ => {}
         }
     }
@@ -258,9 +263,10 @@ mod tests {
     #[test]
     fn status_fields() {
         let s = parse_status(
-            "Name:\tnode\nNSpid:\t4242\t7\nSigIgn:\t0000000001001000\nSigCgt:\t0000000188004602\n",
+            "Name:\tnode\nUid:\t1000\t1001\t1001\t1001\nGid:\t50\t51\t51\t51\nNSpid:\t4242\t7\nSigIgn:\t0000000001001000\nSigCgt:\t0000000188004602\n",
         );
         assert_eq!(s.name, "node");
+        assert_eq!((s.uid, s.gid), (Some(1001), Some(51)), "the effective ids");
         assert_eq!(s.ns_pid, Some(7));
         assert!(has_signal(s.caught, libc::SIGUSR1));
         assert!(!has_signal(s.ignored, libc::SIGUSR1));

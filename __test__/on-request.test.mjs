@@ -41,6 +41,39 @@ async function freePort() {
   return port
 }
 
+test('devtools without onProgress: V8 itself fills a pipe of ours (no chunk messages); with onProgress: chunks over the protocol', async () => {
+  const dir = tmpdir('hs-devtools-pipe')
+  // Preloaded into the app: says each time v8.writeHeapSnapshot is called, and on what.
+  const watcher = path.join(dir, 'watch.cjs')
+  fs.writeFileSync(
+    watcher,
+    `const v8 = require('node:v8'); const write = v8.writeHeapSnapshot
+v8.writeHeapSnapshot = (file, ...rest) => { process.stderr.write('writeHeapSnapshot ' + file + ' ' + require('node:fs').statSync(file).isFIFO() + '\\n'); return write(file, ...rest) }`,
+  )
+  const out = path.join(dir, 'out')
+  fs.mkdirSync(out)
+  const { results, stderr } = await runOps(
+    [
+      { fn: 'createHeapSnapshot', args: [path.join(out, 'plain'), { transport: 'devtools' }] },
+      { fn: 'createHeapSnapshot', args: [path.join(out, 'watched'), '$progress'] },
+    ],
+    { inspect: true, nodeArgs: ['-r', watcher] },
+  )
+  for (const r of results) {
+    assert.ok(r.ok, r.message)
+    assert.equal(r.lastCapture.transport, 'devtools')
+    const snap = readSnapshot(r.value)
+    assert.equal(countObjectsOfClass(snap, 'KnownRetainedThing'), 5000)
+    assert.equal(r.lastCapture.nodeCount, snap.snapshot.node_count)
+  }
+  assert.ok(results[1].progress.length > 0, 'progress over the protocol')
+  const calls = stderr.split('\n').filter((l) => l.startsWith('writeHeapSnapshot '))
+  assert.equal(calls.length, 1, stderr)
+  assert.match(calls[0], /^writeHeapSnapshot \/proc\/self\/fd\/\d+ true$/)
+  assert.deepEqual(ls(out), ['plain.heapsnapshot', 'watched.heapsnapshot'])
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
 for (const [transport, inspect] of [
   ['devtools', true],
   ['in-process', false],

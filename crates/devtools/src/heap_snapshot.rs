@@ -1,8 +1,11 @@
-//! `HeapProfiler.takeHeapSnapshot` over the websocket: each `addHeapSnapshotChunk` event is decoded
+//! A snapshot of this process taken without progress reports goes through a pipe V8's own writer
+//! fills ([`crate::snapshot_pipe`], started by `Runtime.evaluate`); with them, or if that cannot
+//! start, `HeapProfiler.takeHeapSnapshot` over the websocket: each `addHeapSnapshotChunk` event is decoded
 //! and written to the temporary file as it arrives (never gathered in memory) and fed through the
 //! completeness check; `reportHeapSnapshotProgress` events go to a [`ProgressSink`]. A sink that
 //! failed (the app's callback threw) stops the capture, and nothing lands.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::{Limits, Session, ANSWER_SILENCE};
+use crate::snapshot_pipe::{self, PipeError};
 use crate::{json_string, DevtoolsError, Endpoint};
 use oom_heapdump_capture::CaptureError;
 
@@ -77,13 +81,24 @@ pub async fn take(
 ) -> Result<(PathBuf, SnapshotSummary), DevtoolsError> {
     let mut session = Session::connect(at, own_id, LIMITS).await?;
     let mut writer = SnapshotWriter::create(final_path)?;
-    stream(
-        &mut session,
-        &mut |chunk| writer.write(chunk),
-        progress,
-        resident_bytes("self"),
-    )
-    .await?;
+    let resident = resident_bytes("self");
+    // Without progress reports, V8's own writer fills a pipe of ours (snapshot_pipe): the bytes
+    // skip the inspector's re-encoding on the JS thread. Otherwise, or if that cannot start, the
+    // chunks come in protocol messages with V8's progress.
+    let piped = if progress.wanted() {
+        None
+    } else {
+        through_own_pipe(&mut session, &mut |chunk| writer.write(chunk), resident).await?
+    };
+    if piped.is_none() {
+        stream(
+            &mut session,
+            &mut |chunk| writer.write(chunk),
+            progress,
+            resident,
+        )
+        .await?;
+    }
     session.close().await;
     // The reports reach the JS thread after the snapshot (it is busy serializing it): the file
     // lands only once they all did, and none failed.
@@ -95,6 +110,70 @@ pub async fn take(
         return Err(DevtoolsError::ProgressFailed);
     }
     Ok(writer.finish(Landing::Replace)?)
+}
+
+/// The snapshot of this process through an anonymous pipe that V8's writer reaches as
+/// `/proc/self/fd/<n>`; None when the pipe path could not start (nothing was written).
+async fn through_own_pipe(
+    session: &mut Session,
+    sink: &mut (dyn FnMut(&[u8]) -> Result<(), CaptureError> + Send),
+    resident: u64,
+) -> Result<Option<u64>, DevtoolsError> {
+    let Ok((read, write)) = pipe() else {
+        return Ok(None);
+    };
+    let Ok(mut receiver) = tokio::net::unix::pipe::Receiver::from_owned_fd(read) else {
+        return Ok(None);
+    };
+    let target = format!("/proc/self/fd/{}", write.as_raw_fd());
+    let mut ignore = |_: &str, _: &str| Ok(());
+    let none = || 0;
+    // A command V8 answers at once first, as on the chunk path: a peer that does not answer fails
+    // within ANSWER_SILENCE, not the silence allowed for building a snapshot. Also frees V8's
+    // object ids after (`disable`), as the chunk path does.
+    session
+        .call(
+            "HeapProfiler.enable",
+            json!({}),
+            ANSWER_SILENCE,
+            &mut ignore,
+            &none,
+        )
+        .await?;
+    // `write` stays open until the answer (no end of file before V8 opens the pipe), then closes.
+    let streamed = snapshot_pipe::stream(session, &target, &mut receiver, sink, resident).await;
+    drop(write);
+    if streamed.is_ok() {
+        session
+            .call(
+                "HeapProfiler.disable",
+                json!({}),
+                ANSWER_SILENCE,
+                &mut ignore,
+                &none,
+            )
+            .await?;
+    }
+    match streamed {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(PipeError::Refused(_)) => Ok(None),
+        Err(PipeError::Devtools(e)) => Err(e),
+    }
+}
+
+/// A pipe, the reading end non-blocking, with a 1 MiB buffer where the system allows.
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors, which are then owned once.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let (read, write) = (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]));
+        libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK);
+        libc::fcntl(fds[0], libc::F_SETPIPE_SZ, 1 << 20);
+        Ok((read, write))
+    }
 }
 
 /// Takes a snapshot over an open session (opened with [`LIMITS`]), handing the decoded snapshot

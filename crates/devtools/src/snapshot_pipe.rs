@@ -5,8 +5,8 @@
 //! thread does what `--heapsnapshot-signal` does, and the pipe's backpressure bounds what waits in
 //! memory. The bytes are checked and landed by the caller's sink as on the chunk path.
 //!
-//! The caller holds the FIFO open for reading and writing (`O_RDWR`), so a read never sees an end
-//! before the target opens it: the end of the snapshot is the evaluation's answer (Node returns
+//! The caller keeps a writing end of the pipe open (a FIFO opened `O_RDWR`, or the writing end of
+//! its own pipe), so a read never sees an end before the target opens it: the end of the snapshot is the evaluation's answer (Node returns
 //! once it closed the file), after which what is left in the pipe is drained.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -26,8 +26,9 @@ use tokio::runtime::Runtime;
 use crate::messages::note;
 use proc::Listener;
 
-/// How long `proc` polling waits between two looks.
-const POLL: Duration = Duration::from_millis(50);
+/// How long `proc` polling waits between two looks (a look reads a few small /proc files; the wait
+/// for the inspector to open, and to close again, is part of every capture's time).
+const POLL: Duration = Duration::from_millis(10);
 /// How long the inspector we opened may take to close again.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 

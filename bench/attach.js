@@ -102,58 +102,55 @@ function jsThreadMs(pid) {
   return (Number(f[11]) + Number(f[12])) * 10 // USER_HZ = 100 on Linux
 }
 
-// Node's own: --heapsnapshot-signal writes Heap.*.heapsnapshot into the cwd, on the JS thread.
-async function nodeSignal(dir) {
-  const app = startApp(dir, HEAP_APP, ['--heapsnapshot-signal=SIGUSR2'])
+/**
+ * Starts the heap app with `nodeArgs`, runs `capture(app)` (which resolves with the file once it is
+ * complete) and measures it from outside: time, the target's JS-thread CPU and peak RSS.
+ */
+async function measured(dir, method, nodeArgs, capture) {
+  const app = startApp(dir, HEAP_APP, nodeArgs)
   await app.ready
   const rss = statusField(app.pid, 'VmRSS')
   resetPeak(app.pid)
   const cpu = jsThreadMs(app.pid)
   const started = process.hrtime.bigint()
-  process.kill(app.pid, 'SIGUSR2')
-  let file
-  for (;;) {
-    await sleep(5)
-    file = fs.readdirSync(dir).find((f) => /^Heap\..*\.heapsnapshot$/.test(f))
-    if (!file) continue
-    // Complete when it ends the strings array and object.
-    const full = path.join(dir, file)
-    const size = fs.statSync(full).size
-    if (size < 2) continue
-    const fd = fs.openSync(full, 'r')
-    const tail = Buffer.alloc(2)
-    fs.readSync(fd, tail, 0, 2, size - 2)
-    fs.closeSync(fd)
-    if (tail.toString() === ']}') break
-  }
+  const file = await capture(app)
   const ms = Number(process.hrtime.bigint() - started) / 1e6
   const peak = statusField(app.pid, 'VmHWM')
   const jsMs = jsThreadMs(app.pid) - cpu
-  const size = checked(path.join(dir, file))
+  const size = checked(file)
   app.kill('SIGKILL')
-  fs.rmSync(path.join(dir, file))
-  return { method: 'node --heapsnapshot-signal', ms, rss, peak, jsMs, size }
+  fs.rmSync(file)
+  return { method, ms, rss, peak, jsMs, size }
 }
 
+// Node's own: --heapsnapshot-signal writes Heap.*.heapsnapshot into the cwd, on the JS thread.
+const nodeSignal = (dir) =>
+  measured(dir, 'node --heapsnapshot-signal', ['--heapsnapshot-signal=SIGUSR2'], async (app) => {
+    process.kill(app.pid, 'SIGUSR2')
+    for (;;) {
+      await sleep(5)
+      const file = fs.readdirSync(dir).find((f) => /^Heap\..*\.heapsnapshot$/.test(f))
+      if (!file) continue
+      // Complete when it ends the strings array and object.
+      const full = path.join(dir, file)
+      const size = fs.statSync(full).size
+      if (size < 2) continue
+      const fd = fs.openSync(full, 'r')
+      const tail = Buffer.alloc(2)
+      fs.readSync(fd, tail, 0, 2, size - 2)
+      fs.closeSync(fd)
+      if (tail.toString() === ']}') return full
+    }
+  })
+
 // Ours, with the target's inspector closed: SIGUSR1, the attach and closing it again are in the time.
-async function oursByPid(dir) {
-  const app = startApp(dir, HEAP_APP, ['--inspect-port=0'])
-  await app.ready
-  const rss = statusField(app.pid, 'VmRSS')
-  resetPeak(app.pid)
-  const cpu = jsThreadMs(app.pid)
-  const out = path.join(dir, 'ours.heapsnapshot')
-  const started = process.hrtime.bigint()
-  const r = spawnSync(CLI, ['snapshot', String(app.pid), '-o', out], { encoding: 'utf8' })
-  const ms = Number(process.hrtime.bigint() - started) / 1e6
-  if (r.status !== 0) throw new Error(r.stderr)
-  const peak = statusField(app.pid, 'VmHWM')
-  const jsMs = jsThreadMs(app.pid) - cpu
-  const size = checked(out)
-  app.kill('SIGKILL')
-  fs.rmSync(out)
-  return { method: 'node-oom-heapdump snapshot <pid>', ms, rss, peak, jsMs, size }
-}
+const oursByPid = (dir) =>
+  measured(dir, 'node-oom-heapdump snapshot <pid>', ['--inspect-port=0'], async (app) => {
+    const out = path.join(dir, 'ours.heapsnapshot')
+    const r = spawnSync(CLI, ['snapshot', String(app.pid), '-o', out], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(r.stderr)
+    return out
+  })
 
 async function snapshotSideBySide(dir) {
   const runs = { node: [], ours: [] }

@@ -151,15 +151,25 @@ impl Helper {
     }
 
     /// Tells it which files the OOM wrote, for its export command to run on once this process has
-    /// exited. A few hundred bytes into a pipe it drains: no answer is awaited.
+    /// exited, and waits for its answer: it reads this process's credentials before answering, which
+    /// it can only do while this process lives.
     pub fn send_export(&mut self, files: &ExportFiles) -> Result<(), HelperError> {
         if !matches!(self.child.try_wait(), Ok(None)) {
             return Err(HelperError::NotRunning { pid: self.pid() });
         }
-        write_export(&mut self.stdin, files).map_err(|e| match stall_of(&e) {
+        let stalled_or = |e: io::Error| match stall_of(&e) {
             Some(stalled) => stalled,
             None => HelperError::Broken(e.into()),
-        })
+        };
+        write_export(&mut self.stdin, files).map_err(stalled_or)?;
+        match Ack::read_from(&mut self.stdout) {
+            Ok(Some(Ack::Accepted)) => Ok(()),
+            Ok(Some(Ack::Failed(msg))) => Err(HelperError::Failed(msg)),
+            Ok(Some(other)) => Err(ProtocolError::BadAck(format!("{other:?} to an export")).into()),
+            Ok(None) => Err(HelperError::NotRunning { pid: self.pid() }),
+            Err(ProtocolError::Io(e)) => Err(stalled_or(e)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Kills it (it is stalled or of no further use) and waits until it is gone, so that the lock
@@ -212,6 +222,9 @@ impl Helper {
         // The helper answers even when it gave up early (disk full): read that reason first.
         match Ack::read_from(&mut self.stdout) {
             Ok(Some(Ack::Failed(msg))) => Err(HelperError::Failed(msg)),
+            Ok(Some(Ack::Accepted)) => {
+                Err(ProtocolError::BadAck("an export's answer to a capture".into()).into())
+            }
             Ok(Some(ack)) if complete && failure.is_none() => Ok(ack),
             Ok(Some(_)) => Err(HelperError::SerializeAborted),
             Err(ProtocolError::Io(e)) if stall_of(&e).is_some() => {

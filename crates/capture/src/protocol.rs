@@ -7,16 +7,19 @@
 //! end     := 0u32le total:u64le                            total = sum of chunk lengths
 //! export  := "OHDX" reason_len:u32le reason:[u8] count:u32le (path_len:u32le path:[u8])*
 //! ```
-//! A request is followed by chunks and one end. An export (no answer) lists the files an OOM wrote,
-//! for the helper to hand to the export command once the sender has exited. If the sender dies, the pipe closes early and the
-//! receiver sees [`ProtocolError::Truncated`]. The receiver answers each request on its stdout with
-//! an [`Ack`], length-prefixed bytes so that any path (newlines, tabs, non-UTF-8) comes back as it
-//! is:
+//! A request is followed by chunks and one end. An export lists the files an OOM wrote, for the
+//! helper to hand to the export command once the sender has exited. If the sender dies, the pipe
+//! closes early and the receiver sees [`ProtocolError::Truncated`]. The receiver answers each
+//! request and each export on its stdout with an [`Ack`], length-prefixed bytes so that any path
+//! (newlines, tabs, non-UTF-8) comes back as it is:
 //!
 //! ```text
 //! ack     := "OHDA" 0u8 bytes:u64le node_count:u64le edge_count:u64le path_len:u32le path:[u8]
-//!          | "OHDA" 1u8 message_len:u32le message:[u8]     (UTF-8)
+//!          | "OHDA" 1u8 message_len:u32le message:[u8]     (UTF-8; 2u8 alike: replaced)
+//!          | "OHDA" 3u8                                     (export accepted)
 //! ```
+//! The sender waits for the answer to an export too: the receiver reads the sender's credentials
+//! while the sender is provably alive and its parent, which it could not once the sender is gone.
 //! After answering it waits for the next request; end of input ends it.
 
 use std::io::{self, BufRead, Read, Write};
@@ -275,6 +278,7 @@ const ACK_MAGIC: &[u8; 4] = b"OHDA";
 const ACK_WRITTEN: u8 = 0;
 const ACK_FAILED: u8 = 1;
 const ACK_REPLACED: u8 = 2;
+const ACK_ACCEPTED: u8 = 3;
 /// Longest failure message an answer may carry.
 const MAX_MESSAGE: u32 = 64 * 1024;
 
@@ -291,6 +295,9 @@ pub enum Ack {
     /// Written and landed, then replaced under its final name by another writer's capture (two
     /// apps sharing a path): not a failure to retry, since writing again would race the same way.
     Replaced(String),
+    /// An export message taken, with the app's credentials read while it was still waiting for
+    /// this answer (so still alive and still the receiver's parent).
+    Accepted,
 }
 
 impl Ack {
@@ -313,6 +320,7 @@ impl Ack {
                 out.extend_from_slice(&(path.len() as u32).to_le_bytes());
                 out.extend_from_slice(path);
             }
+            Ack::Accepted => out.push(ACK_ACCEPTED),
             Ack::Failed(msg) | Ack::Replaced(msg) => {
                 let msg = &msg.as_bytes()[..msg.len().min(MAX_MESSAGE as usize)];
                 out.push(if matches!(self, Ack::Failed(_)) {
@@ -385,6 +393,7 @@ impl Ack {
             ACK_REPLACED => Ok(Some(Ack::Replaced(
                 String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
             ))),
+            ACK_ACCEPTED => Ok(Some(Ack::Accepted)),
             other => Err(ProtocolError::BadAck(format!("unknown kind {other}"))),
         }
     }
@@ -528,10 +537,12 @@ mod tests {
         let mut wire = ok.encode();
         wire.extend(err.encode());
         wire.extend(replaced.encode());
+        wire.extend(Ack::Accepted.encode());
         let mut r = Cursor::new(wire);
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(ok.clone()));
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(err));
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(replaced));
+        assert_eq!(Ack::read_from(&mut r).unwrap(), Some(Ack::Accepted));
         assert_eq!(Ack::read_from(&mut r).unwrap(), None, "end of input");
         let mut cut = ok.encode();
         cut.pop();

@@ -290,12 +290,17 @@ fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After
                     .iter()
                     .try_for_each(|f| target.check_artifact(f).map_err(|e| e.to_string()))
                     .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
+                // The app waits for this answer, so it is still alive (and our parent) above.
                 match allowed {
                     Ok(creds) => {
                         after.exported = Some((files, creds));
                         after.exported_at = std::time::SystemTime::now();
+                        answer(&mut out, &Ack::Accepted)?;
                     }
-                    Err(why) => eprintln!("node-oom-heapdump helper: no export: {why}"),
+                    Err(why) => {
+                        answer(&mut out, &Ack::Failed(why.clone()))?;
+                        eprintln!("node-oom-heapdump helper: no export: {why}");
+                    }
                 }
                 continue;
             }
@@ -324,7 +329,7 @@ fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After
                     Ack::Written { path, .. } if req.summarize && !streamed => {
                         after.summarize = Some((path.clone(), creds));
                     }
-                    Ack::Written { .. } => {}
+                    Ack::Written { .. } | Ack::Accepted => {}
                     // Could not take the app's credentials: nothing was read of the stream.
                     Ack::Failed(_) | Ack::Replaced(_) => return Ok(after),
                 }

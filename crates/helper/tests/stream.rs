@@ -236,6 +236,9 @@ fn the_export_runs_once_the_sender_has_gone_on_the_files_it_listed() {
         },
     )
     .unwrap();
+    // Answered at once, while the sender lives: its credentials are read now, not once it is gone.
+    let mut answers = child.stdout.take().unwrap();
+    assert_eq!(Ack::read_from(&mut answers).unwrap(), Some(Ack::Accepted));
     // Not before the sender is gone.
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(!out.exists(), "the export ran while the sender was alive");
@@ -274,6 +277,10 @@ fn an_export_of_another_file_is_refused_and_nothing_runs() {
     .unwrap();
     drop(stdin);
     let done = child.wait_with_output().unwrap();
+    match Ack::read_from(&mut &done.stdout[..]).unwrap() {
+        Some(Ack::Failed(why)) => assert!(why.contains("\"/etc/shadow\""), "{why}"),
+        other => panic!("{other:?}"),
+    }
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(
         stderr.contains("refused to export \"/etc/shadow\""),

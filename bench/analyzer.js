@@ -32,6 +32,15 @@
 //                          devtools-node24,devtools-toolkit-node24,devtools-rn-node24,
 //                          memlab-object-size,memlab-shape]
 //                          [--target-mb 90] [--regenerate]
+//                          [--snapshot FILE [--timeout SECONDS] [--memory-max GB]]
+//
+// With --snapshot, the tools analyze FILE instead (the scale runs: a file of gen_snapshot, README
+// "Scale"), and a tool that fails is a row that says how, not the end of the bench: its exit status
+// or signal, the last line it printed, the time and memory it took. --timeout kills a run's process
+// group after that long; --memory-max runs each run in a memory cgroup of its own with that limit
+// (support/cgroup.js; root), so that a tool which would take all the machine's memory is killed by
+// the kernel there, and says so. memlab's checks, which look for the bench app's request log, are
+// not made on another file; DevTools' are.
 'use strict'
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -45,9 +54,13 @@ const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) +
 const runs = Number(arg('--runs', 3)) || 3
 const targetMb = Number(arg('--target-mb', 90)) || 90
 const regenerate = argv.includes('--regenerate')
+const ownSnapshot = arg('--snapshot', null)
+const timeoutMs = Number(arg('--timeout', 0)) * 1000
+const memoryMax = Math.round(Number(arg('--memory-max', 0)) * 2 ** 30)
+if ((timeoutMs || memoryMax) && !ownSnapshot) throw new Error('--timeout and --memory-max go with --snapshot FILE')
 
 const workDir = path.join(__dirname, '.analyzer')
-const snapshot = path.join(workDir, `request-log-${targetMb}mb-node${process.version}.heapsnapshot`)
+const snapshot = ownSnapshot ? path.resolve(ownSnapshot) : path.join(workDir, `request-log-${targetMb}mb-node${process.version}.heapsnapshot`)
 const analyzer = path.join(root, 'native', 'node-oom-heapdump')
 const MEMLAB_VERSION = '2.0.5'
 const memlabDir = path.join(__dirname, '.memlab')
@@ -67,6 +80,11 @@ const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
 
 function ensureSnapshot() {
   fs.mkdirSync(workDir, { recursive: true })
+  if (ownSnapshot) {
+    if (!fs.statSync(snapshot).isFile()) throw new Error(`${snapshot} is not a file`)
+    console.log(`snapshot: ${rel(snapshot)}`)
+    return
+  }
   if (fs.existsSync(snapshot) && !regenerate) {
     console.log(`snapshot: ${rel(snapshot)} (cached; --regenerate to rebuild)`)
     return
@@ -156,6 +174,7 @@ const tools = {
     cmd: () => [memlab, 'analyze', 'object-size', '--snapshot', snapshot, '--work-dir', memlabWorkDir],
     env: memlabEnv,
     check(out, err) {
+      if (ownSnapshot) return
       // "· @6163 Array: 700003 edges, 90.9MB, refs: [value, requestLog]"
       const first = stripAnsi(out + err)
         .split('\n')
@@ -168,6 +187,7 @@ const tools = {
     cmd: () => [memlab, 'analyze', 'shape', '--snapshot', snapshot, '--work-dir', memlabWorkDir],
     env: memlabEnv,
     check(out, err) {
+      if (ownSnapshot) return
       // "· Array: 90.9MB (N: 118, ...)" then "· Object { 2, method, path }: 83.9MB (N: 699998, ...)"
       const rows = stripAnsi(out + err)
         .split('\n')
@@ -200,10 +220,17 @@ function measure(name, run) {
   const outFile = path.join(workDir, `out-${name}.txt`)
   const errFile = path.join(workDir, `err-${name}.txt`)
   const timeFile = path.join(workDir, `time-${name}.txt`)
+  fs.rmSync(timeFile, { force: true })
   const out = fs.openSync(outFile, 'w')
   const err = fs.openSync(errFile, 'w')
+  const cgroup = memoryMax ? require('../support/cgroup.js').createCgroup(memoryMax) : null
   const started = process.hrtime.bigint()
-  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', out, err], env: tool.env ?? process.env })
+  // In a process group of its own, for --timeout to end the whole tree.
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, ...(cgroup ? cgroup.command : []), cmd, ...args], {
+    stdio: ['ignore', out, err],
+    env: tool.env ?? process.env,
+    detached: true,
+  })
   let polledRss = 0
   let maxProcs = 0
   // The tree under /usr/bin/time (its own RSS is not counted).
@@ -214,24 +241,46 @@ function measure(name, run) {
   }
   const timer = setInterval(poll, POLL_MS)
   poll()
+  let timedOut = false
+  const deadline =
+    timeoutMs &&
+    setTimeout(() => {
+      timedOut = true
+      process.kill(-child.pid, 'SIGKILL')
+    }, timeoutMs)
   return new Promise((resolve, reject) => {
     child.on('error', reject)
-    child.on('exit', (code, signal) => {
+    child.on('exit', async (code, signal) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       clearInterval(timer)
+      clearTimeout(deadline)
       fs.closeSync(out)
       fs.closeSync(err)
+      const oomKills = cgroup ? cgroup.oomKills() : 0
+      await cgroup?.remove()
       const stdout = fs.readFileSync(outFile, 'utf8')
       const stderr = fs.readFileSync(errFile, 'utf8')
-      if (code !== 0) return reject(new Error(`${name} (run ${run}) exited ${code ?? signal}: ${stripAnsi(stderr + stdout).slice(-2000)}`))
+      // /usr/bin/time -o: the last line (a "Command exited with non-zero status" or "Command
+      // terminated by signal" line precedes it); none when it was killed itself (--timeout).
+      const times = fs.existsSync(timeFile) ? fs.readFileSync(timeFile, 'utf8').trim().split('\n') : []
+      const [, maxRssKb = 0, user = NaN, sys = NaN] = (times.at(-1) ?? '').split(' ').map(Number)
+      const measured = { seconds, peakRss: Math.max(maxRssKb * 1024, polledRss), timeRss: maxRssKb * 1024, polledRss, cpu: user + sys, procs: maxProcs }
+      const status = /^Command (exited with non-zero status \d+|terminated by signal \d+)/.exec(times[0] ?? '')?.[1]
+      let failed = null
+      if (timedOut) failed = `killed by --timeout ${timeoutMs / 1000} s`
+      else if (oomKills) failed = `killed by the kernel's OOM killer at the memory cgroup's limit (--memory-max ${arg('--memory-max')} GB)`
+      else if (code !== 0 || status) failed = status ?? `exited ${code ?? signal}`
+      const said = stripAnsi(stderr + stdout).trim().split('\n').filter(Boolean)
+      if (failed) {
+        if (!ownSnapshot) return reject(new Error(`${name} (run ${run}) ${failed}: ${said.slice(-20).join('\n')}`))
+        return resolve({ ...measured, failed, lastLine: said.at(-1) ?? '' })
+      }
       try {
         tool.check(stdout, stderr)
       } catch (e) {
         return reject(new Error(`${name} (run ${run}): unexpected output: ${e.message}\n(see ${rel(outFile)})`))
       }
-      // /usr/bin/time -o: the last line (a "Command exited with non-zero status" line would precede it).
-      const [, maxRssKb, user, sys] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
-      resolve({ seconds, peakRss: Math.max(maxRssKb * 1024, polledRss), timeRss: maxRssKb * 1024, polledRss, cpu: user + sys, procs: maxProcs })
+      resolve(measured)
     })
   })
 }
@@ -304,7 +353,8 @@ async function main() {
       results[name].push(r)
       console.log(
         `  run ${i + 1} ${name.padEnd(18)} ${r.seconds.toFixed(2).padStart(6)} s, CPU ${r.cpu.toFixed(2).padStart(6)} s, ` +
-          `peak RSS ${mb(r.peakRss).padStart(7)} (time %M ${mb(r.timeRss)}, polled tree ${mb(r.polledRss)}, ${r.procs} process${r.procs === 1 ? '' : 'es'})`,
+          `peak RSS ${mb(r.peakRss).padStart(7)} (time %M ${mb(r.timeRss)}, polled tree ${mb(r.polledRss)}, ${r.procs} process${r.procs === 1 ? '' : 'es'})` +
+          (r.failed ? `\n    FAILED: ${r.failed}; its last line: ${r.lastLine.slice(0, 300)}` : ''),
       )
     }
   }
@@ -317,19 +367,31 @@ async function main() {
   })()
   const toolsCpu = Object.values(results)
     .flat()
-    .reduce((a, r) => a + r.cpu, 0)
+    .reduce((a, r) => a + (Number.isNaN(r.cpu) ? 0 : r.cpu), 0)
   const otherCpu = Math.max(0, machineCpu - toolsCpu - benchCpu)
   const runsWall = (Date.now() - runsStarted) / 1000
 
-  const stats = Object.fromEntries(selected.map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]))
-  const base = stats.ours ?? stats[selected[0]]
-  const baseName = stats.ours ? 'ours' : selected[0]
+  // A tool with a failed run (--snapshot only) has no medians: its row says how its first failure went.
+  const failure = (t) => results[t].find((r) => r.failed)
+  const stats = Object.fromEntries(
+    selected
+      .filter((t) => !failure(t))
+      .map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]),
+  )
+  const baseName = stats.ours ? 'ours' : selected.find((t) => stats[t])
+  const base = stats[baseName]
   console.log(`\nnode bench/analyzer.js ${argv.join(' ')}`.trimEnd())
   console.log(`${(size / 1e6).toFixed(0)} MB snapshot, ${(parsed.nodeCount / 1e6).toFixed(2)}M nodes, ${(parsed.edgeCount / 1e6).toFixed(2)}M edges; ${machine}; medians of ${runs}\n`)
   console.log(`| tool | wall time | CPU (user+sys) | peak RSS | time / ${baseName} | peak RSS / ${baseName} |`)
   console.log('|---|---|---|---|---|---|')
   for (const t of selected) {
     const s = stats[t]
+    const f = failure(t)
+    if (f) {
+      const cpu = Number.isNaN(f.cpu) ? '-' : `${f.cpu.toFixed(2)} s`
+      console.log(`| ${tools[t].label} | **failed** after ${f.seconds.toFixed(1)} s: ${f.failed}; last line: \`${f.lastLine.slice(0, 200)}\` | ${cpu} | ${mb(f.peakRss)} | - | - |`)
+      continue
+    }
     console.log(`| ${tools[t].label} | ${s.s.toFixed(2)} s | ${s.cpu.toFixed(2)} s | ${mb(s.rss)} | ${(s.s / base.s).toFixed(1)}x | ${(s.rss / base.rss).toFixed(1)}x |`)
   }
   // The anchor: the fastest DevTools model (by median wall time) among the builds and Nodes measured;
@@ -341,7 +403,7 @@ async function main() {
         `${(a.cpu / stats.ours.cpu).toFixed(1)}x less CPU, ${(stats.ours.rss / a.rss).toFixed(2)}x its peak RSS (goal < 0.25x)`,
     )
   }
-  const fastest = (pick) => selected.filter((t) => tools[t].devtools && pick(tools[t])).sort((a, b) => stats[a].s - stats[b].s)[0]
+  const fastest = (pick) => selected.filter((t) => stats[t] && tools[t].devtools && pick(tools[t])).sort((a, b) => stats[a].s - stats[b].s)[0]
   const anchor = fastest(() => true)
   const here = fastest((t) => !t.major)
   if (stats.ours && anchor) {

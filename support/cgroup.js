@@ -79,8 +79,16 @@ function createCgroup(limitBytes) {
     version: own.version,
     limitBytes,
     command: enter(dir),
+    oomKills: () => oomKills(dir, own.version),
     remove: () => removeWhenEmpty(dir),
   }
+}
+
+/** How many processes the kernel's OOM killer has killed in the memory cgroup `dir` for its limit. */
+function oomKills(dir, version) {
+  const text = fs.readFileSync(path.join(dir, version === 2 ? 'memory.events' : 'memory.oom_control'), 'utf8')
+  const line = text.split('\n').find((l) => l.startsWith('oom_kill '))
+  return line ? Number(line.split(' ')[1]) : 0
 }
 
 /**

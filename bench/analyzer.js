@@ -270,7 +270,10 @@ function measure(name, run) {
       if (timedOut) failed = `killed by --timeout ${timeoutMs / 1000} s`
       else if (oomKills) failed = `killed by the kernel's OOM killer at the memory cgroup's limit (--memory-max ${arg('--memory-max')} GB)`
       else if (code !== 0 || status) failed = status ?? `exited ${code ?? signal}`
-      const said = stripAnsi(stderr + stdout).trim().split('\n').filter(Boolean)
+      const said = stripAnsi(stderr + stdout)
+        .trim()
+        .split('\n')
+        .filter(Boolean)
       if (failed) {
         if (!ownSnapshot) return reject(new Error(`${name} (run ${run}) ${failed}: ${said.slice(-20).join('\n')}`))
         return resolve({ ...measured, failed, lastLine: said.at(-1) ?? '' })
@@ -374,9 +377,7 @@ async function main() {
   // A tool with a failed run (--snapshot only) has no medians: its row says how its first failure went.
   const failure = (t) => results[t].find((r) => r.failed)
   const stats = Object.fromEntries(
-    selected
-      .filter((t) => !failure(t))
-      .map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]),
+    selected.filter((t) => !failure(t)).map((t) => [t, { s: median(results[t].map((r) => r.seconds)), rss: median(results[t].map((r) => r.peakRss)), cpu: median(results[t].map((r) => r.cpu)) }]),
   )
   const baseName = stats.ours ? 'ours' : selected.find((t) => stats[t])
   const base = stats[baseName]

@@ -4,9 +4,9 @@
 //! (`classes.rs`), and per class the count, shallow size and retained size (members not dominated
 //! by another member of the same class).
 //!
-//! Two threads: the self sizes and the `{a, b}` names while the edges that count are marked; the
-//! classes and distances while the retained sizes add up. The dominators, which take the most
-//! memory, run alone.
+//! Two threads: the `{a, b}` names while the edges that count are marked; the distances while the
+//! self sizes are adjusted; the classes while the retained sizes add up. The dominators, which take
+//! the most memory, run alone, with nothing else held that could be made after them.
 
 use std::collections::HashMap;
 
@@ -52,30 +52,35 @@ impl<'a> Model<'a> {
         let g = Graph::new(s);
         let t = Types::new(s);
         // The dominators take the most memory: nothing that stays is made while they run (the
-        // classes and distances are made after, beside the retained sizes).
-        let (self_size, defs, essential) = std::thread::scope(|scope| {
+        // self sizes, classes and distances are made after, beside the retained sizes).
+        let (defs, essential) = std::thread::scope(|scope| {
             let other = scope.spawn(|| {
-                let self_size = adjusted_self_sizes(&g, &t);
-                crate::phases::mark("adjusted self sizes (thread 2)");
                 let defs = infer_interfaces(&g, &t);
                 crate::phases::mark("interfaces (thread 2)");
-                (self_size, defs)
+                defs
             });
             // (A snapshot without nodes has no root.)
             let essential = (g.len() > 0).then(|| essential_edges(&g, &t));
             crate::phases::mark("essential edges");
-            let (self_size, defs) = other.join().expect("the self sizes' thread");
-            (self_size, defs, essential)
+            (other.join().expect("the interfaces' thread"), essential)
         });
         let doms = essential.as_ref().map(|e| dominators(e, ROOT));
         drop(essential);
-        let ((idom, retained), (classes, distances)) = std::thread::scope(|scope| {
+        let (self_size, distances) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let distances = distances(&g, &t);
+                crate::phases::mark("distances (thread 2)");
+                distances
+            });
+            let self_size = adjusted_self_sizes(&g, &t);
+            crate::phases::mark("adjusted self sizes");
+            (self_size, other.join().expect("the distances' thread"))
+        });
+        let ((idom, retained), classes) = std::thread::scope(|scope| {
             let other = scope.spawn(|| {
                 let classes = classify(&g, &t, &self_size, &defs);
                 crate::phases::mark("classes (thread 2)");
-                let distances = distances(&g, &t);
-                crate::phases::mark("distances (thread 2)");
-                (classes, distances)
+                classes
             });
             let (idom, retained) = match doms {
                 Some(doms) => {

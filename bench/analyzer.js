@@ -36,7 +36,7 @@
 //
 // With --snapshot, the tools analyze FILE instead (the scale runs: a file of gen_snapshot, README
 // "Scale"), and a tool that fails is a row that says how, not the end of the bench: its exit status
-// or signal, the last line it printed, the time and memory it took. --timeout kills a run's process
+// or signal, its error's line (else its last line), the time and memory it took. --timeout kills a run's process
 // group after that long; --memory-max runs each run in a memory cgroup of its own with that limit
 // (support/cgroup.js; root), so that a tool which would take all the machine's memory is killed by
 // the kernel there, and says so. memlab's checks, which look for the bench app's request log, are
@@ -276,7 +276,9 @@ function measure(name, run) {
         .filter(Boolean)
       if (failed) {
         if (!ownSnapshot) return reject(new Error(`${name} (run ${run}) ${failed}: ${said.slice(-20).join('\n')}`))
-        return resolve({ ...measured, failed, lastLine: said.at(-1) ?? '' })
+        // What it said of its end: its error's line, else its last line.
+        const lastLine = said.find((l) => /\b\w*Error\b|FATAL|out of memory/.test(l)) ?? said.at(-1) ?? ''
+        return resolve({ ...measured, failed, lastLine })
       }
       try {
         tool.check(stdout, stderr)
@@ -357,7 +359,7 @@ async function main() {
       console.log(
         `  run ${i + 1} ${name.padEnd(18)} ${r.seconds.toFixed(2).padStart(6)} s, CPU ${r.cpu.toFixed(2).padStart(6)} s, ` +
           `peak RSS ${mb(r.peakRss).padStart(7)} (time %M ${mb(r.timeRss)}, polled tree ${mb(r.polledRss)}, ${r.procs} process${r.procs === 1 ? '' : 'es'})` +
-          (r.failed ? `\n    FAILED: ${r.failed}; its last line: ${r.lastLine.slice(0, 300)}` : ''),
+          (r.failed ? `\n    FAILED: ${r.failed}; it said: ${r.lastLine.slice(0, 300)}` : ''),
       )
     }
   }
@@ -390,7 +392,7 @@ async function main() {
     const f = failure(t)
     if (f) {
       const cpu = Number.isNaN(f.cpu) ? '-' : `${f.cpu.toFixed(2)} s`
-      console.log(`| ${tools[t].label} | **failed** after ${f.seconds.toFixed(1)} s: ${f.failed}; last line: \`${f.lastLine.slice(0, 200)}\` | ${cpu} | ${mb(f.peakRss)} | - | - |`)
+      console.log(`| ${tools[t].label} | **failed** after ${f.seconds.toFixed(1)} s: ${f.failed}; it said: \`${f.lastLine.slice(0, 200)}\` | ${cpu} | ${mb(f.peakRss)} | - | - |`)
       continue
     }
     console.log(`| ${tools[t].label} | ${s.s.toFixed(2)} s | ${s.cpu.toFixed(2)} s | ${mb(s.rss)} | ${(s.s / base.s).toFixed(1)}x | ${(s.rss / base.rss).toFixed(1)}x |`)

@@ -44,10 +44,11 @@ async function startApp(t, dir, { node = process.execPath, nodeArgs = [], comman
   return child
 }
 
-/** Runs the CLI; stdout as a Buffer (it may be a capture). */
+/** Runs the CLI; stdout as a Buffer (it may be a capture). The process is the promise's `child`. */
 function cli(args, { cwd, uid, gid } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
+  let child
+  const done = new Promise((resolve) => {
+    child = spawn(process.execPath, [CLI, ...args], { cwd, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
     const out = []
     let stderr = ''
     child.stdout.on('data', (d) => out.push(d))
@@ -57,6 +58,29 @@ function cli(args, { cwd, uid, gid } = {}) {
       clearTimeout(killer)
       resolve({ status, signal, stdout: Buffer.concat(out), stderr })
     })
+  })
+  done.child = child
+  return done
+}
+
+/** Resolves once `child` prints a line matching `re` (from now on), or fails after `ms`. */
+function untilLine(child, re, ms = 30_000) {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(() => {
+      child.stdout.off('data', onData)
+      reject(new Error(`no line matching ${re} within ${ms} ms; it printed: ${text.slice(-500)}`))
+    }, ms)
+    const onData = (d) => {
+      text += d
+      const line = text.split('\n').find((l) => re.test(l))
+      if (line !== undefined) {
+        clearTimeout(timer)
+        child.stdout.off('data', onData)
+        resolve(line)
+      }
+    }
+    child.stdout.on('data', onData)
   })
 }
 
@@ -256,6 +280,47 @@ test('snapshot <pid> of a target that cannot write into the pipe: taken over the
     [],
   )
 })
+
+test(
+  "snapshot <pid> interrupted (SIGTERM to npx's process) before the target opens the pipe: exit 2, nothing left here or in its /tmp, its inspector closed again, and the target not stuck",
+  { timeout: 120_000 },
+  async (t) => {
+    const dir = tmpdir('attach-interrupted')
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const ours = () => fs.readdirSync('/tmp').filter((f) => f.startsWith('.node-oom-heapdump-'))
+    const before = ours()
+    // Its v8.writeHeapSnapshot says when it starts, then takes 3 s before it opens the file (as a
+    // target in a long GC would); then says how the write went.
+    const source = `const v8 = require('node:v8')
+const write = v8.writeHeapSnapshot
+v8.writeHeapSnapshot = (file) => {
+  console.log('writing')
+  const end = Date.now() + 3000
+  while (Date.now() < end);
+  try { write(file); console.log('wrote') } catch (e) { console.log('after: ' + e.code); throw e }
+}
+setInterval(() => console.log('tick'), 100)
+${APP}`
+    const app = await startApp(t, dir, { source })
+    assert.deepEqual(listeners(app.pid), [], 'no inspector before')
+    const out = path.join(dir, 'cut.heapsnapshot')
+    const running = cli(['snapshot', String(app.pid), '-o', out], { cwd: dir })
+    await untilLine(app, /^writing$/)
+    const after = untilLine(app, /^(after: |wrote)/)
+    after.catch(() => {}) // (awaited below, once the CLI is done)
+    running.child.kill('SIGTERM')
+    const r = await running
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /^node-oom-heapdump: interrupted by SIGTERM: nothing was written$/m)
+    assert.deepEqual(fs.readdirSync(dir), ['app.js'], 'no file, partial or final')
+    assert.deepEqual(ours(), before, 'the FIFO and its folder are removed')
+    // Its write finds no FIFO (not one without a reader, where it would wait for ever), and its
+    // event loop goes on.
+    assert.equal(await after, 'after: ENOENT')
+    await untilLine(app, /^tick$/)
+    assert.deepEqual(listeners(app.pid), [], 'the inspector we opened is closed again')
+  },
+)
 
 test('snapshot <pid> -o FILE --analyze: the file, then the analyzer report', { timeout: 120_000 }, async (t) => {
   const dir = tmpdir('attach-analyze')

@@ -33,12 +33,16 @@ pub enum PipeError {
 
 /// The expression that makes the target write its snapshot to `path` (in its own file system).
 /// `process.getBuiltinModule` exists from Node 20.16; before, `require` of DevTools' command line
-/// API (`includeCommandLineAPI`) is Node's.
+/// API (`includeCommandLineAPI`) is Node's. The FIFO is first opened without blocking, which fails
+/// at once (ENXIO) when no reader holds it, instead of the blocking open of the writer waiting for
+/// one for ever (a reader killed before the target came to it).
 fn expression(path: &str) -> String {
     let quoted = serde_json::to_string(path).expect("a string serializes");
     format!(
-        "(() => {{ const v8 = typeof process.getBuiltinModule === 'function' ? \
-         process.getBuiltinModule('v8') : require('v8'); v8.writeHeapSnapshot({quoted}); return true }})()"
+        "(() => {{ const get = (m) => typeof process.getBuiltinModule === 'function' ? \
+         process.getBuiltinModule(m) : require(m); const v8 = get('v8'), fs = get('fs'); \
+         fs.closeSync(fs.openSync({quoted}, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); \
+         v8.writeHeapSnapshot({quoted}); return true }})()"
     )
 }
 

@@ -2,8 +2,9 @@
 //! in the target's /tmp as the target sees it (`/proc/<pid>/root/tmp`, which reaches into another
 //! container's file system), in a folder of our own with a random name, mode 0700 and owned by the
 //! target's effective user so that it, and no other user, can open the FIFO (mode 0600). No byte of
-//! the snapshot rests there: the FIFO is a pipe. Both are removed when this is dropped; nothing
-//! else is ever removed.
+//! the snapshot rests there: the FIFO is a pipe. Both are removed as soon as the target has opened
+//! the FIFO (its first bytes), so that nothing else can open it from then on, and in any case
+//! when this is dropped, by name relative to the folders we opened; nothing else is ever removed.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -18,10 +19,13 @@ const NAME: &str = "snapshot";
 const PIPE_BYTES: i32 = 1 << 20;
 
 pub struct Fifo {
+    /// The target's /tmp, open, and our folder's name in it.
+    tmp: OwnedFd,
+    folder: CString,
     /// Our folder, open (every later call is relative to it, so a renamed path cannot redirect us).
     dir: OwnedFd,
-    /// The folder's path as this process reaches it, to remove it.
-    dir_path: CString,
+    /// Both are gone already.
+    removed: bool,
     /// The FIFO's path as the target sees it.
     pub target_path: String,
     /// Our end, read and write (see `snapshot_pipe`); None once handed out.
@@ -65,7 +69,6 @@ impl Fifo {
             ))?);
             let folder_c = cstr(&folder)?;
             check(libc::mkdirat(tmp_fd.as_raw_fd(), folder_c.as_ptr(), 0o700))?;
-            let dir_path = cstr(&format!("/proc/{pid}/root/tmp/{folder}"))?;
             let opened = libc::openat(
                 tmp_fd.as_raw_fd(),
                 folder_c.as_ptr(),
@@ -77,13 +80,22 @@ impl Fifo {
                 return Err(e);
             }
             let mut fifo = Fifo {
+                tmp: tmp_fd,
+                folder: folder_c,
                 dir: OwnedFd::from_raw_fd(opened),
-                dir_path,
+                removed: false,
                 target_path: format!("/tmp/{folder}/{NAME}"),
                 end: None,
             };
             let name = cstr(NAME)?;
             let dir = fifo.dir.as_raw_fd();
+            // The folder we opened is the one we made (not one another process swapped in
+            // between the two calls): ours, 0700, before anything is made or given away in it.
+            let mut st: libc::stat = std::mem::zeroed();
+            check(libc::fstat(dir, &mut st))?;
+            if st.st_uid != libc::geteuid() || st.st_mode & 0o7777 != 0o700 {
+                return Err(io::Error::other("the folder made in its /tmp was replaced"));
+            }
             check(libc::mkfifoat(dir, name.as_ptr(), 0o600))?;
             check(libc::fchownat(
                 dir,
@@ -99,6 +111,10 @@ impl Fifo {
                 libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             ))?;
             let end = File::from_raw_fd(end);
+            check(libc::fstat(end.as_raw_fd(), &mut st))?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+                return Err(io::Error::other("what was opened is not our FIFO"));
+            }
             libc::fcntl(end.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES);
             fifo.end = Some(end);
             Ok(fifo)
@@ -115,13 +131,28 @@ impl Fifo {
     }
 }
 
-impl Drop for Fifo {
-    fn drop(&mut self) {
+impl Fifo {
+    /// Removes the FIFO's name and our folder (an open end, ours or the target's, still works).
+    pub fn remove(&mut self) {
+        if std::mem::replace(&mut self.removed, true) {
+            return;
+        }
         let name = CString::new(NAME).expect("no NUL");
-        // SAFETY: removes only the FIFO we made, by name in our own folder, then that folder.
+        // SAFETY: removes only the FIFO we made, by name in our own folder, then that folder, by
+        // name in the /tmp we made it in.
         unsafe {
             libc::unlinkat(self.dir.as_raw_fd(), name.as_ptr(), 0);
-            libc::rmdir(self.dir_path.as_ptr());
+            libc::unlinkat(
+                self.tmp.as_raw_fd(),
+                self.folder.as_ptr(),
+                libc::AT_REMOVEDIR,
+            );
         }
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        self.remove();
     }
 }

@@ -12,9 +12,11 @@
 //! only once attached, so that every error here leaves nothing behind.
 
 pub mod fifo;
+mod interrupts;
 mod netns;
 pub mod proc;
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,7 @@ use serde_json::json;
 use tokio::runtime::Runtime;
 
 use crate::messages::note;
+use interrupts::{Interrupted, Interrupts};
 use proc::Listener;
 
 /// How long `proc` polling waits between two looks (a look reads a few small /proc files; the wait
@@ -69,6 +72,8 @@ pub enum AttachError {
     NoInspector { pid: u32, ports: String },
     #[error("cannot start the capture's runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}: nothing was written")]
+    Interrupted(#[from] Interrupted),
     #[error(transparent)]
     Devtools(#[from] DevtoolsError),
 }
@@ -90,15 +95,29 @@ pub struct Attached {
     listener: Listener,
 }
 
+/// The current-thread runtime a capture's protocol runs on, and the signals that interrupt it
+/// (`interrupts.rs`).
+pub struct Runner {
+    pub rt: Runtime,
+    interrupts: Interrupts,
+}
+
+impl Runner {
+    /// Runs `work` to its end, or until SIGINT, SIGTERM or SIGHUP comes.
+    pub fn run<F: Future>(&mut self, work: F) -> Result<F::Output, AttachError> {
+        Ok(self.interrupts.run(&self.rt, work)?)
+    }
+}
+
 /// Attaches to `pid`, runs `work` with the session (on a thread in the target's network
-/// namespace, with a current-thread runtime to run the protocol on), then leaves the inspector as
-/// found. `work`'s result is returned; a failure to close the inspector again is reported on
-/// stderr but does not fail a capture that landed.
+/// namespace, with a runner to run the protocol on), then leaves the inspector as found, also
+/// when a signal interrupted `work`. `work`'s result is returned; a failure to close the inspector
+/// again is reported on stderr but does not fail a capture that landed.
 pub fn with_session<T: Send>(
     pid: u32,
     limits: Limits,
     options: Options,
-    work: impl FnOnce(&Runtime, &mut Attached) -> Result<T, crate::Failure> + Send,
+    work: impl FnOnce(&mut Runner, &mut Attached) -> Result<T, crate::Failure> + Send,
 ) -> Result<T, crate::Failure> {
     check_exists(pid)?;
     netns::run_in_namespace_of(pid, move || {
@@ -106,9 +125,12 @@ pub fn with_session<T: Send>(
             .enable_all()
             .build()
             .map_err(AttachError::Runtime)?;
-        let mut attached = rt.block_on(attach(pid, limits, options))?;
-        let result = work(&rt, &mut attached);
-        rt.block_on(detach(attached));
+        let interrupts = Interrupts::catch(&rt).map_err(AttachError::Runtime)?;
+        let mut runner = Runner { rt, interrupts };
+        // (Interrupted while waiting for the inspector SIGUSR1 opens, that one stays open.)
+        let mut attached = runner.run(attach(pid, limits, options))??;
+        let result = work(&mut runner, &mut attached);
+        runner.rt.block_on(detach(attached));
         result
     })?
 }

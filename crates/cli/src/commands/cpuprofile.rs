@@ -48,18 +48,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
         pid,
         cpu_profile::LIMITS,
         args.target.attach_options(),
-        |rt, attached| {
+        |runner, attached| {
             note(format!(
                 "CPU profile of pid {pid}: sampling every {} for {}",
                 units::show_duration(args.interval),
                 units::show_duration(args.duration)
             ));
-            let json = rt
-                .block_on(cpu_profile::record_on(
+            let json = runner
+                .run(cpu_profile::record_on(
                     &mut attached.session,
                     args.duration,
                     interval_us,
-                ))
+                ))?
                 .map_err(Failure::new)?;
             cpu_profile_file::check(json.as_bytes()).map_err(Failure::new)?;
             land(&to, json.as_bytes()).map_err(Failure::new)

@@ -40,18 +40,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
         pid,
         heap_profile::LIMITS,
         args.target.attach_options(),
-        |rt, attached| {
+        |runner, attached| {
             note(format!(
                 "heap profile of pid {pid}: one sample per {} bytes allocated, for {}",
                 args.interval,
                 units::show_duration(args.duration)
             ));
-            let json = rt
-                .block_on(heap_profile::record_on(
+            let json = runner
+                .run(heap_profile::record_on(
                     &mut attached.session,
                     args.duration,
                     args.interval,
-                ))
+                ))?
                 .map_err(Failure::new)?;
             let summary = heap_profile::check(json.as_bytes()).map_err(Failure::new)?;
             Ok((land(&to, json.as_bytes()).map_err(Failure::new)?, summary))

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use oom_heapdump_capture::{CaptureError, SnapshotCheck};
 use oom_heapdump_devtools::snapshot_pipe::{self, PipeError};
-use oom_heapdump_devtools::{heap_snapshot, DevtoolsError, Session};
+use oom_heapdump_devtools::{heap_snapshot, Session};
 
 use crate::attach;
 use crate::capture::{shown, Destination, Progress, Sink, TargetArgs};
@@ -42,12 +42,12 @@ type Feed<'a> = dyn FnMut(&[u8]) -> Result<(), CaptureError> + Send + 'a;
 /// The snapshot through a FIFO the target writes into; Ok(None) when that could not start (the
 /// caller then asks the inspector for it).
 fn through_pipe(
-    rt: &tokio::runtime::Runtime,
+    runner: &mut attach::Runner,
     pid: u32,
     session: &mut Session,
     feed: &mut Feed<'_>,
     resident: u64,
-) -> Result<Option<u64>, DevtoolsError> {
+) -> Result<Option<u64>, Failure> {
     let status = attach::proc::status(pid).ok();
     let (Some(uid), Some(gid)) = (
         status.as_ref().and_then(|s| s.uid),
@@ -55,8 +55,13 @@ fn through_pipe(
     ) else {
         return Ok(None);
     };
-    let mut fifo = match attach::fifo::Fifo::create(pid, uid, gid) {
-        Ok(f) => f,
+    let made = attach::fifo::Fifo::create(pid, uid, gid).and_then(|mut fifo| {
+        let _in_runtime = runner.rt.enter();
+        let rx = fifo.receiver()?;
+        Ok((fifo, rx))
+    });
+    let (mut fifo, mut rx) = match made {
+        Ok(made) => made,
         Err(e) => {
             note(format!(
                 "cannot make a pipe in the /tmp of pid {pid} ({e}); the snapshot comes over its inspector"
@@ -65,13 +70,24 @@ fn through_pipe(
         }
     };
     let target_path = fifo.target_path.clone();
-    let streamed = rt.block_on(async {
-        let mut rx = fifo
-            .receiver()
-            .map_err(|e| PipeError::Refused(e.to_string()))?;
-        snapshot_pipe::stream(session, &target_path, &mut rx, feed, resident).await
-    });
-    match streamed {
+    // Once bytes come the target has the FIFO open: its name goes at once, so that nothing else
+    // can open it from then on.
+    let mut feed_and_unlink = |chunk: &[u8]| {
+        fifo.remove();
+        feed(chunk)
+    };
+    let streamed = runner.run(snapshot_pipe::stream(
+        session,
+        &target_path,
+        &mut rx,
+        &mut feed_and_unlink,
+        resident,
+    ));
+    // The FIFO's name goes before our end closes: a target that has yet to open it (interrupted
+    // before it did) then fails to, rather than waiting for a reader for ever.
+    drop(fifo);
+    drop(rx);
+    match streamed? {
         Ok(bytes) => Ok(Some(bytes)),
         Err(PipeError::Refused(why)) => {
             note(format!(
@@ -79,7 +95,7 @@ fn through_pipe(
             ));
             Ok(None)
         }
-        Err(PipeError::Devtools(e)) => Err(e),
+        Err(PipeError::Devtools(e)) => Err(Failure::new(e)),
     }
 }
 
@@ -96,7 +112,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         pid,
         heap_snapshot::LIMITS,
         args.target.attach_options(),
-        |rt, attached| {
+        |runner, attached| {
             let mut sink = Sink::open(&to).map_err(Failure::new)?;
             let mut check = SnapshotCheck::new();
             let mut feed = |chunk: &[u8]| {
@@ -105,23 +121,27 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 progress.bytes(sink.bytes());
                 Ok(())
             };
-            let piped = if args.stream == Stream::Pipe {
-                through_pipe(rt, pid, &mut attached.session, &mut feed, resident)
-            } else {
-                Ok(None)
+            let mut take = || -> Result<u64, Failure> {
+                let piped = if args.stream == Stream::Pipe {
+                    through_pipe(runner, pid, &mut attached.session, &mut feed, resident)?
+                } else {
+                    None
+                };
+                match piped {
+                    Some(bytes) => Ok(bytes),
+                    None => runner
+                        .run(heap_snapshot::stream(
+                            &mut attached.session,
+                            &mut feed,
+                            &progress,
+                            resident,
+                        ))?
+                        .map_err(Failure::new),
+                }
             };
-            let streamed = match piped {
-                Ok(Some(bytes)) => Ok(bytes),
-                Ok(None) => rt.block_on(heap_snapshot::stream(
-                    &mut attached.session,
-                    &mut feed,
-                    &progress,
-                    resident,
-                )),
-                Err(e) => Err(e),
-            };
+            let streamed = take();
             progress.finish();
-            streamed.map_err(Failure::new)?;
+            streamed?;
             let summary = check.finish().map_err(Failure::new)?;
             let path = sink.commit().map_err(Failure::new)?;
             Ok((path, summary))

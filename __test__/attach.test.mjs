@@ -231,9 +231,13 @@ const write = v8.writeHeapSnapshot
 v8.writeHeapSnapshot = (file, ...rest) => {
   const fs = require('node:fs')
   const st = fs.statSync(file)
-  const dir = fs.statSync(require('node:path').dirname(file))
-  console.log('writeHeapSnapshot ' + JSON.stringify({ file, fifo: st.isFIFO(), mode: (st.mode & 0o777).toString(8), dirMode: (dir.mode & 0o777).toString(8) }))
-  return write(file, ...rest)
+  const folder = require('node:path').dirname(file)
+  const dir = fs.statSync(folder)
+  const written = write(file, ...rest)
+  // The FIFO's name is gone by the time the write ends (once it had begun).
+  const goneAfter = !fs.existsSync(folder)
+  console.log('writeHeapSnapshot ' + JSON.stringify({ file, fifo: st.isFIFO(), mode: (st.mode & 0o777).toString(8), dirMode: (dir.mode & 0o777).toString(8), goneAfter }))
+  return written
 }
 ${APP}`
 
@@ -260,7 +264,7 @@ test('snapshot <pid> --stream pipe (the default): the target writes into a FIFO 
     .map((l) => JSON.parse(l.slice(18)))
   assert.equal(calls.length, 1, 'one call, for the pipe: ' + stdout)
   assert.match(calls[0].file, /^\/tmp\/\.node-oom-heapdump-[0-9a-f]{16}\/snapshot$/)
-  assert.deepEqual([calls[0].fifo, calls[0].mode, calls[0].dirMode], [true, '600', '700'])
+  assert.deepEqual([calls[0].fifo, calls[0].mode, calls[0].dirMode, calls[0].goneAfter], [true, '600', '700', true])
   assert.deepEqual(ours(), before, 'the FIFO and its folder are removed')
 })
 

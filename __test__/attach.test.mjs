@@ -326,6 +326,28 @@ ${APP}`
   },
 )
 
+test('snapshot <pid> past --max-size (through the pipe and over the inspector): exit 2, nothing written or left, and the target goes on', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-max-size')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ours = () => fs.readdirSync('/tmp').filter((f) => f.startsWith('.node-oom-heapdump-'))
+  const before = ours()
+  const app = await startApp(t, dir)
+  for (const stream of ['pipe', 'inspector']) {
+    const file = path.join(dir, `${stream}.heapsnapshot`)
+    const r = await cli(['snapshot', String(app.pid), '-o', file, '--stream', stream, '--max-size', '1MiB'], { cwd: dir })
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /snapshot goes past 1048576 bytes, more than a heap snapshot of that process can be \(--max-size\)/)
+    assert.deepEqual(fs.readdirSync(dir), ['app.js'], `${stream}: no file, partial or final`)
+    assert.deepEqual(ours(), before, `${stream}: the FIFO and its folder are removed`)
+    assert.deepEqual(listeners(app.pid), [], `${stream}: the inspector we opened is closed again`)
+  }
+  // It still answers: a capture within bounds lands.
+  const file = path.join(dir, 'whole.heapsnapshot')
+  const r = await cli(['snapshot', String(app.pid), '-o', file], { cwd: dir })
+  assert.equal(r.status, 0, r.stderr)
+  checkCapture('heapsnapshot', file, 'after the refused ones')
+})
+
 test('snapshot <pid> -o FILE --analyze: the file, then the analyzer report', { timeout: 120_000 }, async (t) => {
   const dir = tmpdir('attach-analyze')
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -489,6 +511,7 @@ test('errors: bad flags name the value (exit 2)', async () => {
     [['cpuprofile', '1', '--interval', '2s'], /"2s" is not between 1us and 1s/],
     [['heapprofile', '1', '--interval', '1KB'], /unknown unit "KB" in "1KB"/],
     [['snapshot', 'abc'], /invalid value 'abc' for '<PID>'/],
+    [['snapshot', '1', '--max-size', '0'], /"0" must be more than zero/],
   ]) {
     const r = await cli(args)
     assert.equal(r.status, 2, args.join(' '))

@@ -69,6 +69,8 @@ const MAX_SCALAR: usize = 32;
 #[derive(Debug)]
 pub struct SnapshotCheck {
     offset: u64,
+    /// The most bytes accepted, and why (a stream from a process that may not be what it says).
+    limit: Option<(u64, &'static str)>,
     lex: Lex,
     stack: Vec<Frame>,
     /// True once the top-level object closed.
@@ -95,6 +97,7 @@ impl SnapshotCheck {
     pub fn new() -> Self {
         Self {
             offset: 0,
+            limit: None,
             lex: Lex::Between,
             stack: Vec::with_capacity(8),
             closed: false,
@@ -111,6 +114,15 @@ impl SnapshotCheck {
         }
     }
 
+    /// The same, failing with [`CheckError::TooLarge`] once more than `limit` bytes are fed
+    /// (`why` says where the limit comes from).
+    pub fn with_limit(limit: u64, why: &'static str) -> Self {
+        Self {
+            limit: Some((limit, why)),
+            ..Self::new()
+        }
+    }
+
     /// Bytes fed so far.
     pub fn bytes(&self) -> u64 {
         self.offset
@@ -118,6 +130,11 @@ impl SnapshotCheck {
 
     /// Feeds the next chunk. An error is final: the stream is not a snapshot.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), CheckError> {
+        if let Some((limit, why)) = self.limit {
+            if self.offset.saturating_add(chunk.len() as u64) > limit {
+                return Err(CheckError::TooLarge { limit, why });
+            }
+        }
         let mut i = 0;
         while i < chunk.len() {
             if let Lex::InString { escaped, is_key } = self.lex {
@@ -516,6 +533,26 @@ mod tests {
             check_in_chunks(&SMALL.as_bytes()[..100], 5),
             Err(CheckError::Truncated { bytes: 100 })
         );
+    }
+
+    #[test]
+    fn a_limit_stops_the_stream_at_the_chunk_that_passes_it() {
+        let len = SMALL.len() as u64;
+        let mut c = SnapshotCheck::with_limit(len, "the test's");
+        for chunk in SMALL.as_bytes().chunks(7) {
+            c.feed(chunk).unwrap();
+        }
+        assert_eq!(c.finish().unwrap().bytes, len, "exactly the limit passes");
+        let mut c = SnapshotCheck::with_limit(len - 1, "the test's");
+        let fed: Vec<_> = SMALL.as_bytes().chunks(7).map(|ch| c.feed(ch)).collect();
+        assert_eq!(
+            fed.last().unwrap(),
+            &Err(CheckError::TooLarge {
+                limit: len - 1,
+                why: "the test's"
+            })
+        );
+        assert!(fed[..fed.len() - 1].iter().all(Result::is_ok));
     }
 
     #[test]

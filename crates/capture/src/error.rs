@@ -14,6 +14,8 @@ pub enum CheckError {
     Malformed { offset: u64, what: &'static str },
     #[error("snapshot has no {0}")]
     Missing(&'static str),
+    #[error("snapshot goes past {limit} bytes, more than a heap snapshot of that process can be ({why})")]
+    TooLarge { limit: u64, why: &'static str },
     #[error("snapshot section {section:?} holds {found} values, header says {expected}")]
     CountMismatch {
         section: &'static str,

@@ -69,7 +69,10 @@ pub async fn stream(
     let bytes = AtomicU64::new(0);
     let received = || bytes.load(Ordering::Relaxed);
     let mut buf = vec![0u8; 1 << 20];
+    // Only bytes in the pipe move the deadline on: a target that sends other messages is not
+    // making progress.
     let mut silence = first_chunk_silence(resident_bytes);
+    let mut deadline = tokio::time::Instant::now() + silence;
     enum Next {
         Read(std::io::Result<usize>),
         Message(Result<tokio_tungstenite::tungstenite::Utf8Bytes, DevtoolsError>),
@@ -82,7 +85,7 @@ pub async fn stream(
             }
         };
         let next =
-            tokio::time::timeout(silence, next)
+            tokio::time::timeout_at(deadline, next)
                 .await
                 .map_err(|_| DevtoolsError::Silent {
                     url: session.url().to_owned(),
@@ -95,6 +98,7 @@ pub async fn stream(
                 sink(&buf[..n]).map_err(DevtoolsError::from)?;
                 bytes.fetch_add(n as u64, Ordering::Relaxed);
                 silence = SNAPSHOT_SILENCE;
+                deadline = tokio::time::Instant::now() + silence;
             }
             Next::Message(text) => {
                 let text = text?;

@@ -11,6 +11,7 @@ use crate::attach;
 use crate::capture::{shown, Destination, Progress, Sink, TargetArgs};
 use crate::commands::analyze;
 use crate::messages::{note, print};
+use crate::units;
 use crate::Failure;
 
 /// Heap snapshot of a running Node.js process (.heapsnapshot, as Chrome DevTools' Memory panel
@@ -29,6 +30,17 @@ pub struct Args {
     /// write into the FIFO
     #[arg(long, value_enum, default_value_t = Stream::Pipe)]
     stream: Stream,
+    /// The most bytes taken from the target before the capture is refused as not a snapshot
+    /// (a target may be hostile, or broken) [default: 16 times its resident memory, at least 1 GiB]
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    max_size: Option<u64>,
+}
+
+/// The default `--max-size`: a heap snapshot takes 1.5-2 times the heap it shows (README, Scale),
+/// and its heap is within its resident memory; 16 times leaves room for strings that escape to
+/// six bytes a character.
+fn max_size(resident: u64) -> u64 {
+    resident.saturating_mul(16).max(1 << 30)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,7 +126,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
         args.target.attach_options(),
         |runner, attached| {
             let mut sink = Sink::open(&to).map_err(Failure::new)?;
-            let mut check = SnapshotCheck::new();
+            let mut check = match args.max_size {
+                Some(most) => SnapshotCheck::with_limit(most, "--max-size"),
+                None => SnapshotCheck::with_limit(
+                    max_size(resident),
+                    "16 times its resident memory; --max-size sets another limit",
+                ),
+            };
             let mut feed = |chunk: &[u8]| {
                 check.feed(chunk)?;
                 sink.write(chunk)?;

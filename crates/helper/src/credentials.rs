@@ -6,6 +6,12 @@
 //! and setgroups(2) (this process is single-threaded, so these apply to all of it), restoring its
 //! own afterwards. A helper that is not root cannot take other credentials: it then writes only if
 //! the app's are still its own.
+//!
+//! A process that is not root gains privileges only by executing a program (set-user-ID, or with
+//! file capabilities): an app that dropped its privileges and, compromised, then executed `su` in
+//! place would still be our parent, with `/proc` showing root's credentials. So the program the app
+//! runs is noted when this helper starts ([`App::parent`]), and credentials are taken only while
+//! it is still that program.
 
 use std::io;
 
@@ -20,6 +26,8 @@ pub struct Credentials {
 pub enum CredentialsError {
     #[error("the app (pid {0}) is no longer this helper's parent")]
     AppGone(u32),
+    #[error("the app (pid {0}) now runs another program than the one that started this helper (it executed one): its credentials are not taken")]
+    Executed(u32),
     #[error("cannot read the app's credentials from /proc/{pid}/status: {source}")]
     Read { pid: u32, source: io::Error },
     #[error("cannot parse the app's credentials in /proc/{0}/status")]
@@ -28,21 +36,54 @@ pub enum CredentialsError {
     Switch { uid: u32, gid: u32, why: String },
 }
 
-impl Credentials {
-    /// The file-system credentials of `pid`, which must be this process's parent.
-    pub fn of_parent(pid: u32) -> Result<Credentials, CredentialsError> {
+/// The app this helper serves: its parent, and the program it ran when this helper started.
+pub struct App {
+    pub pid: u32,
+    /// Device and inode of `/proc/<pid>/exe`; None where this helper may not look (it is then not
+    /// root, and takes no credentials but its own anyway).
+    program: Option<(u64, u64)>,
+}
+
+/// Device and inode of the program `pid` runs.
+fn program_of(pid: u32) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+impl App {
+    /// This process's parent, as it is now: called first thing, while the app that started this
+    /// helper waits for it.
+    pub fn parent() -> App {
+        let pid = unsafe { libc::getppid() } as u32;
+        App {
+            pid,
+            program: program_of(pid),
+        }
+    }
+
+    /// The app's file-system credentials now: it must still be this process's parent (checked
+    /// before and after, so that its pid cannot have been reused), running the same program.
+    pub fn credentials(&self) -> Result<Credentials, CredentialsError> {
+        let pid = self.pid;
         let parent = || unsafe { libc::getppid() } as u32;
         if parent() != pid {
             return Err(CredentialsError::AppGone(pid));
         }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .map_err(|source| CredentialsError::Read { pid, source })?;
+        let program = program_of(pid);
         if parent() != pid {
             return Err(CredentialsError::AppGone(pid));
         }
-        Self::parse(&status).ok_or(CredentialsError::Parse(pid))
+        if self.program.is_some() && program != self.program {
+            return Err(CredentialsError::Executed(pid));
+        }
+        Credentials::parse(&status).ok_or(CredentialsError::Parse(pid))
     }
+}
 
+impl Credentials {
     /// From the text of `/proc/<pid>/status`: the fourth (file-system) ids of `Uid:` and `Gid:`,
     /// and `Groups:`.
     pub fn parse(status: &str) -> Option<Credentials> {

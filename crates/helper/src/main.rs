@@ -48,7 +48,7 @@ mod credentials;
 mod target;
 mod upload;
 
-use credentials::Credentials;
+use credentials::{App, Credentials};
 use target::Target;
 use upload::UploadConfig;
 
@@ -87,8 +87,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = unsafe { libc::getppid() } as u32;
-    let mut after = match run(&target, app, upload.as_ref()) {
+    let app = App::parent();
+    let mut after = match run(&target, &app, upload.as_ref()) {
         Ok(after) => after,
         Err(err) => {
             eprintln!("node-oom-heapdump helper: {err}");
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
     }
     if let (Some(config), Some((files, _))) = (&upload, &after.exported) {
         let summary = summary.as_deref().filter(|s| !s.is_empty());
-        if !upload::run(config, &files.files, summary, app, after.exported_at) {
+        if !upload::run(config, &files.files, summary, app.pid, after.exported_at) {
             status = ExitCode::FAILURE;
         }
     }
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
             command,
             files: files.files.clone(),
             kind: "oom".into(),
-            pid: app,
+            pid: app.pid,
             reason: files.reason.clone(),
             timeout: export_timeout,
         };
@@ -275,7 +275,7 @@ impl Default for After {
 
 /// Serves requests until the sender closes the pipe; returns the last snapshot written whose
 /// request asked for a summary and the last files to export, with the app's credentials then.
-fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After, CaptureError> {
+fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<After, CaptureError> {
     let mut after = After::default();
     let mut rx = Receiver::new(BufReader::with_capacity(BUFFER, io::stdin().lock()));
     let mut out = io::stdout().lock();
@@ -289,16 +289,17 @@ fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After
                     .files
                     .iter()
                     .try_for_each(|f| target.check_artifact(f).map_err(|e| e.to_string()))
-                    .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
+                    .and_then(|()| app.credentials().map_err(|e| e.to_string()));
                 // The app waits for this answer, so it is still alive (and our parent) above.
+                // (An answer that cannot be written, the app killed since, loses nothing queued.)
                 match allowed {
                     Ok(creds) => {
                         after.exported = Some((files, creds));
                         after.exported_at = std::time::SystemTime::now();
-                        answer(&mut out, &Ack::Accepted)?;
+                        let _ = answer(&mut out, &Ack::Accepted);
                     }
                     Err(why) => {
-                        answer(&mut out, &Ack::Failed(why.clone()))?;
+                        let _ = answer(&mut out, &Ack::Failed(why.clone()));
                         eprintln!("node-oom-heapdump helper: no export: {why}");
                     }
                 }
@@ -309,7 +310,7 @@ fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After
         let allowed = target
             .check(&req.final_path)
             .map_err(|e| e.to_string())
-            .and_then(|()| Credentials::of_parent(app).map_err(|e| e.to_string()));
+            .and_then(|()| app.credentials().map_err(|e| e.to_string()));
         let creds = match allowed {
             Ok(creds) => creds,
             Err(why) => {
@@ -319,7 +320,7 @@ fn run(target: &Target, app: u32, upload: Option<&UploadConfig>) -> Result<After
             }
         };
         let received = creds
-            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app))
+            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app.pid))
             .unwrap_or_else(|e| Ok((Ack::Failed(e.to_string()), false)));
         match received {
             Ok((ack, streamed)) => {

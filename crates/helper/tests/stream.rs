@@ -288,3 +288,47 @@ fn an_export_of_another_file_is_refused_and_nothing_runs() {
     );
     assert!(!out.exists());
 }
+
+/// An app that starts the helper, then (`exec`) runs another program in place: still its parent,
+/// but no longer the program whose credentials the helper may take.
+#[test]
+fn an_app_that_executed_another_program_gets_nothing_written() {
+    let d = dir("executed");
+    let helper = env!("CARGO_BIN_EXE_oom-heapdump-helper");
+    let target = d.join("app.heapsnapshot");
+    let run = |then: &str| {
+        // The shell starts the helper on its stdin and stdout (through fd 3: a background job's
+        // stdin is /dev/null), lets it note its parent's program, then `then`.
+        let script = format!(
+            "exec 3<&0; '{helper}' --dir '{}' --stem app <&3 & exec 3<&-; sleep 0.5; {then}",
+            d.display()
+        );
+        let mut app = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let mut stdin = app.stdin.take().unwrap();
+        write_request(&mut stdin, &request(&target)).unwrap();
+        write_chunk(&mut stdin, SNAPSHOT.as_bytes()).unwrap();
+        write_end(&mut stdin, SNAPSHOT.len() as u64).unwrap();
+        let mut stdout = app.stdout.take().unwrap();
+        let ack = Ack::read_from(&mut stdout).unwrap().unwrap();
+        drop(stdin);
+        let _ = app.kill();
+        let _ = app.wait();
+        ack
+    };
+    // The same shell, waiting: written.
+    assert!(matches!(run("sleep 5"), Ack::Written { .. }));
+    fs::remove_file(&target).unwrap();
+    // The shell executes `sleep` in place: refused, nothing written.
+    match run("exec sleep 5") {
+        Ack::Failed(why) => assert!(why.contains("runs another program"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(entries(&d), Vec::<String>::new());
+}

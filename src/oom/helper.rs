@@ -7,14 +7,16 @@
 //! [`STALL`]. When no byte has moved for that long and the helper is not running or in disk wait
 //! (its state in `/proc/<pid>/stat`; a helper fsyncing a large file is in disk wait, and waited
 //! for), the capture gives up on it with [`HelperError::Stalled`] and the snapshot is written from
-//! this process instead.
+//! this process instead. A helper that may stream to a bucket sleeps while it waits for the network:
+//! it may sleep up to [`NETWORK_STALL`]. And no wait lasts more than [`MOST_WAIT`] in all, whatever
+//! the helper's state (stuck in disk wait on a dead network mount, or spinning).
 
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oom_heapdump_capture::protocol::{
     write_chunk, write_end, write_export, write_request, Ack, ExportFiles, Request,
@@ -30,6 +32,10 @@ const PIPE_BYTES: i32 = 1 << 20;
 
 /// How long the helper may make no progress before the capture gives up on it (see module docs).
 pub const STALL: Duration = Duration::from_secs(5);
+/// How long a helper that may stream to a bucket may sleep (waiting for the network).
+pub const NETWORK_STALL: Duration = Duration::from_secs(60);
+/// The longest a single wait for the helper may last, whatever its state.
+pub const MOST_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
@@ -41,8 +47,8 @@ pub enum HelperError {
     Broken(#[from] ProtocolError),
     #[error("V8 stopped serializing the snapshot")]
     SerializeAborted,
-    #[error("helper process (pid {pid}) made no progress for {} s (state {state})", STALL.as_secs())]
-    Stalled { pid: u32, state: char },
+    #[error("helper process (pid {pid}) made no progress for {secs} s (state {state})")]
+    Stalled { pid: u32, state: char, secs: u64 },
 }
 
 pub struct Helper {
@@ -110,13 +116,20 @@ impl Helper {
             .process_group(0)
             .spawn()?;
         let pid = child.id();
+        // With an upload it may stream a snapshot it cannot write to the bucket, and sleep on
+        // the network meanwhile.
+        let may_sleep = if upload.is_some() {
+            NETWORK_STALL
+        } else {
+            STALL
+        };
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
         Ok(Helper {
             child,
-            stdin: Watched::new(stdin, pid)?,
-            stdout: BufReader::new(Watched::new(stdout, pid)?),
+            stdin: Watched::new(stdin, pid, may_sleep, MOST_WAIT)?,
+            stdout: BufReader::new(Watched::new(stdout, pid, may_sleep, MOST_WAIT)?),
             target: (dir.to_owned(), stem.to_owned()),
             export: export.cloned(),
             pprof,
@@ -254,14 +267,16 @@ fn stall_of(e: &io::Error) -> Option<HelperError> {
         .map(|s| HelperError::Stalled {
             pid: s.pid,
             state: s.state,
+            secs: s.secs,
         })
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("helper process (pid {pid}) made no progress (state {state})")]
+#[error("helper process (pid {pid}) made no progress for {secs} s (state {state})")]
 struct StallError {
     pid: u32,
     state: char,
+    secs: u64,
 }
 
 /// One end of the pipe, non-blocking, each wait bounded by the watchdog.
@@ -269,20 +284,41 @@ struct Watched<T> {
     inner: T,
     fd: RawFd,
     pid: u32,
+    /// How long the helper may sleep before it counts as stalled, and the longest wait.
+    may_sleep: Duration,
+    most: Duration,
 }
 
 impl<T: AsRawFd> Watched<T> {
-    fn new(inner: T, pid: u32) -> io::Result<Self> {
+    fn new(inner: T, pid: u32, may_sleep: Duration, most: Duration) -> io::Result<Self> {
         let fd = inner.as_raw_fd();
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
         if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Watched { inner, fd, pid })
+        Ok(Watched {
+            inner,
+            fd,
+            pid,
+            may_sleep,
+            most,
+        })
     }
 
     /// Waits until the fd is ready for `events`, or fails when the helper stalls.
     fn wait(&self, events: i16) -> io::Result<()> {
+        let started = Instant::now();
+        let mut asleep_since: Option<Instant> = None;
+        let stalled = |state: Option<char>, since: Instant| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                StallError {
+                    pid: self.pid,
+                    state: state.unwrap_or('?'),
+                    secs: since.elapsed().as_secs().max(STALL.as_secs()),
+                },
+            )
+        };
         loop {
             let mut p = libc::pollfd {
                 fd: self.fd,
@@ -300,18 +336,21 @@ impl<T: AsRawFd> Watched<T> {
                 }
                 return Err(e);
             }
-            match helper_state(self.pid) {
+            let state = helper_state(self.pid);
+            if started.elapsed() >= self.most {
+                return Err(stalled(state, started));
+            }
+            match state {
                 // Running, or waiting for its disk (the final fsync of a large file): progress.
-                Some('R' | 'D') => {}
-                state => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        StallError {
-                            pid: self.pid,
-                            state: state.unwrap_or('?'),
-                        },
-                    ))
+                Some('R' | 'D') => asleep_since = None,
+                // Asleep (on the network, when it may stream to a bucket), not for too long.
+                Some('S') if self.may_sleep > STALL => {
+                    let since = *asleep_since.get_or_insert_with(|| Instant::now() - STALL);
+                    if since.elapsed() >= self.may_sleep {
+                        return Err(stalled(state, since));
+                    }
                 }
+                _ => return Err(stalled(state, Instant::now() - STALL)),
             }
         }
     }
@@ -352,4 +391,61 @@ impl<T: Read + AsRawFd> Read for Watched<T> {
 fn helper_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(") ")?.1.chars().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader of our pipe that never reads: `sh -c <script>` (spinning or sleeping), its stdin
+    /// the pipe's other end. Returns the process and our end, full.
+    fn peer(script: &str, may_sleep: Duration, most: Duration) -> (Child, Watched<ChildStdin>) {
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut w = Watched::new(stdin, child.id(), may_sleep, most).unwrap();
+        // Fill the pipe: the next write has to wait.
+        let chunk = [0u8; 65536];
+        while w.inner.write(&chunk).is_ok() {}
+        (child, w)
+    }
+
+    fn stall(r: io::Result<usize>) -> (char, u64) {
+        match stall_of(&r.unwrap_err()) {
+            Some(HelperError::Stalled { state, secs, .. }) => (state, secs),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_helper_that_runs_for_ever_without_reading_is_given_up_after_the_longest_wait() {
+        let (mut child, mut w) = peer("while :; do :; done", STALL, Duration::from_secs(6));
+        let (state, secs) = stall(w.write(&[0]));
+        let _ = child.kill();
+        let _ = child.wait();
+        // (Looked at every STALL: given up at the first look past the longest wait.)
+        assert_eq!(state, 'R');
+        assert!(secs >= 6, "{secs} s");
+    }
+
+    #[test]
+    fn a_sleeping_helper_is_a_stall_after_stall_or_after_its_allowance() {
+        let (mut child, mut w) = peer("sleep 60", STALL, MOST_WAIT);
+        let (state, secs) = stall(w.write(&[0]));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!((state, secs), ('S', 5));
+        // One that may sleep on the network: after its allowance only.
+        let (mut child, mut w) = peer("sleep 60", Duration::from_secs(10), MOST_WAIT);
+        let started = Instant::now();
+        let (state, _) = stall(w.write(&[0]));
+        let waited = started.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(state, 'S');
+        assert!(waited >= Duration::from_secs(9), "gave up after {waited:?}");
+    }
 }

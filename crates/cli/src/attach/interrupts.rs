@@ -39,6 +39,16 @@ impl Interrupts {
         }
     }
 
+    /// Gives the three signals their default action back (ending this process), for what comes
+    /// after the capture (`--analyze`): no runtime reads them any more.
+    pub fn release(self) {
+        drop(self);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: signal(2) with the default disposition.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    }
+
     /// Runs `work` on `rt` until it ends, or until one of the signals comes (one that came while
     /// nothing ran is seen at once).
     pub fn run<F: Future>(&mut self, rt: &Runtime, work: F) -> Result<F::Output, Interrupted> {

@@ -131,6 +131,7 @@ pub fn with_session<T: Send>(
         let mut attached = runner.run(attach(pid, limits, options))??;
         let result = work(&mut runner, &mut attached);
         runner.rt.block_on(detach(attached));
+        runner.interrupts.release();
         result
     })?
 }

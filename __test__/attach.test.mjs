@@ -326,6 +326,43 @@ ${APP}`
   },
 )
 
+test(
+  'snapshot <pid> interrupted (SIGINT) while the target, its event loop blocked, has yet to open the inspector SIGUSR1 asked for: the CLI waits for it and closes it again before it exits',
+  { timeout: 120_000 },
+  async (t) => {
+    const dir = tmpdir('attach-interrupted-sigusr1')
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    // Blocked in a child process for 4 s, no JavaScript running: Node opens the inspector that
+    // SIGUSR1 asks for only once its event loop runs again.
+    const source = `const { spawnSync } = require('node:child_process')
+setInterval(() => console.log('tick'), 100)
+console.log('ready')
+setTimeout(() => { console.log('blocking'); spawnSync('sleep', ['4']); console.log('unblocked') }, 0)
+`
+    const app = await startApp(t, dir, { source })
+    let appStderr = ''
+    app.stderr.on('data', (d) => (appStderr += d))
+    await untilLine(app, /^blocking$/)
+    assert.deepEqual(listeners(app.pid), [], 'no inspector before')
+    const running = cli(['snapshot', String(app.pid), '-o', path.join(dir, 'never.heapsnapshot')], { cwd: dir })
+    // Long enough for the CLI to have sent SIGUSR1 (it reads a few /proc files first), well before
+    // the target can answer it.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    running.child.kill('SIGINT')
+    const r = await running
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /^node-oom-heapdump: interrupted by SIGINT: nothing was written$/m)
+    assert.doesNotMatch(r.stderr, /stays open/)
+    // The target did open its inspector on our SIGUSR1 (Node says so on its stderr), and it is
+    // closed again by the time the CLI has exited.
+    assert.match(appStderr, /Debugger listening on ws:\/\//, 'the inspector SIGUSR1 asked for opened before the CLI exited')
+    assert.deepEqual(listeners(app.pid), [], 'the inspector SIGUSR1 opened is closed again')
+    await untilLine(app, /^tick$/)
+    assert.deepEqual(listeners(app.pid), [], 'and stays closed')
+    assert.deepEqual(fs.readdirSync(dir), ['app.js'], 'no file, partial or final')
+  },
+)
+
 test('snapshot <pid> past --max-size (through the pipe and over the inspector): exit 2, nothing written or left, and the target goes on', { timeout: 120_000 }, async (t) => {
   const dir = tmpdir('attach-max-size')
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))

@@ -5,7 +5,8 @@
 //! 2. else, if it is a Node.js process whose SIGUSR1 handler is in place, SIGUSR1 (Node then opens
 //!    its inspector on its `--inspect-port`, 9229 by default), and we wait for the new listener;
 //! 3. a websocket session with its inspector target, checked to be that process (`process.pid`);
-//! 4. afterwards the inspector is left as found: closed again if we opened it.
+//! 4. afterwards the inspector is left as found: closed again if we opened it, also when a signal
+//!    interrupted the wait for it (the inspector SIGUSR1 asked for opens all the same, later).
 //!
 //! When the target is in another network namespace (a container), the socket work runs on a
 //! thread that entered that namespace (`netns.rs`). Nothing here writes a file: a capture starts
@@ -16,6 +17,7 @@ mod interrupts;
 mod netns;
 pub mod proc;
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -127,8 +129,17 @@ pub fn with_session<T: Send>(
             .map_err(AttachError::Runtime)?;
         let interrupts = Interrupts::catch(&rt).map_err(AttachError::Runtime)?;
         let mut runner = Runner { rt, interrupts };
-        // (Interrupted while waiting for the inspector SIGUSR1 opens, that one stays open.)
-        let mut attached = runner.run(attach(pid, limits, options))??;
+        let signalled = RefCell::new(None);
+        let attaching = attach(pid, limits, options, &signalled);
+        let mut attached = match runner.interrupts.run(&runner.rt, attaching) {
+            Ok(attached) => attached?,
+            Err(interrupted) => {
+                if let Some(sent) = signalled.take() {
+                    close_after_interrupt(&mut runner, pid, limits, options, sent);
+                }
+                return Err(AttachError::from(interrupted).into());
+            }
+        };
         let result = work(&mut runner, &mut attached);
         runner.rt.block_on(detach(attached));
         runner.interrupts.release();
@@ -192,7 +203,54 @@ async fn find_inspector(listeners: &[Listener]) -> Option<(Listener, Endpoint, S
     None
 }
 
-async fn attach(pid: u32, limits: Limits, options: Options) -> Result<Attached, AttachError> {
+/// SIGUSR1 went to the target: the listeners it had before, and when.
+struct Signalled {
+    before: Vec<Listener>,
+    at: Instant,
+}
+
+/// A signal interrupted attaching after SIGUSR1 went: the inspector it asked for opens all the same
+/// (later, when the target's event loop was busy), so we wait for it for what is left of the wait
+/// the options allow, and close it again. A second signal gives that up.
+fn close_after_interrupt(
+    runner: &mut Runner,
+    pid: u32,
+    limits: Limits,
+    options: Options,
+    sent: Signalled,
+) {
+    let closing = async {
+        // (At least CLOSE_WAIT: the interrupt may have come as it opened.)
+        let until = (sent.at + options.sigusr1_wait).max(Instant::now() + CLOSE_WAIT);
+        let found = new_inspector(pid, &sent.before, until).await?;
+        match found {
+            Some(found) => {
+                detach(connect(pid, limits, found, true).await?).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    };
+    let why = match runner.interrupts.run(&runner.rt, closing) {
+        Ok(Ok(true)) => return,
+        // It never opened within the wait: if it does later, it stays open.
+        Ok(Ok(false)) => format!(
+            "pid {pid} did not open the inspector SIGUSR1 asked for within {}; if it opens later, it stays open",
+            crate::units::show_duration(options.sigusr1_wait)
+        ),
+        Ok(Err(AttachError::NoSuchProcess(_))) => return,
+        Ok(Err(e)) => format!("could not close the inspector pid {pid} opened on SIGUSR1 ({e}); it stays open"),
+        Err(again) => format!("{again} again: the inspector pid {pid} opens on SIGUSR1 stays open"),
+    };
+    note(why);
+}
+
+async fn attach(
+    pid: u32,
+    limits: Limits,
+    options: Options,
+    signalled: &RefCell<Option<Signalled>>,
+) -> Result<Attached, AttachError> {
     let before = proc::listeners(pid).map_err(|e| proc_error(pid, "sockets", e))?;
     let args: Vec<String> = proc::node_options(pid)
         .unwrap_or_default()
@@ -206,8 +264,21 @@ async fn attach(pid: u32, limits: Limits, options: Options) -> Result<Attached, 
     ordered.sort_by_key(|l| l.port != port);
     let (found, opened) = match find_inspector(&ordered).await {
         Some(found) => (found, false),
-        None => (open_inspector(pid, port, &before, options).await?, true),
+        None => (
+            open_inspector(pid, port, before, options, signalled).await?,
+            true,
+        ),
     };
+    connect(pid, limits, found, opened).await
+}
+
+/// A session with the inspector `found`, checked to be pid's (`opened`: we opened it).
+async fn connect(
+    pid: u32,
+    limits: Limits,
+    found: (Listener, Endpoint, String),
+    opened: bool,
+) -> Result<Attached, AttachError> {
     let (listener, at, id) = found;
     let session = match Session::open(at, &id, limits).await {
         Ok(s) => s,
@@ -240,8 +311,9 @@ async fn attach(pid: u32, limits: Limits, options: Options) -> Result<Attached, 
 async fn open_inspector(
     pid: u32,
     port: u16,
-    before: &[Listener],
+    before: Vec<Listener>,
     options: Options,
+    signalled: &RefCell<Option<Signalled>>,
 ) -> Result<(Listener, Endpoint, String), AttachError> {
     let exe = proc::exe(pid).map_err(|e| proc_error(pid, "executable", e))?;
     let status = proc::status(pid).map_err(|e| proc_error(pid, "status", e))?;
@@ -270,14 +342,13 @@ async fn open_inspector(
         let e = std::io::Error::last_os_error();
         return Err(proc_error(pid, "signal", e));
     }
-    let started = Instant::now();
-    while started.elapsed() < options.sigusr1_wait {
-        tokio::time::sleep(POLL).await;
-        let now = proc::listeners(pid).map_err(|e| proc_error(pid, "sockets", e))?;
-        let new: Vec<Listener> = now.into_iter().filter(|l| !before.contains(l)).collect();
-        if let Some(found) = find_inspector(&new).await {
-            return Ok(found);
-        }
+    let at = Instant::now();
+    *signalled.borrow_mut() = Some(Signalled {
+        before: before.clone(),
+        at,
+    });
+    if let Some(found) = new_inspector(pid, &before, at + options.sigusr1_wait).await? {
+        return Ok(found);
     }
     // Why not: is its port held by another process?
     if port != 0 {
@@ -299,6 +370,23 @@ async fn open_inspector(
         port,
         waited: options.sigusr1_wait,
     })
+}
+
+/// The inspector that opened among pid's listeners since `before`, looked for until `until`.
+async fn new_inspector(
+    pid: u32,
+    before: &[Listener],
+    until: Instant,
+) -> Result<Option<(Listener, Endpoint, String)>, AttachError> {
+    while Instant::now() < until {
+        tokio::time::sleep(POLL).await;
+        let now = proc::listeners(pid).map_err(|e| proc_error(pid, "sockets", e))?;
+        let new: Vec<Listener> = now.into_iter().filter(|l| !before.contains(l)).collect();
+        if let Some(found) = find_inspector(&new).await {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
 /// `Runtime.evaluate` of `expression`; the value as JSON text.

@@ -193,7 +193,9 @@ impl Helper {
     }
 
     /// Streams one capture: sends `req`, then whatever `produce` feeds its sink, then the end frame,
-    /// and returns the helper's answer. `produce` returns true when its data is complete.
+    /// and returns the helper's answer. `produce` returns true when its data is complete. An answer
+    /// that comes before the end (the helper failed: disk full) makes the sink refuse more, so that
+    /// V8 stops; the end frame still follows, and the helper then serves on.
     pub fn capture(
         &mut self,
         req: &Request,
@@ -204,13 +206,17 @@ impl Helper {
         }
         let mut sent = 0u64;
         let mut failure: Option<io::Error> = None;
-        let stdin = &mut self.stdin;
+        // The helper answered before the end: it failed (disk full) and skips the rest.
+        let mut answered = false;
+        let (stdin, stdout) = (&mut self.stdin, &self.stdout);
         let complete = match write_request(stdin, req) {
             Ok(()) => {
                 let mut sink = |chunk: &[u8]| match write_chunk(stdin, chunk) {
                     Ok(()) => {
                         sent += chunk.len() as u64;
-                        true
+                        // Then V8 stops serializing: nothing more is sent for nothing.
+                        answered = stdout.get_ref().readable_now();
+                        !answered
                     }
                     Err(e) => {
                         failure = Some(e);
@@ -224,7 +230,9 @@ impl Helper {
                 false
             }
         };
-        if complete {
+        // The end frame whenever the stream is whole, also when it was cut short: the helper reads
+        // up to it, and then serves what comes next (the OOM's export).
+        if failure.is_none() {
             if let Err(e) = write_end(&mut self.stdin, sent) {
                 failure = Some(e);
             }
@@ -234,7 +242,7 @@ impl Helper {
         }
         // The helper answers even when it gave up early (disk full): read that reason first.
         match Ack::read_from(&mut self.stdout) {
-            Ok(Some(Ack::Failed(msg))) => Err(HelperError::Failed(msg)),
+            Ok(Some(Ack::Failed(msg))) if complete || answered => Err(HelperError::Failed(msg)),
             Ok(Some(Ack::Accepted)) => {
                 Err(ProtocolError::BadAck("an export's answer to a capture".into()).into())
             }
@@ -355,6 +363,16 @@ impl<T: AsRawFd> Watched<T> {
         }
     }
 
+    /// Whether there is something to read (or the other end is gone), without waiting.
+    fn readable_now(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut p, 1, 0) > 0 }
+    }
+
     /// Runs `op` until it does not report `WouldBlock`, waiting for `events` in between.
     fn retry<R>(
         &mut self,
@@ -418,6 +436,68 @@ mod tests {
             Some(HelperError::Stalled { state, secs, .. }) => (state, secs),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A helper that fails at once (answers, as on a full disk) and then reads on: the app stops
+    /// sending within a few chunks, still ends the stream with its end frame, and has the answer.
+    #[test]
+    fn an_early_answer_stops_the_stream_and_the_end_frame_still_follows() {
+        let dir = std::env::temp_dir().join(format!("ohd-early-answer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ack, seen) = (dir.join("ack"), dir.join("seen"));
+        std::fs::write(&ack, Ack::Failed("disk full".into()).encode()).unwrap();
+        let script = format!("cat '{}'; cat > '{}'", ack.display(), seen.display());
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        let mut helper = Helper {
+            stdin: Watched::new(stdin, pid, STALL, MOST_WAIT).unwrap(),
+            stdout: BufReader::new(Watched::new(stdout, pid, STALL, MOST_WAIT).unwrap()),
+            child,
+            target: (dir.clone(), "crash".into()),
+            export: None,
+            pprof: false,
+            upload: None,
+        };
+        let req = Request {
+            final_path: dir.join("crash.heapsnapshot"),
+            landing: oom_heapdump_capture::Landing::Replace,
+            summarize: false,
+        };
+        // 10,000 chunks of 64 KiB (655 MB) if nothing stopped it.
+        const CHUNK: usize = 65536;
+        let mut chunks = 0u64;
+        let answer = helper.capture(&req, |sink| {
+            for _ in 0..10_000 {
+                chunks += 1;
+                if !sink(&[b'1'; CHUNK]) {
+                    return false;
+                }
+            }
+            true
+        });
+        assert!(
+            matches!(&answer, Err(HelperError::Failed(m)) if m == "disk full"),
+            "{answer:?}"
+        );
+        assert!(chunks < 10_000, "stopped after {chunks} chunks");
+        // Dropped, it closes the pipe: the reader's copy ends.
+        drop(helper);
+        let mut status = 0;
+        unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+        let seen = std::fs::read(&seen).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let (end, total) = seen[seen.len() - 12..].split_at(4);
+        assert_eq!(end, [0u8; 4], "the last frame is the end frame");
+        assert_eq!(
+            u64::from_le_bytes(total.try_into().unwrap()),
+            chunks * CHUNK as u64
+        );
     }
 
     #[test]

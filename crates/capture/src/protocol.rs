@@ -131,6 +131,8 @@ pub struct Receiver<R> {
     received: u64,
     /// Bytes of the current chunk not yet handed out.
     pending: usize,
+    /// A capture's data is being read: its request came, its end frame has not.
+    open: bool,
 }
 
 impl<R: BufRead> Receiver<R> {
@@ -139,6 +141,7 @@ impl<R: BufRead> Receiver<R> {
             input,
             received: 0,
             pending: 0,
+            open: false,
         }
     }
 
@@ -156,13 +159,18 @@ impl<R: BufRead> Receiver<R> {
     pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
         self.received = 0;
         self.pending = 0;
+        self.open = false;
         if self.input.fill_buf()?.is_empty() {
             return Ok(None);
         }
         let mut magic = [0u8; 4];
         self.exact(&mut magic)?;
         match &magic {
-            MAGIC => self.request().map(|r| Some(Message::Capture(r))),
+            MAGIC => {
+                let req = self.request()?;
+                self.open = true;
+                Ok(Some(Message::Capture(req)))
+            }
             EXPORT_MAGIC => self.export().map(|e| Some(Message::Export(e))),
             _ => Err(ProtocolError::BadMagic(magic)),
         }
@@ -245,6 +253,7 @@ impl<R: BufRead> Receiver<R> {
                         received: self.received,
                     });
                 }
+                self.open = false;
                 return Ok(Chunk::End);
             }
             self.pending = len;
@@ -259,6 +268,16 @@ impl<R: BufRead> Receiver<R> {
     /// Data bytes received for the current request.
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// Reads what is left of the current capture's data up to its end frame, keeping nothing (a
+    /// capture that failed on this side: the sender, told so, stops and ends it); nothing when its
+    /// end frame has been read already.
+    pub fn skip_rest(&mut self, buf: &mut [u8]) -> Result<(), ProtocolError> {
+        while self.open {
+            self.next_chunk(buf)?;
+        }
+        Ok(())
     }
 
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), ProtocolError> {

@@ -5,8 +5,9 @@
 //! dying process serializes its snapshot into that pipe chunk by chunk; a full pipe blocks V8's
 //! serializer, which is the backpressure. The helper writes a temporary file beside the target,
 //! checks the snapshot is complete, fsyncs, renames, and answers with one line on stdout
-//! ([`Ack`]). It exits when its parent closes the pipe, and removes its temporary file if the stream
-//! ends early (parent killed mid-write).
+//! ([`Ack`]). A capture that fails here (disk full) is answered at once and the rest of its stream
+//! skipped, and the helper serves on. It exits when its parent closes the pipe, and removes its
+//! temporary file if the stream ends early (parent killed mid-write).
 //!
 //! It writes only what the app itself could: started with `--dir <folder> --stem <name>`, it refuses
 //! any other path ([`target`]), and it writes under the app's current credentials, read at each
@@ -316,12 +317,17 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
             Err(why) => {
                 answer(&mut out, &Ack::Failed(why.clone()))?;
                 eprintln!("node-oom-heapdump helper: {why}");
-                return Ok(after);
+                rx.skip_rest(&mut buf)?;
+                continue;
             }
         };
         let received = creds
             .run_as(|| receive(&mut rx, &req, &mut buf, upload, app.pid))
             .unwrap_or_else(|e| Ok((Ack::Failed(e.to_string()), false)));
+        // A capture that fails here is answered at once, before the rest of its stream is read:
+        // the app sees the answer between two chunks, stops V8's serializer and ends the stream
+        // (rather than streaming the rest for nothing), and this helper, which skips to that end,
+        // goes on serving it: the OOM's export and upload of the files that were written.
         match received {
             Ok((ack, streamed)) => {
                 answer(&mut out, &ack)?;
@@ -330,26 +336,27 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
                     Ack::Written { path, .. } if req.summarize && !streamed => {
                         after.summarize = Some((path.clone(), creds));
                     }
-                    Ack::Written { .. } | Ack::Accepted => {}
-                    // Could not take the app's credentials: nothing was read of the stream.
-                    Ack::Failed(_) | Ack::Replaced(_) => return Ok(after),
+                    Ack::Written { .. } | Ack::Accepted | Ack::Replaced(_) => {}
+                    // Could not take the app's credentials (nothing was read of the stream), or
+                    // the bucket refused it.
+                    Ack::Failed(_) => rx.skip_rest(&mut buf)?,
                 }
             }
             Err(err @ CaptureError::Replaced(_)) => {
                 // Landed, then another writer's capture took the name: the app must not write
                 // it again (that would race the same way), so this is not a failure answer.
                 answer(&mut out, &Ack::Replaced(err.to_string()))?;
-                return Err(err);
+                eprintln!("node-oom-heapdump helper: {err}");
             }
             Err(err @ CaptureError::Protocol(_)) => {
                 // The sender is gone; there is nobody to answer. The temporary file is removed.
                 return Err(err);
             }
             Err(err) => {
-                // Disk full, folder gone, snapshot malformed: answer at once and exit, so the
-                // sender's next write fails instead of streaming the rest for nothing.
+                // Disk full, folder gone, snapshot malformed (its temporary file is removed).
                 answer(&mut out, &Ack::Failed(err.to_string()))?;
-                return Err(err);
+                eprintln!("node-oom-heapdump helper: {err}");
+                rx.skip_rest(&mut buf)?;
             }
         }
     }

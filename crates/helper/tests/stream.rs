@@ -115,8 +115,12 @@ fn empty_or_incomplete_snapshot_is_refused_with_an_answer() {
         write_request(&mut stdin, &request(&target)).unwrap();
         write_chunk(&mut stdin, body.as_bytes()).unwrap();
         write_end(&mut stdin, body.len() as u64).unwrap();
+        drop(stdin);
         let out = child.wait_with_output().unwrap();
-        assert!(!out.status.success());
+        assert!(
+            out.status.success(),
+            "it served on, and exits cleanly on EOF"
+        );
         let ack = Ack::read_from(&mut &out.stdout[..]).unwrap().unwrap();
         let expected = if body.is_empty() {
             "snapshot is empty".to_owned()
@@ -137,6 +141,7 @@ fn missing_folder_is_answered() {
     write_request(&mut stdin, &request(&target)).unwrap();
     let _ = write_chunk(&mut stdin, SNAPSHOT.as_bytes());
     let _ = write_end(&mut stdin, SNAPSHOT.len() as u64);
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     let ack = Ack::read_from(&mut &out.stdout[..]).unwrap().unwrap();
     match ack {
@@ -331,4 +336,62 @@ fn an_app_that_executed_another_program_gets_nothing_written() {
         other => panic!("{other:?}"),
     }
     assert_eq!(entries(&d), Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_capture_is_answered_at_once_and_the_helper_serves_on() {
+    use oom_heapdump_capture::protocol::{write_export, ExportFiles};
+    let d = dir("serves-on");
+    let ran = d.join("ran");
+    let mut child = spawn_exporting(&d, "app", &format!("echo \"$*\" > '{}'", ran.display()));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut answers = BufReader::new(child.stdout.take().unwrap());
+    // Refused before anything is read of it: answered before its data is sent, which the helper
+    // then reads to the end frame (as the app sends it once it has seen the answer).
+    write_request(&mut stdin, &request(&d.join("other.heapsnapshot"))).unwrap();
+    stdin.flush().unwrap();
+    match Ack::read_from(&mut answers).unwrap().unwrap() {
+        Ack::Failed(msg) => assert!(msg.starts_with("refused"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+    for part in SNAPSHOT.as_bytes().chunks(7) {
+        write_chunk(&mut stdin, part).unwrap();
+    }
+    write_end(&mut stdin, SNAPSHOT.len() as u64).unwrap();
+    // Incomplete: answered once its end came.
+    write_request(&mut stdin, &request(&d.join("app.heapsnapshot"))).unwrap();
+    write_chunk(&mut stdin, &SNAPSHOT.as_bytes()[..60]).unwrap();
+    write_end(&mut stdin, 60).unwrap();
+    assert_eq!(
+        Ack::read_from(&mut answers).unwrap().unwrap(),
+        Ack::Failed("snapshot is truncated after 60 bytes".into())
+    );
+    // And the next capture and the export are served.
+    let target = d.join("app.heapsnapshot");
+    write_request(&mut stdin, &request(&target)).unwrap();
+    write_chunk(&mut stdin, SNAPSHOT.as_bytes()).unwrap();
+    write_end(&mut stdin, SNAPSHOT.len() as u64).unwrap();
+    assert!(matches!(
+        Ack::read_from(&mut answers).unwrap().unwrap(),
+        Ack::Written { node_count: 2, .. }
+    ));
+    assert_eq!(fs::read_to_string(&target).unwrap(), SNAPSHOT);
+    let files = vec![target.clone()];
+    write_export(
+        &mut stdin,
+        &ExportFiles {
+            reason: "Reached heap limit".into(),
+            files,
+        },
+    )
+    .unwrap();
+    assert_eq!(Ack::read_from(&mut answers).unwrap(), Some(Ack::Accepted));
+    drop(stdin);
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success());
+    assert_eq!(
+        fs::read_to_string(&ran).unwrap(),
+        format!("{}\n", target.display())
+    );
+    assert_eq!(entries(&d), ["app.heapsnapshot", "ran"]);
 }

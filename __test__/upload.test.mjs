@@ -243,3 +243,28 @@ test('on a read-only folder, an app killed mid-stream leaves no object', async (
   assert.match(r.stderr, /upload: the stream ended early; the upload was aborted, no object written/)
   assert.deepEqual(server.objects('dumps'), {})
 })
+
+test('a snapshot that fills the disk goes on to the bucket: what was written, then the rest of the stream, one complete object beside the other files', async (t) => {
+  if (!s3sFs()) return skipOrFail(t, NO_SERVER)
+  const dir = tmpdir('upload-full')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    return skipOrFail(t, `cannot mount a small tmpfs (needs root): ${err.message.split('\n')[0]}`)
+  }
+  t.after(() => execFileSync('umount', [dir]))
+  const server = await startS3({ root: tmpdir('s3-root') })
+  t.after(() => server.stop())
+  const r = await runLeak({ options: { path: path.join(dir, 'crash'), upload: 's3://dumps/full', analyzeOnOOM: false }, env: server.env })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /upload: cannot write .*crash\.heapsnapshot \(cannot write .*No space left on device.*\): streaming the snapshot to s3:\/\/dumps\/full instead/)
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['crash.heapprofile', 'crash.oom.json'], 'no snapshot and no temporary left locally')
+  const pid = reportPid(dir)
+  const { folder, files } = oomObjects(server, 'dumps', 'full', pid)
+  assert.deepEqual(Object.keys(files).sort(), ['crash.heapprofile', 'crash.heapsnapshot', 'crash.oom.json'])
+  const snap = readSnapshot(files['crash.heapsnapshot'])
+  assert.ok(fs.statSync(files['crash.heapsnapshot']).size > 4 << 20, 'more than the disk could hold')
+  assert.ok(r.stderr.includes(`node-oom-heapdump: wrote s3://dumps/${folder}/crash.heapsnapshot (`), r.stderr)
+  assert.match(r.stderr, new RegExp(`${snap.snapshot.node_count} nodes, ${snap.snapshot.edge_count} edges`))
+  assert.ok(fs.readFileSync(files['crash.heapprofile']).equals(fs.readFileSync(path.join(dir, 'crash.heapprofile'))), 'the heap profile is byte-equal')
+})

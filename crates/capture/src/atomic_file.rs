@@ -208,6 +208,22 @@ impl AtomicFile {
         self.bytes
     }
 
+    /// The bytes written so far, read through a descriptor of its own (`/proc/self/fd`: the same
+    /// file whatever happens to its name since; it stays readable once the temporary is removed).
+    pub fn read_back(&self) -> Result<io::Take<File>, CaptureError> {
+        let file = self.file.as_ref().expect("file is open until commit");
+        let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(fd)
+            .map_err(|source| CaptureError::Write {
+                path: self.tmp.clone(),
+                source,
+            })?;
+        Ok(reader.take(self.bytes))
+    }
+
     /// True when nothing was written yet.
     pub fn is_empty(&self) -> bool {
         self.bytes == 0

@@ -67,3 +67,16 @@ pub enum CaptureError {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
 }
+
+impl CaptureError {
+    /// The file system is full, or the writer's quota is: a write failed for want of room.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            CaptureError::Write { source, .. } | CaptureError::Sync { source, .. } => matches!(
+                source.raw_os_error(),
+                Some(libc::ENOSPC) | Some(libc::EDQUOT)
+            ),
+            _ => false,
+        }
+    }
+}

@@ -25,6 +25,11 @@ impl SnapshotWriter {
         self.file.temp_path()
     }
 
+    /// The bytes of every chunk written whole so far (see [`AtomicFile::read_back`]).
+    pub fn read_back(&self) -> Result<std::io::Take<std::fs::File>, CaptureError> {
+        self.file.read_back()
+    }
+
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), CaptureError> {
         self.check.feed(chunk)?;
         self.file.write_all(chunk)

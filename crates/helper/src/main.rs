@@ -35,7 +35,7 @@
 //! storage once the parent has exited, before the export command runs ([`upload`]).
 
 use std::ffi::OsString;
-use std::io::{self, BufReader, IsTerminal, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -122,7 +122,9 @@ fn main() -> ExitCode {
     }
     if let (Some(config), Some((files, _))) = (&upload, &after.exported) {
         let summary = summary.as_deref().filter(|s| !s.is_empty());
-        if !upload::run(config, &files.files, summary, app.pid, after.exported_at) {
+        // Beside a snapshot streamed to the bucket, in its folder.
+        let at = after.streamed_at.unwrap_or(after.exported_at);
+        if !upload::run(config, &files.files, summary, app.pid, at) {
             status = ExitCode::FAILURE;
         }
     }
@@ -262,6 +264,8 @@ struct After {
     exported: Option<(ExportFiles, Credentials)>,
     /// When the export message came: the time in the upload's folder name.
     exported_at: std::time::SystemTime,
+    /// When the last snapshot streamed to the bucket started: the time in its folder's name.
+    streamed_at: Option<std::time::SystemTime>,
 }
 
 impl Default for After {
@@ -270,6 +274,7 @@ impl Default for After {
             summarize: None,
             exported: None,
             exported_at: std::time::SystemTime::now(),
+            streamed_at: None,
         }
     }
 }
@@ -321,8 +326,9 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
                 continue;
             }
         };
+        let started = std::time::SystemTime::now();
         let received = creds
-            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app.pid))
+            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app.pid, started))
             .unwrap_or_else(|e| Ok((Ack::Failed(e.to_string()), false)));
         // A capture that fails here is answered at once, before the rest of its stream is read:
         // the app sees the answer between two chunks, stops V8's serializer and ends the stream
@@ -331,6 +337,9 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
         match received {
             Ok((ack, streamed)) => {
                 answer(&mut out, &ack)?;
+                if streamed {
+                    after.streamed_at = Some(started);
+                }
                 match &ack {
                     // A snapshot streamed to the bucket has no file to summarize.
                     Ack::Written { path, .. } if req.summarize && !streamed => {
@@ -364,23 +373,39 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
 }
 
 /// Writes one capture; the temporary file is removed on every error path. With an upload, a
-/// snapshot whose file cannot be created is streamed to the bucket instead (true).
+/// snapshot whose file cannot be created, or that fills the disk, is streamed to the bucket instead
+/// (true).
 fn receive<R: io::BufRead>(
     rx: &mut Receiver<R>,
     req: &Request,
     buf: &mut [u8],
     upload: Option<&UploadConfig>,
     app: u32,
+    started: std::time::SystemTime,
 ) -> Result<(Ack, bool), CaptureError> {
     let mut writer = match (SnapshotWriter::create(&req.final_path), upload) {
         (Ok(w), _) => w,
         (Err(why), Some(config)) => {
-            return upload::stream(rx, req, buf, config, app, &why).map(|a| (a, true))
+            return upload::stream(rx, req, buf, config, (app, started), &why, &mut io::empty())
+                .map(|a| (a, true))
         }
         (Err(why), None) => return Err(why),
     };
     while let Chunk::Data(n) = rx.next_chunk(buf)? {
-        writer.write(&buf[..n])?;
+        match (writer.write(&buf[..n]), upload) {
+            (Ok(()), _) => {}
+            // The disk is full: what was written, this chunk and the rest go to the bucket.
+            (Err(why), Some(config)) if why.is_out_of_space() => {
+                let mut before = writer
+                    .read_back()?
+                    .chain(io::Cursor::new(buf[..n].to_vec()));
+                // (Its temporary is removed: its blocks stay until `before` is read and closed.)
+                drop(writer);
+                return upload::stream(rx, req, buf, config, (app, started), &why, &mut before)
+                    .map(|a| (a, true));
+            }
+            (Err(why), _) => return Err(why),
+        }
     }
     let (path, summary) = writer.finish(req.landing)?;
     let ack = Ack::Written {

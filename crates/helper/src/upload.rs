@@ -200,7 +200,8 @@ fn add_section(report: &Path, outcome: &UploadOutcome) -> Result<(), String> {
 }
 
 /// The snapshot of `req`, streamed from the pipe straight into its object when no file can be
-/// created for it (`why`: a read-only filesystem, no writable volume). Every chunk is checked on
+/// created for it (`why`: a read-only filesystem, no writable volume), or when its file filled the
+/// disk (`before`: what had been received, read back from that file). Every chunk is checked on
 /// its way and the upload is completed only once the snapshot is complete, else aborted: no
 /// partial object is ever visible. The answer names the object (`s3://bucket/key`); an upload that
 /// fails is answered as a failure. Err only when the sender is gone mid-stream.
@@ -209,8 +210,9 @@ pub fn stream<R: std::io::BufRead>(
     req: &Request,
     buf: &mut [u8],
     config: &UploadConfig,
-    pid: u32,
+    (pid, started): (u32, SystemTime),
     why: &CaptureError,
+    before: &mut dyn std::io::Read,
 ) -> Result<Ack, CaptureError> {
     let name = req
         .final_path
@@ -222,7 +224,7 @@ pub fn stream<R: std::io::BufRead>(
         req.final_path.display(),
         config.url
     );
-    let uploader = match Uploader::new(&config.url, config.compression, pid, SystemTime::now()) {
+    let uploader = match Uploader::new(&config.url, config.compression, pid, started) {
         Ok(u) => u,
         Err(e) => {
             return Ok(failed(format!(
@@ -231,14 +233,30 @@ pub fn stream<R: std::io::BufRead>(
         }
     };
     let mut upload = SnapshotStream::new(&uploader, name);
-    let mut broken = None;
+    let mut broken: Option<String> = None;
+    loop {
+        match before.read(buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Err(e) = upload_write(&mut upload, &buf[..n]) {
+                    broken = Some(e.to_string());
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                broken = Some(format!("cannot read back what was written: {e}"));
+                break;
+            }
+        }
+    }
     loop {
         match rx.next_chunk(buf) {
             Ok(Chunk::Data(n)) => {
                 if broken.is_none() {
                     if let Err(e) = upload_write(&mut upload, &buf[..n]) {
                         // Keep reading to the end, so that the sender hears why.
-                        broken = Some(e);
+                        broken = Some(e.to_string());
                     }
                 }
             }

@@ -3,9 +3,10 @@
 // the leaking app, cgroups, statistics) is in support/.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { root, leakApp } from '../support/paths.js'
+import { root, leakApp, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
 import { createCgroup } from '../support/cgroup.js'
 
@@ -19,6 +20,23 @@ export function skipOrFail(t, reason) {
   if (process.env.NODE_OOM_HEAPDUMP_STRICT_TESTS === '1') assert.fail(`cannot run here: ${reason}`)
   console.log(`# skipped: ${reason}`)
   t.skip(reason)
+}
+
+/**
+ * A new folder of the test's with a tmpfs mounted on it (`options`: mount's, e.g. 'size=4m' for a
+ * disk that fills, 'ro,size=64k' for a read-only one), unmounted after the test; null (the test
+ * skipped, or failed in CI) where it cannot be mounted (root needed).
+ */
+export function tmpfsFolder(t, tag, options) {
+  const dir = tmpdir(tag)
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    skipOrFail(t, `cannot mount a tmpfs (${options}; needs root): ${err.message.split('\n')[0]}`)
+    return null
+  }
+  t.after(() => execFileSync('umount', [dir]))
+  return dir
 }
 
 export function ls(dir) {

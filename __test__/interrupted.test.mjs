@@ -1,13 +1,12 @@
 // Captures that are cut short never leave a file under the final name: the process or the helper
 // killed mid-write, the helper gone before the OOM, the disk full.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { tmpdir, leakApp } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { fixture, ls, waitFor, readSnapshot, skipOrFail, runLeak } from './helpers.mjs'
+import { fixture, ls, waitFor, readSnapshot, runLeak, tmpfsFolder } from './helpers.mjs'
 
 const partialOf = (dir) => ls(dir).find((f) => /^\.crash\.heapsnapshot\.[0-9a-f]{16}\.partial$/.test(f))
 // Written before the snapshot, so they stay whatever happens to it.
@@ -80,47 +79,31 @@ test('helper gone before the OOM: the process writes the snapshot itself and say
 })
 
 test('disk full: no file under the final name, no temporary, and stderr says why', async (t) => {
-  const dir = tmpdir('full')
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    return skipOrFail(t, `cannot mount a small tmpfs (needs root): ${err.message.split('\n')[0]}`)
-  }
-  try {
-    const r = await runLeak({ options: { path: path.join(dir, 'crash') } })
-    assert.equal(r.code, 1, r.stderr)
-    assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
-    assert.match(r.stderr, /no heap snapshot written: cannot write .*No space left on device/)
-    assert.deepEqual(ls(dir), CHEAP, 'the small artifacts fit; no snapshot, no temporary')
-    const report = JSON.parse(fs.readFileSync(path.join(dir, 'crash.oom.json'), 'utf8'))
-    assert.match(report.snapshot.outcome, /^failed: cannot write .*No space left on device/)
-  } finally {
-    execFileSync('umount', [dir])
-  }
+  const dir = tmpfsFolder(t, 'full', 'size=4m')
+  if (!dir) return
+  const r = await runLeak({ options: { path: path.join(dir, 'crash') } })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
+  assert.match(r.stderr, /no heap snapshot written: cannot write .*No space left on device/)
+  assert.deepEqual(ls(dir), CHEAP, 'the small artifacts fit; no snapshot, no temporary')
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'crash.oom.json'), 'utf8'))
+  assert.match(report.snapshot.outcome, /^failed: cannot write .*No space left on device/)
 })
 
 test('disk full with exportCommand: the snapshot fails, and the helper still exports the heap profile and the report', async (t) => {
-  const dir = tmpdir('full-export')
+  const dir = tmpfsFolder(t, 'full-export', 'size=4m')
+  if (!dir) return
   const outDir = tmpdir('full-export-out')
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    return skipOrFail(t, `cannot mount a small tmpfs (needs root): ${err.message.split('\n')[0]}`)
-  }
-  try {
-    const exportCommand = [process.execPath, fixture('export-command.js'), outDir]
-    const r = await runLeak({ options: { path: path.join(dir, 'crash'), exportCommand } })
-    assert.equal(r.code, 1, r.stderr)
-    assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
-    assert.match(r.stderr, /export: 2 file\(s\) to export once this process has exited, by the helper process/)
-    assert.match(r.stderr, /node-oom-heapdump: export: done: 2 file\(s\) of the OOM exported/)
-    assert.deepEqual(ls(dir), CHEAP, 'no snapshot, no temporary')
-    assert.deepEqual(ls(outDir), [...CHEAP, 'env.json'].sort())
-    for (const f of CHEAP) assert.deepEqual(fs.readFileSync(path.join(outDir, f)), fs.readFileSync(path.join(dir, f)), `${f} exported whole`)
-    const report = JSON.parse(fs.readFileSync(path.join(outDir, 'crash.oom.json'), 'utf8'))
-    assert.match(report.snapshot.outcome, /^failed: cannot write .*No space left on device/)
-    JSON.parse(fs.readFileSync(path.join(outDir, 'crash.heapprofile'), 'utf8'))
-  } finally {
-    execFileSync('umount', [dir])
-  }
+  const exportCommand = [process.execPath, fixture('export-command.js'), outDir]
+  const r = await runLeak({ options: { path: path.join(dir, 'crash'), exportCommand } })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
+  assert.match(r.stderr, /export: 2 file\(s\) to export once this process has exited, by the helper process/)
+  assert.match(r.stderr, /node-oom-heapdump: export: done: 2 file\(s\) of the OOM exported/)
+  assert.deepEqual(ls(dir), CHEAP, 'no snapshot, no temporary')
+  assert.deepEqual(ls(outDir), [...CHEAP, 'env.json'].sort())
+  for (const f of CHEAP) assert.deepEqual(fs.readFileSync(path.join(outDir, f)), fs.readFileSync(path.join(dir, f)), `${f} exported whole`)
+  const report = JSON.parse(fs.readFileSync(path.join(outDir, 'crash.oom.json'), 'utf8'))
+  assert.match(report.snapshot.outcome, /^failed: cannot write .*No space left on device/)
+  JSON.parse(fs.readFileSync(path.join(outDir, 'crash.heapprofile'), 'utf8'))
 })

@@ -9,10 +9,9 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { execFileSync } from 'node:child_process'
 import { leakApp, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { readSnapshot, runLeak, skipOrFail, waitFor } from './helpers.mjs'
+import { readSnapshot, runLeak, skipOrFail, tmpfsFolder, waitFor } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { s3sFs, startS3, startProxy, freePort, env: s3Env } = require('../support/s3.js')
@@ -191,22 +190,9 @@ test('a bucket that does not exist: a clear error, and the files stay', async (t
   assert.match(r.stderr, /upload: failed after 0 object\(s\): .*does not exist/)
 })
 
-/** A read-only tmpfs at a new folder (root needed: permission bits do not stop root); null if not. */
-function readOnlyFolder(t, tag) {
-  const dir = tmpdir(tag)
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    skipOrFail(t, `cannot mount a read-only tmpfs (needs root): ${err.message.split('\n')[0]}`)
-    return null
-  }
-  t.after(() => execFileSync('umount', [dir]))
-  return dir
-}
-
 test('on a read-only folder the snapshot streams from the app straight to a complete object', async (t) => {
   if (!s3sFs()) return skipOrFail(t, NO_SERVER)
-  const dir = readOnlyFolder(t, 'upload-ro')
+  const dir = tmpfsFolder(t, 'upload-ro', 'ro,size=64k')
   if (!dir) return
   const server = await startS3({ root: tmpdir('s3-root') })
   t.after(() => server.stop())
@@ -227,7 +213,7 @@ test('on a read-only folder the snapshot streams from the app straight to a comp
 
 test('on a read-only folder, an app killed mid-stream leaves no object', async (t) => {
   if (!s3sFs()) return skipOrFail(t, NO_SERVER)
-  const dir = readOnlyFolder(t, 'upload-ro-killed')
+  const dir = tmpfsFolder(t, 'upload-ro-killed', 'ro,size=64k')
   if (!dir) return
   const root = tmpdir('s3-root')
   const server = await startS3({ root })
@@ -246,13 +232,8 @@ test('on a read-only folder, an app killed mid-stream leaves no object', async (
 
 test('a snapshot that fills the disk goes on to the bucket: what was written, then the rest of the stream, one complete object beside the other files', async (t) => {
   if (!s3sFs()) return skipOrFail(t, NO_SERVER)
-  const dir = tmpdir('upload-full')
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    return skipOrFail(t, `cannot mount a small tmpfs (needs root): ${err.message.split('\n')[0]}`)
-  }
-  t.after(() => execFileSync('umount', [dir]))
+  const dir = tmpfsFolder(t, 'upload-full', 'size=4m')
+  if (!dir) return
   const server = await startS3({ root: tmpdir('s3-root') })
   t.after(() => server.stop())
   const r = await runLeak({ options: { path: path.join(dir, 'crash'), upload: 's3://dumps/full', analyzeOnOOM: false }, env: server.env })

@@ -334,15 +334,18 @@ test(
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
     // Blocked in a child process for 4 s, no JavaScript running: Node opens the inspector that
     // SIGUSR1 asks for only once its event loop runs again.
+    // It blocks when told (a line on its stdin).
     const source = `const { spawnSync } = require('node:child_process')
 setInterval(() => console.log('tick'), 100)
+process.stdin.once('data', () => { console.log('blocking'); spawnSync('sleep', ['4']); console.log('unblocked') })
 console.log('ready')
-setTimeout(() => { console.log('blocking'); spawnSync('sleep', ['4']); console.log('unblocked') }, 0)
 `
     const app = await startApp(t, dir, { source })
     let appStderr = ''
     app.stderr.on('data', (d) => (appStderr += d))
-    await untilLine(app, /^blocking$/)
+    const blocking = untilLine(app, /^blocking$/)
+    app.stdin.write('go\n')
+    await blocking
     assert.deepEqual(listeners(app.pid), [], 'no inspector before')
     const running = cli(['snapshot', String(app.pid), '-o', path.join(dir, 'never.heapsnapshot')], { cwd: dir })
     // Long enough for the CLI to have sent SIGUSR1 (it reads a few /proc files first), well before

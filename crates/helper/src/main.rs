@@ -51,7 +51,7 @@ mod upload;
 
 use credentials::{App, Credentials};
 use target::Target;
-use upload::UploadConfig;
+use upload::{Folder, UploadConfig};
 
 const BUFFER: usize = 256 * 1024;
 
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
         let summary = summary.as_deref().filter(|s| !s.is_empty());
         // Beside a snapshot streamed to the bucket, in its folder.
         let at = after.streamed_at.unwrap_or(after.exported_at);
-        if !upload::run(config, &files.files, summary, app.pid, at) {
+        if !upload::run(config, &files.files, summary, Folder { pid: app.pid, at }) {
             status = ExitCode::FAILURE;
         }
     }
@@ -328,7 +328,13 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
         };
         let started = std::time::SystemTime::now();
         let received = creds
-            .run_as(|| receive(&mut rx, &req, &mut buf, upload, app.pid, started))
+            .run_as(|| {
+                let folder = Folder {
+                    pid: app.pid,
+                    at: started,
+                };
+                receive(&mut rx, &req, &mut buf, upload, folder)
+            })
             .unwrap_or_else(|e| Ok((Ack::Failed(e.to_string()), false)));
         // A capture that fails here is answered at once, before the rest of its stream is read:
         // the app sees the answer between two chunks, stops V8's serializer and ends the stream
@@ -380,13 +386,12 @@ fn receive<R: io::BufRead>(
     req: &Request,
     buf: &mut [u8],
     upload: Option<&UploadConfig>,
-    app: u32,
-    started: std::time::SystemTime,
+    folder: Folder,
 ) -> Result<(Ack, bool), CaptureError> {
     let mut writer = match (SnapshotWriter::create(&req.final_path), upload) {
         (Ok(w), _) => w,
         (Err(why), Some(config)) => {
-            return upload::stream(rx, req, buf, config, (app, started), &why, &mut io::empty())
+            return upload::stream(rx, req, buf, config, folder, &why, &mut io::empty())
                 .map(|a| (a, true))
         }
         (Err(why), None) => return Err(why),
@@ -401,7 +406,7 @@ fn receive<R: io::BufRead>(
                     .chain(io::Cursor::new(buf[..n].to_vec()));
                 // (Its temporary is removed: its blocks stay until `before` is read and closed.)
                 drop(writer);
-                return upload::stream(rx, req, buf, config, (app, started), &why, &mut before)
+                return upload::stream(rx, req, buf, config, folder, &why, &mut before)
                     .map(|a| (a, true));
             }
             (Err(why), _) => return Err(why),

@@ -48,12 +48,18 @@ impl UploadConfig {
 
 /// Uploads `files` (those the app listed: snapshot, heap profile, report) and `summary`, for the
 /// OOM of `pid` at `at`; says on stderr how it went. True when every object was uploaded.
+/// Whose OOM and from when: the folder `<prefix>/<host>/<time>-<pid>` its objects go to.
+#[derive(Debug, Clone, Copy)]
+pub struct Folder {
+    pub pid: u32,
+    pub at: SystemTime,
+}
+
 pub fn run(
     config: &UploadConfig,
     files: &[PathBuf],
     summary: Option<&[u8]>,
-    pid: u32,
-    at: SystemTime,
+    folder: Folder,
 ) -> bool {
     let started = Instant::now();
     let report = files.iter().find(|f| is_report(f));
@@ -66,7 +72,7 @@ pub fn run(
         error: None,
         seconds: 0.0,
     };
-    let result = upload_all(config, files, report, summary, pid, at, &mut outcome);
+    let result = upload_all(config, files, report, summary, folder, &mut outcome);
     outcome.seconds = started.elapsed().as_secs_f64();
     if let Err(e) = &result {
         outcome.error = Some(e.clone());
@@ -110,12 +116,11 @@ fn upload_all(
     files: &[PathBuf],
     report: Option<&PathBuf>,
     summary: Option<&[u8]>,
-    pid: u32,
-    at: SystemTime,
+    folder: Folder,
     outcome: &mut UploadOutcome,
 ) -> Result<(), String> {
-    let uploader =
-        Uploader::new(&config.url, config.compression, pid, at).map_err(|e| e.to_string())?;
+    let uploader = Uploader::new(&config.url, config.compression, folder.pid, folder.at)
+        .map_err(|e| e.to_string())?;
     outcome.folder = uploader.folder().to_owned();
     for file in files.iter().filter(|f| !is_report(f)) {
         outcome
@@ -210,7 +215,7 @@ pub fn stream<R: std::io::BufRead>(
     req: &Request,
     buf: &mut [u8],
     config: &UploadConfig,
-    (pid, started): (u32, SystemTime),
+    folder: Folder,
     why: &CaptureError,
     before: &mut dyn std::io::Read,
 ) -> Result<Ack, CaptureError> {
@@ -224,7 +229,7 @@ pub fn stream<R: std::io::BufRead>(
         req.final_path.display(),
         config.url
     );
-    let uploader = match Uploader::new(&config.url, config.compression, pid, started) {
+    let uploader = match Uploader::new(&config.url, config.compression, folder.pid, folder.at) {
         Ok(u) => u,
         Err(e) => {
             return Ok(failed(format!(

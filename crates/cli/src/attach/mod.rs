@@ -219,9 +219,9 @@ fn close_after_interrupt(
     options: Options,
     sent: Signalled,
 ) {
+    // (At least CLOSE_WAIT: the interrupt may have come as it opened.)
+    let until = (sent.at + options.sigusr1_wait).max(Instant::now() + CLOSE_WAIT);
     let closing = async {
-        // (At least CLOSE_WAIT: the interrupt may have come as it opened.)
-        let until = (sent.at + options.sigusr1_wait).max(Instant::now() + CLOSE_WAIT);
         let found = new_inspector(pid, &sent.before, until).await?;
         match found {
             Some(found) => {
@@ -236,7 +236,7 @@ fn close_after_interrupt(
         // It never opened within the wait: if it does later, it stays open.
         Ok(Ok(false)) => format!(
             "pid {pid} did not open the inspector SIGUSR1 asked for within {}; if it opens later, it stays open",
-            crate::units::show_duration(options.sigusr1_wait)
+            crate::units::show_duration(until - sent.at)
         ),
         Ok(Err(AttachError::NoSuchProcess(_))) => return,
         Ok(Err(e)) => format!("could not close the inspector pid {pid} opened on SIGUSR1 ({e}); it stays open"),

@@ -11,7 +11,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { root, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { MAJORS, countObjectsOfClass, ls, mode, nodeBinary, readSnapshot, skipOrFail } from './helpers.mjs'
+import { MAJORS, countObjectsOfClass, ls, mode, nodeBinary, readSnapshot, rootForNobody, skipOrFail, waitFor } from './helpers.mjs'
 
 const CLI = path.join(root, 'bin', 'node-oom-heapdump.js')
 const KINDS = ['heapsnapshot', 'cpuprofile', 'heapprofile']
@@ -45,10 +45,10 @@ async function startApp(t, dir, { node = process.execPath, nodeArgs = [], comman
 }
 
 /** Runs the CLI; stdout as a Buffer (it may be a capture). The process is the promise's `child`. */
-function cli(args, { cwd, uid, gid } = {}) {
+function cli(args, { cwd, uid, gid, cli = CLI } = {}) {
   let child
   const done = new Promise((resolve) => {
-    child = spawn(process.execPath, [CLI, ...args], { cwd, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
+    child = spawn(process.execPath, [cli, ...args], { cwd, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
     const out = []
     let stderr = ''
     child.stdout.on('data', (d) => out.push(d))
@@ -454,9 +454,15 @@ test('errors: no such pid, not permitted, not a Node process', { timeout: 120_00
   assert.ok(alive(sleeper.pid), 'sleep was not signalled')
 
   if (process.getuid() !== 0) return skipOrFail(t, 'needs root (a CLI run as nobody against a root-owned app)')
+  const reachable = rootForNobody(t)
+  if (!reachable) return
   const app = await startApp(t, dir, { nodeArgs: ['--inspect-port=0'] })
   fs.chownSync(dir, 65534, 65534)
-  await fails(['snapshot', String(app.pid)], dir, new RegExp(`not permitted to attach to pid ${app.pid} .*; run as its user or as root`), { uid: 65534, gid: 65534 })
+  await fails(['snapshot', String(app.pid)], dir, new RegExp(`not permitted to attach to pid ${app.pid} .*; run as its user or as root`), {
+    uid: 65534,
+    gid: 65534,
+    cli: path.join(reachable, 'bin', 'node-oom-heapdump.js'),
+  })
   assert.deepEqual(listeners(app.pid), [], 'no inspector was opened')
 })
 

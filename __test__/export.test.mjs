@@ -8,10 +8,11 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { root, leakApp, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { cgroupOrSkip, fixture, ls, readSnapshot, skipOrFail, waitFor } from './helpers.mjs'
+import { cgroupOrSkip, fixture, ls, readSnapshot, rootForNobody, skipOrFail, waitFor } from './helpers.mjs'
 
 const MB = 1024 * 1024
-const command = (outDir) => [process.execPath, fixture('export-command.js'), outDir]
+/** The export command: copies its files to `outDir` (`fixtures`: where __test__/fixtures is reached). */
+const command = (outDir, fixtures = path.join(root, '__test__', 'fixtures')) => [process.execPath, path.join(fixtures, 'export-command.js'), outDir]
 const CHEAP = ['crash.heapprofile', 'crash.oom.json']
 
 /** Starts `args` under node and notes when the process exited (its helper may run on after). */
@@ -176,12 +177,15 @@ test('bad values: the factory throws InvalidArg naming the option; the register 
 
 test('an app that dropped to nobody: the helper runs the command as nobody', async (t) => {
   if (process.getuid() !== 0) return skipOrFail(t, 'needs root')
+  const reachable = rootForNobody(t)
+  if (!reachable) return
+  const fixtures = path.join(reachable, '__test__', 'fixtures')
   const dir = tmpdir('export-nobody')
   const outDir = tmpdir('export-nobody-out')
   fs.chmodSync(dir, 0o777)
   fs.chmodSync(outDir, 0o777)
-  const r = await start(['--max-old-space-size=32', fixture('drop-privileges-leak.js')], {
-    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash'), exportCommand: command(outDir), analyzeOnOOM: false }) },
+  const r = await start(['--max-old-space-size=32', path.join(fixtures, 'drop-privileges-leak.js')], {
+    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash'), exportCommand: command(outDir, fixtures), analyzeOnOOM: false }) },
   }).done
   assert.equal(r.code, 1, r.stderr)
   const env = readEnv(outDir)

@@ -3,6 +3,7 @@
 // the leaking app, cgroups, statistics) is in support/.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import os from 'node:os'
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { createRequire } from 'node:module'
@@ -37,6 +38,40 @@ export function tmpfsFolder(t, tag, options) {
   }
   t.after(() => execFileSync('umount', [dir]))
   return dir
+}
+
+/**
+ * The package's root as a path user nobody (uid 65534) can reach, for the tests that run code as
+ * nobody: `root` itself where every folder above it lets others through; otherwise (a clone in
+ * `mktemp -d`'s 0700 folder) a read-only bind mount of `root` on a new 0755 folder, unmounted and
+ * removed (never recursively) after the test. Null (the test skipped, or failed in CI) where that
+ * mount cannot be made.
+ */
+export function rootForNobody(t) {
+  const closed = ancestors(root).find((d) => (fs.statSync(d).mode & 0o001) === 0)
+  if (closed === undefined) return root
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ohd-root-'))
+  fs.chmodSync(dir, 0o755)
+  try {
+    execFileSync('mount', ['--bind', root, dir], { stdio: 'pipe' })
+  } catch (err) {
+    fs.rmdirSync(dir)
+    skipOrFail(t, `nobody cannot pass ${closed} (mode ${(fs.statSync(closed).mode & 0o777).toString(8)}) and the package cannot be bind-mounted elsewhere: ${err.message.split('\n')[0]}`)
+    return null
+  }
+  t.after(() => {
+    execFileSync('umount', [dir])
+    fs.rmdirSync(dir)
+  })
+  execFileSync('mount', ['-o', 'remount,bind,ro', dir], { stdio: 'pipe' })
+  return dir
+}
+
+/** `dir` and every folder above it. */
+function ancestors(dir) {
+  const all = [dir]
+  while (path.dirname(all.at(-1)) !== all.at(-1)) all.push(path.dirname(all.at(-1)))
+  return all
 }
 
 export function ls(dir) {

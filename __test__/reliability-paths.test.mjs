@@ -10,19 +10,20 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { root, tmpdir } from '../support/paths.js'
 import { start } from '../support/child.js'
-import { ls, skipOrFail } from './helpers.mjs'
+import { ls, rootForNobody, skipOrFail } from './helpers.mjs'
 
 const NOBODY = 65534
 
 /**
- * Runs `fn({ factory, attempt, args, fs, path, url })` in a child process (cwd `cwd`, as `nobody`
- * when asked) and returns what it resolves to. `attempt(f)` is `{ ok, value }` or `{ ok: false,
- * message, code }`.
+ * Runs `fn({ factory, attempt, args, fs, path, url })` in a child process (cwd `cwd`) and returns what
+ * it resolves to. `attempt(f)` is `{ ok, value }` or `{ ok: false, message, code }`. With `nobody`
+ * (the package's root as nobody reaches it: rootForNobody) the child runs as `nobody` and loads the
+ * package from there.
  */
-async function inChild(fn, { cwd = root, args = {}, asNobody = false } = {}) {
+async function inChild(fn, { cwd = root, args = {}, nobody } = {}) {
   const code = `
-    if (${asNobody}) { process.setgid(${NOBODY}); process.setuid(${NOBODY}) }
-    const factory = require(${JSON.stringify(path.join(root, 'index.js'))})
+    if (${nobody !== undefined}) { process.setgid(${NOBODY}); process.setuid(${NOBODY}) }
+    const factory = require(${JSON.stringify(path.join(nobody ?? root, 'index.js'))})
     const attempt = async (f) => {
       try { return { ok: true, value: await f() } } catch (e) { return { ok: false, message: e.message, code: e.code } }
     }
@@ -36,8 +37,8 @@ async function inChild(fn, { cwd = root, args = {}, asNobody = false } = {}) {
 }
 
 /** The factory's outcome in a fresh child: `{ ok, value: options }` or `{ ok: false, message, code }`. */
-function factoryOutcome(options, { cwd, asNobody } = {}) {
-  return inChild(({ factory, attempt, args }) => attempt(() => factory(args.options).options), { args: { options }, cwd, asNobody })
+function factoryOutcome(options, { cwd, nobody } = {}) {
+  return inChild(({ factory, attempt, args }) => attempt(() => factory(args.options).options), { args: { options }, cwd, nobody })
 }
 
 function rejects(outcome, message) {
@@ -153,6 +154,8 @@ test('path: a lone surrogate is refused, not turned into U+FFFD', async () => {
 
 test('heapdumpOnOOM false loads in a working directory it cannot write; captures there reject, elsewhere work', async (t) => {
   if (process.getuid() !== 0) return skipOrFail(t, 'needs root to run a child as nobody')
+  const nobody = rootForNobody(t)
+  if (!nobody) return
   const { ro, rw } = folders('cwd')
   const out = await inChild(
     async ({ factory, attempt, args }) => {
@@ -165,7 +168,7 @@ test('heapdumpOnOOM false loads in a working directory it cannot write; captures
         elsewhere: await attempt(() => api.createCpuProfile(`${args.rw}/p`, 10)),
       }
     },
-    { cwd: ro, asNobody: true, args: { rw } },
+    { cwd: ro, nobody, args: { rw } },
   )
   assert.equal(out.loaded.ok, true, out.loaded.message)
   assert.equal(out.loaded.value.heapdumpOnOOM, false)
@@ -181,10 +184,7 @@ test('heapdumpOnOOM false loads in a working directory it cannot write; captures
   assert.deepEqual(ls(ro), [])
   assert.deepEqual(ls(rw), ['p.cpuprofile'])
   // With heapdumpOnOOM (the default) the OOM files will go there: that is still refused at start.
-  rejects(
-    await factoryOutcome(undefined, { cwd: ro, asNobody: true }),
-    /^option `path` not given, and its default folder ".*" \(the working directory\) is not writable; give a path in a writable folder$/,
-  )
+  rejects(await factoryOutcome(undefined, { cwd: ro, nobody }), /^option `path` not given, and its default folder ".*" \(the working directory\) is not writable; give a path in a writable folder$/)
 })
 
 test('URL and Buffer paths are taken as fs takes them, for every function that takes a path', async () => {

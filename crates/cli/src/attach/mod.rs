@@ -54,7 +54,7 @@ pub enum AttachError {
     NotNode { pid: u32, exe: String },
     #[error("pid {pid} does not open its inspector on SIGUSR1 (started with --disable-sigusr1, or SIGUSR1 is ignored); start it with --inspect, or without --disable-sigusr1")]
     SigusrDisabled { pid: u32 },
-    #[error("pid {pid} did not open an inspector within {} after SIGUSR1 (its SIGUSR1 handler was replaced, e.g. by process.on('SIGUSR1'), or its event loop is blocked); its inspector port is {port}", crate::units::show_duration(*waited))]
+    #[error("pid {pid} did not open an inspector within {} after SIGUSR1 (its SIGUSR1 handler was replaced, e.g. by process.on('SIGUSR1'), or its event loop is blocked: then the inspector opens once it runs again, and stays open, on loopback, until the process exits); its inspector port is {port}", crate::units::show_duration(*waited))]
     SigusrIgnored {
         pid: u32,
         port: u16,

@@ -4,12 +4,16 @@
 //!
 //! A watchdog guards the dying process against a helper that stops taking data (`kill -STOP`, a
 //! debugger): both ends of the pipe are non-blocking and every wait is a poll(2) of at most
-//! [`STALL`]. When no byte has moved for that long and the helper is not running or in disk wait
-//! (its state in `/proc/<pid>/stat`; a helper fsyncing a large file is in disk wait, and waited
-//! for), the capture gives up on it with [`HelperError::Stalled`] and the snapshot is written from
-//! this process instead. A helper that may stream to a bucket sleeps while it waits for the network:
-//! it may sleep up to [`NETWORK_STALL`]. And no wait lasts more than [`MOST_WAIT`] in all, whatever
-//! the helper's state (stuck in disk wait on a dead network mount, or spinning).
+//! [`STALL`]. The helper makes progress while it moves bytes through read(2) and write(2) (`rchar`
+//! and `wchar` in `/proc/<pid>/io`: its files and pipes, not its sockets; a helper that filled the
+//! disk reads back what it wrote, for the bucket, before it reads the pipe again), runs, or waits
+//! for its disk (its state in `/proc/<pid>/stat`; a helper fsyncing a large file is in disk wait,
+//! and waited for).
+//! When none of that happened for [`STALL`], the capture gives up on it with
+//! [`HelperError::Stalled`] and the snapshot is written from this process instead. A helper that
+//! may stream to a bucket sleeps while it waits for the network: it may sleep up to
+//! [`NETWORK_STALL`]. And no wait lasts more than [`MOST_WAIT`] without the helper moving a byte,
+//! whatever its state (stuck in disk wait on a dead network mount, or spinning).
 
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -34,7 +38,8 @@ const PIPE_BYTES: i32 = 1 << 20;
 pub const STALL: Duration = Duration::from_secs(5);
 /// How long a helper that may stream to a bucket may sleep (waiting for the network).
 pub const NETWORK_STALL: Duration = Duration::from_secs(60);
-/// The longest a single wait for the helper may last, whatever its state.
+/// The longest a single wait for the helper may last without the helper moving a byte, whatever
+/// its state.
 pub const MOST_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
@@ -315,7 +320,10 @@ impl<T: AsRawFd> Watched<T> {
 
     /// Waits until the fd is ready for `events`, or fails when the helper stalls.
     fn wait(&self, events: i16) -> io::Result<()> {
-        let started = Instant::now();
+        // Since the helper last moved a byte (as far as we can tell: /proc/<pid>/io of a helper
+        // of another user, an app that dropped privileges, is not ours to read).
+        let mut started = Instant::now();
+        let mut moved = helper_io(self.pid);
         let mut asleep_since: Option<Instant> = None;
         let stalled = |state: Option<char>, since: Instant| {
             io::Error::new(
@@ -345,6 +353,13 @@ impl<T: AsRawFd> Watched<T> {
                 return Err(e);
             }
             let state = helper_state(self.pid);
+            let now = helper_io(self.pid);
+            if now.is_some() && now != moved {
+                moved = now;
+                started = Instant::now();
+                asleep_since = None;
+                continue;
+            }
             if started.elapsed() >= self.most {
                 return Err(stalled(state, started));
             }
@@ -403,6 +418,18 @@ impl<T: Read + AsRawFd> Read for Watched<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.retry(libc::POLLIN, |r| r.read(buf))
     }
+}
+
+/// The bytes process `pid` has moved through read(2) and write(2) and their kin, all its threads
+/// (`rchar` and `wchar` of `/proc/<pid>/io`; send(2) and recv(2) on sockets are not counted); None
+/// where that may not be read.
+fn helper_io(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+    };
+    Some(field("rchar:")? + field("wchar:")?)
 }
 
 /// The one-letter state of process `pid` (R running, S sleeping, D disk wait, T stopped, Z zombie).
@@ -509,6 +536,28 @@ mod tests {
         // (Looked at every STALL: given up at the first look past the longest wait.)
         assert_eq!(state, 'R');
         assert!(secs >= 6, "{secs} s");
+    }
+
+    /// A helper that reads nothing of the pipe while it moves bytes of its own (as one sending what
+    /// it wrote to the bucket after the disk filled), asleep in between: waited for past the stall
+    /// and the longest wait, and given up only once it stops.
+    #[test]
+    fn a_helper_that_moves_bytes_of_its_own_is_waited_for_until_it_stops() {
+        let (mut child, mut w) = peer(
+            "i=0; while [ $i -lt 14 ]; do echo x > /dev/null; sleep 1; i=$((i+1)); done; sleep 60",
+            STALL,
+            Duration::from_secs(6),
+        );
+        let started = Instant::now();
+        let (state, _) = stall(w.write(&[0]));
+        let waited = started.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(state, 'S');
+        assert!(
+            waited >= Duration::from_secs(14),
+            "gave up after {waited:?}"
+        );
     }
 
     #[test]

@@ -264,7 +264,8 @@ struct After {
     exported: Option<(ExportFiles, Credentials)>,
     /// When the export message came: the time in the upload's folder name.
     exported_at: std::time::SystemTime,
-    /// When the last snapshot streamed to the bucket started: the time in its folder's name.
+    /// When the last snapshot that reached the bucket by stream started: the time in its folder's
+    /// name.
     streamed_at: Option<std::time::SystemTime>,
 }
 
@@ -343,7 +344,7 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
         match received {
             Ok((ack, streamed)) => {
                 answer(&mut out, &ack)?;
-                if streamed {
+                if streamed && matches!(ack, Ack::Written { .. }) {
                     after.streamed_at = Some(started);
                 }
                 match &ack {
@@ -353,7 +354,7 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
                     }
                     Ack::Written { .. } | Ack::Accepted | Ack::Replaced(_) => {}
                     // Could not take the app's credentials (nothing was read of the stream), or
-                    // the bucket refused it.
+                    // the upload it went to failed (mid-stream, or once it had ended).
                     Ack::Failed(_) => rx.skip_rest(&mut buf)?,
                 }
             }

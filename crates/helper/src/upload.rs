@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 use oom_heapdump_capture::protocol::{Ack, Chunk, Receiver, Request};
 use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
 use oom_heapdump_upload::stream::SnapshotStream;
-use oom_heapdump_upload::{Compression, S3Url, UploadError, UploadObject, UploadOutcome, Uploader};
+use oom_heapdump_upload::{Compression, S3Url, UploadObject, UploadOutcome, Uploader};
 
 pub const PREFIX: &str = "node-oom-heapdump: upload: ";
 /// The largest report read back to add the section to.
@@ -209,7 +209,9 @@ fn add_section(report: &Path, outcome: &UploadOutcome) -> Result<(), String> {
 /// disk (`before`: what had been received, read back from that file). Every chunk is checked on
 /// its way and the upload is completed only once the snapshot is complete, else aborted: no
 /// partial object is ever visible. The answer names the object (`s3://bucket/key`); an upload that
-/// fails is answered as a failure. Err only when the sender is gone mid-stream.
+/// fails is aborted and answered as a failure at once, the rest of the stream unread (the caller
+/// skips it: the app, seeing the answer, stops sending). Err only when the sender is gone
+/// mid-stream.
 pub fn stream<R: std::io::BufRead>(
     rx: &mut Receiver<R>,
     req: &Request,
@@ -229,40 +231,34 @@ pub fn stream<R: std::io::BufRead>(
         req.final_path.display(),
         config.url
     );
+    let failure = |e: &dyn std::fmt::Display| {
+        failed(format!("cannot write the file ({why}) nor upload it: {e}"))
+    };
     let uploader = match Uploader::new(&config.url, config.compression, folder.pid, folder.at) {
         Ok(u) => u,
-        Err(e) => {
-            return Ok(failed(format!(
-                "cannot write the file ({why}) nor upload it: {e}"
-            )))
-        }
+        Err(e) => return Ok(failure(&e)),
     };
     let mut upload = SnapshotStream::new(&uploader, name);
-    let mut broken: Option<String> = None;
     loop {
         match before.read(buf) {
             Ok(0) => break,
             Ok(n) => {
-                if let Err(e) = upload_write(&mut upload, &buf[..n]) {
-                    broken = Some(e.to_string());
-                    break;
+                if let Err(e) = upload.write(&buf[..n]) {
+                    return Ok(failure(&e));
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
-                broken = Some(format!("cannot read back what was written: {e}"));
-                break;
+                upload.abort();
+                return Ok(failure(&format!("cannot read back what was written: {e}")));
             }
         }
     }
     loop {
         match rx.next_chunk(buf) {
             Ok(Chunk::Data(n)) => {
-                if broken.is_none() {
-                    if let Err(e) = upload_write(&mut upload, &buf[..n]) {
-                        // Keep reading to the end, so that the sender hears why.
-                        broken = Some(e.to_string());
-                    }
+                if let Err(e) = upload.write(&buf[..n]) {
+                    return Ok(failure(&e));
                 }
             }
             Ok(Chunk::End) => break,
@@ -274,11 +270,6 @@ pub fn stream<R: std::io::BufRead>(
                 return Err(e.into());
             }
         }
-    }
-    if let Some(e) = broken {
-        return Ok(failed(format!(
-            "cannot write the file ({why}) nor upload it: {e}"
-        )));
     }
     match upload.finish() {
         Ok((object, summary)) => {
@@ -294,14 +285,8 @@ pub fn stream<R: std::io::BufRead>(
                 edge_count: summary.edge_count,
             })
         }
-        Err(e) => Ok(failed(format!(
-            "cannot write the file ({why}) nor upload it: {e}"
-        ))),
+        Err(e) => Ok(failure(&e)),
     }
-}
-
-fn upload_write(upload: &mut SnapshotStream<'_>, chunk: &[u8]) -> Result<(), UploadError> {
-    upload.write(chunk)
 }
 
 fn failed(message: String) -> Ack {

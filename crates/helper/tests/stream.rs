@@ -395,3 +395,100 @@ fn a_failed_capture_is_answered_at_once_and_the_helper_serves_on() {
     );
     assert_eq!(entries(&d), ["app.heapsnapshot", "ran"]);
 }
+
+/// An S3 endpoint on loopback that lists an empty folder and refuses every other request (403
+/// AccessDenied), closing the connection after each answer: the helper starts the upload, and any
+/// part it sends would be refused.
+fn refusing_s3() -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n")
+                && head.len() < 65536
+                && matches!(conn.read(&mut byte), Ok(1))
+            {
+                head.push(byte[0]);
+            }
+            let listing = head.starts_with(b"GET ")
+                && String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .contains("list-type=2");
+            let (status, body) = if listing {
+                ("200 OK", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>dumps</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>")
+            } else {
+                ("403 Forbidden", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    at
+}
+
+#[test]
+fn a_stream_to_the_bucket_that_fails_is_answered_before_the_stream_ends_and_the_helper_serves_on() {
+    let d = dir("stream-fails");
+    // Never created: no file can be made there, so the snapshot goes to the bucket.
+    let gone = d.join("gone");
+    let target = gone.join("app.heapsnapshot");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oom-heapdump-helper"))
+        .arg("--dir")
+        .arg(&gone)
+        .args(["--stem", "app", "--upload", "s3://dumps/x"])
+        .env("AWS_ACCESS_KEY_ID", "key")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", refusing_s3())
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Answers are read on a thread: a helper that does not answer fails the test, not hangs it.
+    let (tx, answers) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        while let Ok(Some(a)) = Ack::read_from(&mut r) {
+            if tx.send(a).is_err() {
+                break;
+            }
+        }
+    });
+    for _ in 0..2 {
+        // Found not to be a snapshot at its first chunk: the upload is given up, and that is
+        // answered while the stream goes on.
+        write_request(&mut stdin, &request(&target)).unwrap();
+        write_chunk(&mut stdin, b"not a snapshot").unwrap();
+        stdin.flush().unwrap();
+        match answers.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(Ack::Failed(msg)) => assert!(
+                msg.contains("nor upload it: the snapshot streamed is incomplete"),
+                "{msg}"
+            ),
+            other => panic!("no failure answered before the stream ended: {other:?}"),
+        }
+        // The app, having seen it, ends the stream; the helper skips to that end, and the next
+        // capture is read from its first frame (the loop's second round).
+        write_chunk(&mut stdin, b" and more").unwrap();
+        write_end(&mut stdin, 23).unwrap();
+        stdin.flush().unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    assert!(!gone.exists());
+    let _ = fs::remove_dir_all(&d);
+}

@@ -83,7 +83,8 @@ test('disk full: no file under the final name, no temporary, and stderr says why
   if (!dir) return
   const r = await runLeak({ options: { path: path.join(dir, 'crash') } })
   assert.equal(r.code, 1, r.stderr)
-  assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
+  assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device.*\); not written from this process either, into the same full disk/)
+  assert.doesNotMatch(r.stderr, /from this process instead/, 'the heap is not serialized a second time for nothing')
   assert.match(r.stderr, /no heap snapshot written: cannot write .*No space left on device/)
   assert.deepEqual(ls(dir), CHEAP, 'the small artifacts fit; no snapshot, no temporary')
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'crash.oom.json'), 'utf8'))
@@ -97,7 +98,8 @@ test('disk full with exportCommand: the snapshot fails, and the helper still exp
   const exportCommand = [process.execPath, fixture('export-command.js'), outDir]
   const r = await runLeak({ options: { path: path.join(dir, 'crash'), exportCommand } })
   assert.equal(r.code, 1, r.stderr)
-  assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device/)
+  assert.match(r.stderr, /the helper could not write the snapshot \(helper reported: cannot write .*No space left on device.*\); not written from this process either/)
+  assert.doesNotMatch(r.stderr, /from this process instead/)
   assert.match(r.stderr, /export: 2 file\(s\) to export once this process has exited, by the helper process/)
   assert.match(r.stderr, /node-oom-heapdump: export: done: 2 file\(s\) of the OOM exported/)
   assert.deepEqual(ls(dir), CHEAP, 'no snapshot, no temporary')

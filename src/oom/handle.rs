@@ -273,7 +273,7 @@ fn record_landing(
         }
         // Helper::capture turns an export's answer into an error: never seen here.
         Ok((Ack::Accepted, _, _)) => None,
-        Ok((Ack::Failed(msg), _, _)) => {
+        Ok((Ack::Failed(msg) | Ack::OutOfSpace(msg), _, _)) => {
             say!("node-oom-heapdump: no heap snapshot written: {msg}");
             snapshot.failed(msg, started.elapsed().as_secs_f64());
             None

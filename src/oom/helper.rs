@@ -48,6 +48,9 @@ pub enum HelperError {
     NotRunning { pid: u32 },
     #[error("helper reported: {0}")]
     Failed(String),
+    /// The target's filesystem is full: the snapshot is not written again from this process.
+    #[error("helper reported: {0}")]
+    OutOfSpace(String),
     #[error("stream to helper broke: {0}")]
     Broken(#[from] ProtocolError),
     #[error("V8 stopped serializing the snapshot")]
@@ -248,6 +251,9 @@ impl Helper {
         // The helper answers even when it gave up early (disk full): read that reason first.
         match Ack::read_from(&mut self.stdout) {
             Ok(Some(Ack::Failed(msg))) if complete || answered => Err(HelperError::Failed(msg)),
+            Ok(Some(Ack::OutOfSpace(msg))) if complete || answered => {
+                Err(HelperError::OutOfSpace(msg))
+            }
             Ok(Some(Ack::Accepted)) => {
                 Err(ProtocolError::BadAck("an export's answer to a capture".into()).into())
             }

@@ -69,6 +69,12 @@ pub(super) fn take_and_land(
     };
     match via_helper {
         Ok(ack) => Ok((ack, "helper process", taken)),
+        // Written again from here, into the same folder, it would fill the same disk: the dying
+        // process would serialize its heap a second time for nothing.
+        Err(HelperError::OutOfSpace(msg)) => {
+            say!("node-oom-heapdump: the helper could not write the snapshot (helper reported: {msg}); not written from this process either, into the same full disk");
+            Ok((Ack::Failed(msg), "helper process", taken))
+        }
         Err(err) => {
             say!("node-oom-heapdump: the helper could not write the snapshot ({err}); writing it from this process instead");
             write_in_process(&snapshot, &request).map(|ack| (ack, "this process", taken))

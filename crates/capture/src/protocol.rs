@@ -298,6 +298,7 @@ const ACK_WRITTEN: u8 = 0;
 const ACK_FAILED: u8 = 1;
 const ACK_REPLACED: u8 = 2;
 const ACK_ACCEPTED: u8 = 3;
+const ACK_OUT_OF_SPACE: u8 = 4;
 /// Longest failure message an answer may carry.
 const MAX_MESSAGE: u32 = 64 * 1024;
 
@@ -317,6 +318,9 @@ pub enum Ack {
     /// An export message taken, with the app's credentials read while it was still waiting for
     /// this answer (so still alive and still the receiver's parent).
     Accepted,
+    /// Failed because the target's filesystem is full (ENOSPC, EDQUOT): the app writing the
+    /// snapshot again, into the same folder, would fail the same way.
+    OutOfSpace(String),
 }
 
 impl Ack {
@@ -340,12 +344,12 @@ impl Ack {
                 out.extend_from_slice(path);
             }
             Ack::Accepted => out.push(ACK_ACCEPTED),
-            Ack::Failed(msg) | Ack::Replaced(msg) => {
+            Ack::Failed(msg) | Ack::Replaced(msg) | Ack::OutOfSpace(msg) => {
                 let msg = &msg.as_bytes()[..msg.len().min(MAX_MESSAGE as usize)];
-                out.push(if matches!(self, Ack::Failed(_)) {
-                    ACK_FAILED
-                } else {
-                    ACK_REPLACED
+                out.push(match self {
+                    Ack::Failed(_) => ACK_FAILED,
+                    Ack::Replaced(_) => ACK_REPLACED,
+                    _ => ACK_OUT_OF_SPACE,
                 });
                 out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
                 out.extend_from_slice(msg);
@@ -410,6 +414,9 @@ impl Ack {
                 String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
             ))),
             ACK_REPLACED => Ok(Some(Ack::Replaced(
+                String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
+            ))),
+            ACK_OUT_OF_SPACE => Ok(Some(Ack::OutOfSpace(
                 String::from_utf8_lossy(&bytes_of(r, MAX_MESSAGE)?).into_owned(),
             ))),
             ACK_ACCEPTED => Ok(Some(Ack::Accepted)),
@@ -553,14 +560,17 @@ mod tests {
         };
         let err = Ack::Failed("disk\tfull\nnow".into());
         let replaced = Ack::Replaced("\"/x\" was replaced".into());
+        let full = Ack::OutOfSpace("No space left on device".into());
         let mut wire = ok.encode();
         wire.extend(err.encode());
         wire.extend(replaced.encode());
+        wire.extend(full.encode());
         wire.extend(Ack::Accepted.encode());
         let mut r = Cursor::new(wire);
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(ok.clone()));
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(err));
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(replaced));
+        assert_eq!(Ack::read_from(&mut r).unwrap(), Some(full));
         assert_eq!(Ack::read_from(&mut r).unwrap(), Some(Ack::Accepted));
         assert_eq!(Ack::read_from(&mut r).unwrap(), None, "end of input");
         let mut cut = ok.encode();

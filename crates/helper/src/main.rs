@@ -355,7 +355,7 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
                     Ack::Written { .. } | Ack::Accepted | Ack::Replaced(_) => {}
                     // Could not take the app's credentials (nothing was read of the stream), or
                     // the upload it went to failed (mid-stream, or once it had ended).
-                    Ack::Failed(_) => rx.skip_rest(&mut buf)?,
+                    Ack::Failed(_) | Ack::OutOfSpace(_) => rx.skip_rest(&mut buf)?,
                 }
             }
             Err(err @ CaptureError::Replaced(_)) => {
@@ -369,8 +369,15 @@ fn run(target: &Target, app: &App, upload: Option<&UploadConfig>) -> Result<Afte
                 return Err(err);
             }
             Err(err) => {
-                // Disk full, folder gone, snapshot malformed (its temporary file is removed).
-                answer(&mut out, &Ack::Failed(err.to_string()))?;
+                // Disk full, folder gone, snapshot malformed (its temporary file is removed). A
+                // full disk is told apart: the app does not write it again into the same folder.
+                let why = err.to_string();
+                let ack = if err.is_out_of_space() {
+                    Ack::OutOfSpace(why)
+                } else {
+                    Ack::Failed(why)
+                };
+                answer(&mut out, &ack)?;
                 eprintln!("node-oom-heapdump helper: {err}");
                 rx.skip_rest(&mut buf)?;
             }

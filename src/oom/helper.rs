@@ -533,12 +533,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_helper_that_runs_for_ever_without_reading_is_given_up_after_the_longest_wait() {
-        let (mut child, mut w) = peer("while :; do :; done", STALL, Duration::from_secs(6));
+    /// Writes into a full pipe whose reader is `sh -c script` until the watchdog gives up on it:
+    /// the state and seconds it reports, and how long the write waited. The reader is killed after.
+    fn stalled_with(script: &str, may_sleep: Duration, most: Duration) -> (char, u64, Duration) {
+        let (mut child, mut w) = peer(script, may_sleep, most);
+        let started = Instant::now();
         let (state, secs) = stall(w.write(&[0]));
+        let waited = started.elapsed();
         let _ = child.kill();
         let _ = child.wait();
+        (state, secs, waited)
+    }
+
+    #[test]
+    fn a_helper_that_runs_for_ever_without_reading_is_given_up_after_the_longest_wait() {
+        let (state, secs, _) = stalled_with("while :; do :; done", STALL, Duration::from_secs(6));
         // (Looked at every STALL: given up at the first look past the longest wait.)
         assert_eq!(state, 'R');
         assert!(secs >= 6, "{secs} s");
@@ -549,16 +558,11 @@ mod tests {
     /// and the longest wait, and given up only once it stops.
     #[test]
     fn a_helper_that_moves_bytes_of_its_own_is_waited_for_until_it_stops() {
-        let (mut child, mut w) = peer(
+        let (state, _, waited) = stalled_with(
             "i=0; while [ $i -lt 14 ]; do echo x > /dev/null; sleep 1; i=$((i+1)); done; sleep 60",
             STALL,
             Duration::from_secs(6),
         );
-        let started = Instant::now();
-        let (state, _) = stall(w.write(&[0]));
-        let waited = started.elapsed();
-        let _ = child.kill();
-        let _ = child.wait();
         assert_eq!(state, 'S');
         assert!(
             waited >= Duration::from_secs(14),
@@ -568,18 +572,10 @@ mod tests {
 
     #[test]
     fn a_sleeping_helper_is_a_stall_after_stall_or_after_its_allowance() {
-        let (mut child, mut w) = peer("sleep 60", STALL, MOST_WAIT);
-        let (state, secs) = stall(w.write(&[0]));
-        let _ = child.kill();
-        let _ = child.wait();
+        let (state, secs, _) = stalled_with("sleep 60", STALL, MOST_WAIT);
         assert_eq!((state, secs), ('S', 5));
         // One that may sleep on the network: after its allowance only.
-        let (mut child, mut w) = peer("sleep 60", Duration::from_secs(10), MOST_WAIT);
-        let started = Instant::now();
-        let (state, _) = stall(w.write(&[0]));
-        let waited = started.elapsed();
-        let _ = child.kill();
-        let _ = child.wait();
+        let (state, _, waited) = stalled_with("sleep 60", Duration::from_secs(10), MOST_WAIT);
         assert_eq!(state, 'S');
         assert!(waited >= Duration::from_secs(9), "gave up after {waited:?}");
     }

@@ -145,6 +145,30 @@ test('a stopped helper: the dying process gives up on it, writes the snapshot it
   await waitFor(() => !fs.existsSync(`/proc/${helperPid}`), 5000, 'the stopped helper to be gone')
 })
 
+test('a stopped root helper that the app, now nobody, may not kill: the dying process does not wait for it, writes the snapshot itself and exits', async (t) => {
+  if (process.getuid() !== 0) return skipOrFail(t, 'needs root')
+  const dir = tmpdir('stopped-root')
+  fs.chownSync(dir, 65534, 65534)
+  const child = start(['--max-old-space-size=32', fixture('drop-privileges-leak.js')], {
+    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
+  })
+  const { helperPid, uid } = JSON.parse(await child.firstLine)
+  assert.equal(uid, 65534)
+  process.kill(helperPid, 'SIGSTOP')
+  const hang = setTimeout(() => child.kill('SIGKILL'), 90_000)
+  child.stdin.write('go\n')
+  const r = await child.done
+  clearTimeout(hang)
+  process.kill(helperPid, 'SIGKILL')
+  assert.equal(r.code, 1, `exits by itself: ${r.signal} ${r.stderr}`)
+  assert.match(r.stderr, new RegExp(`helper process \\(pid ${helperPid}\\) made no progress for 5 s \\(state T\\)`))
+  assert.match(r.stderr, new RegExp(`the stalled helper process \\(pid ${helperPid}\\) could not be killed \\(Operation not permitted.*\\); left running`))
+  assert.match(r.stderr, /wrote .*crash\.heapsnapshot .* via this process/)
+  readSnapshot(path.join(dir, 'crash.heapsnapshot'))
+  assert.equal(fs.statSync(path.join(dir, 'crash.heapsnapshot')).uid, 65534, 'written as the app, nobody')
+  await waitFor(() => !fs.existsSync(`/proc/${helperPid}`), 5000, 'the stopped helper to be gone')
+})
+
 test('a path holding a newline and a tab is written and reported under its own name', async () => {
   const dir = path.join(tmpdir('odd'), 'new\nline\ttab')
   fs.mkdirSync(dir)

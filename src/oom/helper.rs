@@ -41,6 +41,8 @@ pub const NETWORK_STALL: Duration = Duration::from_secs(60);
 /// The longest a single wait for the helper may last without the helper moving a byte, whatever
 /// its state.
 pub const MOST_WAIT: Duration = Duration::from_secs(120);
+/// How long [`Helper::kill`] waits for a killed helper to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
@@ -193,11 +195,29 @@ impl Helper {
         }
     }
 
-    /// Kills it (it is stalled or of no further use) and waits until it is gone, so that the lock
-    /// on its temporary file is released.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Kills it (it is stalled or of no further use) and waits until it is gone, at most
+    /// [`KILL_WAIT`], so that the lock on its temporary file is released. A helper this process may
+    /// not signal (started as root before the app dropped to another user with `process.setuid`)
+    /// or that does not die at once (in disk wait on a dead mount) is not waited for: the dying
+    /// process must not hang on it. Says why when it is left running.
+    pub fn kill(&mut self) -> Result<(), String> {
+        self.child
+            .kill()
+            .map_err(|e| format!("could not be killed ({e})"))?;
+        let deadline = Instant::now() + KILL_WAIT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return Ok(()),
+                Err(e) => return Err(format!("could not be waited for ({e})")),
+                Ok(None) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "was still there {} s after SIGKILL",
+                        KILL_WAIT.as_secs()
+                    ))
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
     }
 
     /// Streams one capture: sends `req`, then whatever `produce` feeds its sink, then the end frame,

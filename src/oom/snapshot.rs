@@ -53,7 +53,12 @@ pub(super) fn take_and_land(
             let r = h.capture(&request, |sink| snapshot.serialize(CHUNK_BYTES, sink));
             if let Err(HelperError::Stalled { .. }) = r {
                 // Killed and reaped, so that the lock on its temporary is released.
-                h.kill();
+                if let Err(why) = h.kill() {
+                    say!(
+                        "node-oom-heapdump: the stalled helper process (pid {}) {why}; left running",
+                        h.pid()
+                    );
+                }
             }
             if r.is_err() {
                 // A helper that was killed leaves its temporary behind, unlocked: remove it (a

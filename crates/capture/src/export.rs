@@ -145,30 +145,31 @@ impl<R: Read + AsRawFd> Stream<R> {
         })
     }
 
-    /// Reads what is there, copying each complete line (or [`MAX_LINE`] bytes of one) to `log`.
-    fn drain(&mut self, buf: &mut [u8], log: &mut dyn Write) {
-        while let Some(pipe) = &mut self.pipe {
-            match pipe.read(buf) {
-                Ok(0) => {
-                    self.pipe = None;
-                    self.flush(log);
-                }
-                Ok(n) => {
-                    for &b in &buf[..n] {
-                        if b == b'\n' {
+    /// Reads one buffer of what is there, copying each complete line (or [`MAX_LINE`] bytes of
+    /// one) to `log`. One: a command that prints faster than this copies would otherwise keep it
+    /// here, past the deadline its caller checks between reads.
+    fn read_some(&mut self, buf: &mut [u8], log: &mut dyn Write) {
+        let Some(pipe) = &mut self.pipe else { return };
+        match pipe.read(buf) {
+            Ok(0) => {
+                self.pipe = None;
+                self.flush(log);
+            }
+            Ok(n) => {
+                for &b in &buf[..n] {
+                    if b == b'\n' {
+                        self.flush(log);
+                    } else {
+                        self.line.push(b);
+                        if self.line.len() >= MAX_LINE {
                             self.flush(log);
-                        } else {
-                            self.line.push(b);
-                            if self.line.len() >= MAX_LINE {
-                                self.flush(log);
-                            }
                         }
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => self.pipe = None,
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => self.pipe = None,
         }
     }
 
@@ -197,8 +198,8 @@ fn copy_output(
     let mut buf = vec![0u8; 64 * 1024];
     let mut exited: Option<(ExitStatus, Instant)> = None;
     loop {
-        out.drain(&mut buf, log);
-        err.drain(&mut buf, log);
+        out.read_some(&mut buf, log);
+        err.read_some(&mut buf, log);
         if exited.is_none() {
             exited = child.try_wait()?.map(|s| (s, Instant::now()));
         }
@@ -316,6 +317,28 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         std::thread::sleep(Duration::from_millis(2500));
         assert!(!marker.exists(), "the grandchild survived the kill");
+    }
+
+    /// A command that keeps its pipe full (a retry loop printing errors, `yes`): killed on time
+    /// all the same, not copied from for ever.
+    #[test]
+    fn a_command_that_prints_without_pause_is_killed_on_time() {
+        let export = Export {
+            command: vec!["yes".into()],
+            files: vec![],
+            kind: "oom".into(),
+            pid: 1,
+            reason: String::new(),
+            timeout: Duration::from_millis(300),
+        };
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(run(&export, &mut io::sink()));
+        });
+        let r = result
+            .recv_timeout(Duration::from_secs(30))
+            .expect("still copying 30 s after a timeout of 300 ms");
+        assert!(matches!(r, Err(ExportError::TimedOut { .. })), "{r:?}");
     }
 
     #[test]

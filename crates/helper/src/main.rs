@@ -45,6 +45,7 @@ use oom_heapdump_capture::export::{self, Export};
 use oom_heapdump_capture::protocol::{Ack, Chunk, ExportFiles, Message, Receiver, Request};
 use oom_heapdump_capture::{CaptureError, SnapshotWriter};
 
+mod app_files;
 mod credentials;
 mod target;
 mod upload;
@@ -129,9 +130,17 @@ fn main() -> ExitCode {
         }
     }
     if let (Some((files, _)), false) = (&after.exported, command.is_empty()) {
+        let mut files_now = files.files.clone();
+        files_now.retain(|f| match app_files::check(f) {
+            Ok(()) => true,
+            Err(why) => {
+                eprintln!("{}{why}; left out", export::PREFIX);
+                false
+            }
+        });
         let export = Export {
             command,
-            files: files.files.clone(),
+            files: files_now,
             kind: "oom".into(),
             pid: app.pid,
             reason: files.reason.clone(),
@@ -164,8 +173,10 @@ fn write_pprof(target: &Target, files: &[PathBuf]) -> Result<Option<PathBuf>, ()
     let converted = target
         .check_artifact(&output)
         .map_err(|e| e.to_string())
-        .and_then(|()| {
-            oom_heapdump_pprof::convert_file(profile, Some(&output)).map_err(|e| e.to_string())
+        .and_then(|()| app_files::open(profile))
+        .and_then(|file| {
+            oom_heapdump_pprof::convert_opened(profile, &file, Some(&output))
+                .map_err(|e| e.to_string())
         });
     match converted {
         Ok(summary) => {
@@ -204,6 +215,10 @@ fn run_export(export: &Export) -> bool {
 /// the export come after). This process already has the app's credentials. With `keep`, the report
 /// is also kept there (its first [`SUMMARY_MAX`] bytes).
 fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> ExitCode {
+    if let Err(why) = app_files::check(snapshot) {
+        eprintln!("node-oom-heapdump: no summary of what filled the heap: {why}");
+        return ExitCode::FAILURE;
+    }
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return ExitCode::FAILURE,

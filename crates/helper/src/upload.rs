@@ -123,9 +123,10 @@ fn upload_all(
         .map_err(|e| e.to_string())?;
     outcome.folder = uploader.folder().to_owned();
     for file in files.iter().filter(|f| !is_report(f)) {
+        let opened = crate::app_files::open(file)?;
         outcome
             .objects
-            .push(uploader.file(file).map_err(|e| e.to_string())?);
+            .push(uploader.file(file, opened).map_err(|e| e.to_string())?);
     }
     if let Some(text) = summary {
         let object = uploader
@@ -178,8 +179,7 @@ fn is_report(f: &Path) -> bool {
 fn with_section(report: &Path, outcome: &UploadOutcome) -> Result<Vec<u8>, String> {
     let read = |e: std::io::Error| format!("cannot read {}: {e}", report.display());
     let mut text = Vec::new();
-    std::fs::File::open(report)
-        .map_err(read)?
+    crate::app_files::open(report)?
         .take(REPORT_MAX)
         .read_to_end(&mut text)
         .map_err(read)?;

@@ -233,11 +233,20 @@ fn the_export_runs_once_the_sender_has_gone_on_the_files_it_listed() {
     let mut child = spawn_exporting(&d, "app", &script);
     let mut stdin = child.stdin.take().unwrap();
     let files = vec![d.join("app.heapprofile"), d.join("app.oom.json")];
+    for f in &files {
+        fs::write(f, "{}").unwrap();
+    }
+    // Planted in the folder in place of the snapshot: a link to a secret of the app's user.
+    let secret = d.join("secret");
+    fs::write(&secret, "token").unwrap();
+    let planted = d.join("app.heapsnapshot");
+    std::os::unix::fs::symlink(&secret, &planted).unwrap();
+    let listed = [files.clone(), vec![planted.clone()]].concat();
     write_export(
         &mut stdin,
         &ExportFiles {
             reason: "Reached heap limit".into(),
-            files: files.clone(),
+            files: listed,
         },
     )
     .unwrap();
@@ -261,6 +270,13 @@ fn the_export_runs_once_the_sender_has_gone_on_the_files_it_listed() {
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(
         stderr.contains("node-oom-heapdump: export: hello\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "node-oom-heapdump: export: {}: not the file the OOM wrote: it is a symbolic link; left out\n",
+            planted.display()
+        )),
         "{stderr}"
     );
 }

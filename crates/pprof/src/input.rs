@@ -46,13 +46,25 @@ pub enum Parsed {
     Cpu(CpuProfile),
 }
 
-/// Reads `path`, at most [`MAX_INPUT_BYTES`].
-pub fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
+/// Opens `path` for reading without waiting on a FIFO (the type is checked once it is open).
+pub fn open(path: &Path) -> Result<File, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Reads `file` (named `path`), a regular file, at most [`MAX_INPUT_BYTES`].
+pub fn read_bounded(path: &Path, file: &File) -> Result<Vec<u8>, Error> {
     let read_err = |source| Error::Read {
         path: path.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
     if !meta.is_file() {
         return Err(read_err(std::io::Error::new(

@@ -8,6 +8,7 @@
 //! - [`encode`]: the profile.proto messages, the interning builder, gzip.
 #![deny(clippy::all)]
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -97,10 +98,17 @@ pub fn default_output(input: &Path, kind: Kind) -> PathBuf {
 /// atomically (mode 0600, temporary + fsync + rename), replacing a file of that name. Nothing is
 /// written when the input is not a profile.
 pub fn convert_file(input: &Path, output: Option<&Path>) -> Result<Summary, Error> {
-    let bytes = input::read_bounded(input)?;
+    convert_opened(input, &input::open(input)?, output)
+}
+
+/// [`convert_file`] from `file`, open already (`input` names it): what is converted is what was
+/// opened, whatever stands under the name by then.
+pub fn convert_opened(input: &Path, file: &File, output: Option<&Path>) -> Result<Summary, Error> {
+    let bytes = input::read_bounded(input, file)?;
     // The heap profile's time is when it was read from V8, which is when its file was written;
     // a CPU profile's is its file's time less its duration. Both in wall-clock nanoseconds.
-    let written = std::fs::metadata(input)
+    let written = file
+        .metadata()
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

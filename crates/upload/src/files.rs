@@ -87,8 +87,10 @@ impl Uploader {
         &self.runtime
     }
 
-    /// Uploads `path` as an object named as the file, streamed [`READ`] bytes at a time.
-    pub fn file(&self, path: &Path) -> Result<UploadObject, UploadError> {
+    /// Uploads `file`, open already (`path` names it), as an object named as the file, streamed
+    /// [`READ`] bytes at a time: what is uploaded is what was opened, whatever stands under the
+    /// name by then.
+    pub fn file(&self, path: &Path, mut file: File) -> Result<UploadObject, UploadError> {
         let read_error = |source| UploadError::Read {
             path: path.to_owned(),
             source,
@@ -97,7 +99,6 @@ impl Uploader {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| read_error(std::io::ErrorKind::InvalidFilename.into()))?;
-        let mut file = File::open(path).map_err(read_error)?;
         let mut sink = self.sink(name);
         let mut buf = vec![0u8; READ];
         self.runtime.block_on(async {

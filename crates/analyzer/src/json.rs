@@ -13,6 +13,9 @@ pub const MAX_STRING_BYTES: usize = 16 * 1024;
 
 /// Deepest nesting accepted in the parts of the file read as values.
 const MAX_DEPTH: u32 = 64;
+/// The most bytes a value read whole ([`Json::value`], the snapshot's header: a few KB) may take:
+/// its values are held in memory, dozens of bytes each.
+pub const MAX_VALUE_BYTES: u64 = 1 << 20;
 
 pub struct Json<R> {
     input: R,
@@ -106,10 +109,14 @@ impl<R: BufRead> Json<R> {
     pub fn u32_array_into(
         &mut self,
         out: &mut Vec<u32>,
+        max: usize,
         inside: &'static str,
     ) -> Result<(), ParseError> {
         let mut no_memory = None;
         let read = self.u32_array_chunks(inside, |numbers, _| {
+            if out.len() + numbers.len() > max {
+                return Err(format!("more than {max} numbers in {inside}"));
+            }
             if let Err(e) = out.try_reserve(numbers.len()) {
                 no_memory = Some(ParseError::Memory(format!("{inside}: {e}")));
                 return Err(String::new());
@@ -363,19 +370,21 @@ impl<R: BufRead> Json<R> {
 
     /// Skips one value of any kind (nesting deeper than [`MAX_DEPTH`] is an error, not a crash).
     pub fn skip_value(&mut self, inside: &'static str) -> Result<(), ParseError> {
-        self.value_at(0, inside, false).map(|_| ())
+        self.value_at(0, inside, None).map(|_| ())
     }
 
-    /// Reads one (small) value, such as the snapshot's header.
+    /// Reads one small value, such as the snapshot's header: at most [`MAX_VALUE_BYTES`].
     pub fn value(&mut self, inside: &'static str) -> Result<serde_json::Value, ParseError> {
-        self.value_at(0, inside, true)
+        let end = self.offset + MAX_VALUE_BYTES;
+        self.value_at(0, inside, Some(end))
     }
 
+    /// A value kept (`keep`: the offset it must end by), or skipped (None).
     fn value_at(
         &mut self,
         depth: u32,
         inside: &'static str,
-        keep: bool,
+        keep: Option<u64>,
     ) -> Result<serde_json::Value, ParseError> {
         use serde_json::Value;
         if depth > MAX_DEPTH {
@@ -385,7 +394,11 @@ impl<R: BufRead> Json<R> {
             b'"' => {
                 let mut s = String::new();
                 self.string_into(&mut s, inside)?;
-                Ok(if keep { Value::String(s) } else { Value::Null })
+                Ok(if keep.is_some() {
+                    Value::String(s)
+                } else {
+                    Value::Null
+                })
             }
             open @ (b'{' | b'[') => {
                 let close = if open == b'{' { b'}' } else { b']' };
@@ -400,7 +413,12 @@ impl<R: BufRead> Json<R> {
                             self.expect(b':', inside)?;
                         }
                         let v = self.value_at(depth + 1, inside, keep)?;
-                        if keep {
+                        if let Some(end) = keep {
+                            if self.offset > end {
+                                return Err(self.syntax(format!(
+                                    "{inside} is larger than {MAX_VALUE_BYTES} bytes"
+                                )));
+                            }
                             if open == b'{' {
                                 fields.insert(key, v);
                             } else {
@@ -412,7 +430,7 @@ impl<R: BufRead> Json<R> {
                         }
                     }
                 }
-                Ok(if !keep {
+                Ok(if keep.is_none() {
                     Value::Null
                 } else if open == b'{' {
                     Value::Object(fields)
@@ -432,7 +450,7 @@ impl<R: BufRead> Json<R> {
                     text.push(b as char);
                     self.bump();
                 }
-                if !keep {
+                if keep.is_none() {
                     return Ok(Value::Null);
                 }
                 serde_json::from_str(&text)

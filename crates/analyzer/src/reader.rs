@@ -33,7 +33,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
         });
     }
     // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
-    // make us reserve (for a gzip file, the most its deflate streams can expand to).
+    // make us reserve (for a gzip file, a multiple of it: RESERVE_INFLATE_RATIO).
     let len = metadata.len();
     read_maybe_gz(BufReader::with_capacity(1 << 20, file), len / 2)
         .and_then(|s| s.check_room_for_analysis().map(|()| s))
@@ -93,8 +93,11 @@ pub fn read_snapshot_from<R: BufRead + Send>(input: R) -> Result<Snapshot, Parse
 /// The two bytes every gzip member starts with (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Deflate expands at most about 1032 times (a run of one byte, 258 bytes per 2-bit code).
-const MAX_INFLATE_RATIO: u64 = 1032;
+/// How many times its gzip file a snapshot is reserved for up front, at most: V8's JSON shrinks
+/// about 10 times. (Deflate can expand up to about 1032 times, a run of one byte: a small file
+/// whose header lied would reserve gigabytes.) A snapshot that shrank more grows its columns as its
+/// numbers arrive.
+const RESERVE_INFLATE_RATIO: u64 = 32;
 
 /// Reads `input` as a snapshot, or as gzip members holding one when it starts with gzip's magic
 /// bytes (whatever the file is named): inflated as it is read, never whole in memory.
@@ -108,7 +111,7 @@ fn read_maybe_gz<R: BufRead + Send>(
         let inflated = flate2::bufread::MultiGzDecoder::new(input);
         return read(
             BufReader::with_capacity(1 << 20, inflated),
-            max_numbers.saturating_mul(MAX_INFLATE_RATIO),
+            max_numbers.saturating_mul(RESERVE_INFLATE_RATIO),
         )
         .map_err(in_gzip);
     }
@@ -233,8 +236,10 @@ fn read<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, Parse
                             crate::phases::mark("read edges");
                         }
                         _ => {
+                            // A location a node at most (DevTools keeps the last of two).
+                            let most = h.node_count as usize * h.meta.location_fields.len();
                             j.expect(b'[', "locations")?;
-                            j.u32_array_into(&mut c.locations, "locations")?;
+                            j.u32_array_into(&mut c.locations, most, "locations")?;
                         }
                     }
                 }
@@ -296,10 +301,12 @@ fn header<R: BufRead>(j: &mut Json<R>) -> Result<Header, ParseError> {
     let value = j.value("the snapshot header")?;
     let meta = Meta::from_header(&value)?;
     let count = |key: &str| -> Result<u32, ParseError> {
-        let n = value
+        let v = value
             .get(key)
-            .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| ParseError::Meta(format!("the header has no {key:?}")))?;
+        let n = v
+            .as_u64()
+            .ok_or_else(|| ParseError::Meta(format!("the header's {key:?} is {v}, not a count")))?;
         u32::try_from(n).map_err(|_| ParseError::TooLarge(format!("{key} is {n}")))
     };
     let (node_count, edge_count) = (count("node_count")?, count("edge_count")?);

@@ -53,7 +53,7 @@ impl Meta {
         let edge_fields = names("edge_fields")?;
         let find = |fields: &[String], kind: &str, name: &str| -> Result<usize, ParseError> {
             fields.iter().position(|f| f == name).ok_or_else(|| {
-                ParseError::Meta(format!("{kind} fields {fields:?} have no {name:?}"))
+                ParseError::Meta(format!("{kind} fields {} have no {name:?}", listed(fields)))
             })
         };
         let type_names = |key: &str, at: usize| -> Result<Vec<String>, ParseError> {
@@ -237,4 +237,23 @@ impl Snapshot {
         }
         Ok(())
     }
+}
+
+/// Field names for a message, as `["a", "b"]`: at most 16 of them, each cut at 40 characters (a
+/// hostile header's list can be as long as the header).
+fn listed(fields: &[String]) -> String {
+    const MOST: usize = 16;
+    let cut = |f: &String| -> String {
+        let short: String = f.chars().take(40).collect();
+        if short.len() < f.len() {
+            format!("{short:?}...")
+        } else {
+            format!("{short:?}")
+        }
+    };
+    let mut parts: Vec<String> = fields.iter().take(MOST).map(cut).collect();
+    if fields.len() > MOST {
+        parts.push(format!("... {} in all", fields.len()));
+    }
+    format!("[{}]", parts.join(", "))
 }

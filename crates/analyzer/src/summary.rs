@@ -105,7 +105,8 @@ impl<'a> Model<'a> {
 
     /// Total size as DevTools shows it: the root's retained size plus V8's extra native bytes.
     pub fn total_size(&self) -> u64 {
-        self.retained.first().copied().unwrap_or(0) + self.g.s.extra_native_bytes
+        // (A hostile header's extra bytes must not wrap the total.)
+        (self.retained.first().copied().unwrap_or(0)).saturating_add(self.g.s.extra_native_bytes)
     }
 
     /// The dominator tree's children of every node, in compressed rows.

@@ -291,3 +291,80 @@ fn detachedness_is_its_low_two_bits_and_a_node_located_twice_keeps_the_last() {
         )]
     );
 }
+
+/// What a small hostile file could make us hold, each bounded with a clear error: a header as
+/// large as the file (its values are held in memory, dozens of bytes each; a gzip file of 65 KB
+/// held 2.4 GB and aborted), more locations than nodes, and a message that would repeat a huge
+/// list of field names.
+#[test]
+fn a_hostile_header_or_section_is_refused_not_held() {
+    let pad = format!("\"pad\":[{}0],", "0,".repeat(600_000));
+    let huge_header = SMALL.replace("{\"snapshot\":{", &format!("{{\"snapshot\":{{{pad}"));
+    let err = read(&huge_header).unwrap_err().to_string();
+    assert!(
+        err.contains("the snapshot header is larger than 1048576 bytes"),
+        "{err}"
+    );
+
+    let located = SMALL.replace(
+        "\"location_fields\":[]",
+        "\"location_fields\":[\"object_index\",\"script_id\",\"line\",\"column\"]",
+    );
+    let three = located.replace(
+        "\"locations\":[]",
+        "\"locations\":[7,1,2,3,7,1,2,4,7,1,2,5]",
+    );
+    read(&three).expect("as many locations as nodes");
+    let four = located.replace(
+        "\"locations\":[]",
+        "\"locations\":[7,1,2,3,7,1,2,4,7,1,2,5,7,1,2,6]",
+    );
+    let err = read(&four).unwrap_err().to_string();
+    assert!(err.contains("more than 12 numbers in locations"), "{err}");
+
+    let names: Vec<String> = (0..2000)
+        .map(|i| format!("\"{}{i}\"", "x".repeat(100)))
+        .collect();
+    let many_fields = SMALL.replace(
+        "\"edge_fields\":[\"type\",\"name_or_index\",\"to_node\"]",
+        &format!(
+            "\"edge_fields\":[\"type\",\"name_or_index\",{}]",
+            names.join(",")
+        ),
+    );
+    let err = read(&many_fields).unwrap_err().to_string();
+    assert!(
+        err.contains("... 2002 in all] have no \"to_node\""),
+        "{err}"
+    );
+    assert!(err.len() < 1500, "{} bytes: {err}", err.len());
+}
+
+#[test]
+fn a_count_that_is_not_a_whole_number_says_so() {
+    for (count, shown) in [("1.0", "1.0"), ("\"3\"", "\"3\""), ("-1", "-1")] {
+        let text = SMALL.replace("\"node_count\":3", &format!("\"node_count\":{count}"));
+        let err = read(&text).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "the header's \"node_count\" is {shown}, not a count"
+            )),
+            "{err}"
+        );
+    }
+}
+
+/// `extra_native_bytes` is added to the total: a hostile value saturates instead of wrapping to a
+/// small total (which printed "99 B in all" and shares over 100%).
+#[test]
+fn extra_native_bytes_do_not_wrap_the_total() {
+    let text = SMALL.replace(
+        "\"trace_function_count\":0",
+        &format!(
+            "\"trace_function_count\":0,\"extra_native_bytes\":{}",
+            u64::MAX
+        ),
+    );
+    let a = oom_heapdump_analyzer::report::analyze(&read(&text).unwrap(), Default::default());
+    assert_eq!(a.total_size, u64::MAX);
+}

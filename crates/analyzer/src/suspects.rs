@@ -319,6 +319,9 @@ impl UserPaths {
             parent_edge: vec![NO_EDGE; n],
             reached: vec![false; n],
         };
+        if n == 0 {
+            return p;
+        }
         // GC root groups other than the stack: V8's and Node's own references.
         let internal_roots = |v: usize| {
             v != ROOT

@@ -1,5 +1,5 @@
 //! Any bytes into the snapshot reader: it must answer Ok or Err, never panic, hang or blow up its
-//! memory; and the analysis (Summary, report with retainer paths, comparison) must not panic on
+//! memory; and the analysis (Summary, report with retainer paths, comparison, leaks) must not panic on
 //! any snapshot the reader accepts.
 #![no_main]
 
@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(!report.is_empty());
             let same = oom_heapdump_analyzer::diff::compare(&snapshot, &snapshot);
             assert!(same.classes.is_empty(), "a snapshot differs from itself");
+            let ids = oom_heapdump_analyzer::leaks::sorted_ids(&snapshot);
+            oom_heapdump_analyzer::leaks::leaks_in(&[], &ids, &snapshot);
         }
         Err(e) => assert!(!e.to_string().is_empty(), "an error with no message"),
     }

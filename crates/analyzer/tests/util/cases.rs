@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use oom_heapdump_analyzer::diff::compare;
+use oom_heapdump_analyzer::leaks::{leaks_in, sorted_ids};
 use oom_heapdump_analyzer::report::{analyze, Limits};
 use oom_heapdump_analyzer::summary::summarize;
 
@@ -83,6 +84,10 @@ fn check(input: &[u8]) -> Result<bool, String> {
             // The whole report (largest objects, retainer paths) and a comparison with itself.
             analyze(&s, Limits::default()).to_string();
             assert!(compare(&s, &s).classes.is_empty());
+            // Three snapshots: none of its objects new, then all of them.
+            let ids = sorted_ids(&s);
+            assert_eq!(leaks_in(&ids, &ids, &s).objects, 0);
+            leaks_in(&[], &ids, &s);
         })) {
             Err(_) => Err(format!(
                 "the analysis panicked on a snapshot the reader accepted: {}",

@@ -49,17 +49,22 @@ pub fn build(url: &S3Url) -> Result<AmazonS3, UploadError> {
 /// The error of a request on `key`, with its causes and what to check.
 pub fn store_error(bucket: &str, key: &str, err: &object_store::Error) -> UploadError {
     let message = chain(err);
-    let hint = if message.contains("NoSuchBucket") {
-        format!(" (bucket {bucket:?} does not exist)")
-    } else if [
+    // By the error's kind and S3's error codes; a bare "403" would also match a port or a time
+    // in the URL (port 44033 once gave a refused connection the credentials' hint).
+    let denied = matches!(
+        err,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || [
         "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
         "AccessDenied",
-        "403",
+        "403 Forbidden",
     ]
     .iter()
-    .any(|m| message.contains(m))
-    {
+    .any(|m| message.contains(m));
+    let hint = if message.contains("NoSuchBucket") {
+        format!(" (bucket {bucket:?} does not exist)")
+    } else if denied {
         " (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)".to_owned()
     } else if message.contains("connect") || message.contains("Connection") {
         " (is the server at AWS_ENDPOINT_URL up?)".to_owned()
@@ -86,4 +91,43 @@ fn chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic(message: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: message.into(),
+        }
+    }
+
+    #[test]
+    fn the_hint_goes_by_the_error_not_by_digits_in_the_url() {
+        let refused = generic(
+            "Error performing GET http://127.0.0.1:44033/dumps?prefix=x%2F20261206T034030Z-11991%2F: tcp connect error: Connection refused (os error 111)",
+        );
+        let text = store_error("dumps", "k", &refused).to_string();
+        assert!(
+            text.ends_with("(is the server at AWS_ENDPOINT_URL up?)"),
+            "{text}"
+        );
+        let forbidden =
+            generic("Client error with status 403 Forbidden: <Code>AccessDenied</Code>");
+        let text = store_error("dumps", "k", &forbidden).to_string();
+        assert!(
+            text.ends_with(
+                "(check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)"
+            ),
+            "{text}"
+        );
+        let denied = object_store::Error::PermissionDenied {
+            path: "k".into(),
+            source: "no".into(),
+        };
+        let text = store_error("dumps", "k", &denied).to_string();
+        assert!(text.contains("(check AWS_ACCESS_KEY_ID"), "{text}");
+    }
 }

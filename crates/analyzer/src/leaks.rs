@@ -24,7 +24,7 @@ use crate::graph::ROOT;
 use crate::report::{grouped, human_size};
 use crate::snapshot::Snapshot;
 use crate::summary::Model;
-use crate::suspects::{user_path, Containers, UserPaths};
+use crate::suspects::{user_path, Containers, PathIndex, UserPaths};
 use crate::{read_snapshot, ParseError};
 
 /// Ids of leak roots given per group, as examples to look up (`@id` in DevTools).
@@ -172,8 +172,9 @@ pub fn leaks_in(before: &[u32], during: &[u32], last: &Snapshot) -> Leaks {
     let mut group_of_root: HashMap<u32, String> = HashMap::new();
     let mut total = (0u64, 0u64);
     let roots: Vec<usize> = (0..n).filter(|&v| is_root[v]).collect();
+    let mut index = PathIndex::new(&m);
     for v in roots {
-        let path = user_path(&m, &paths, &containers, v, true);
+        let path = user_path(&m, &paths, &containers, v, true, Some(&mut index));
         let group = groups.entry(path.clone()).or_insert_with(|| LeakGroup {
             retainer_path: path.clone(),
             name: crate::report::class_of(&m, v),

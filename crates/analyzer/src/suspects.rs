@@ -195,7 +195,7 @@ pub(crate) fn suspects(m: &Model, tree: &Csr) -> Vec<Suspect> {
             node_type: m.g.type_name(v).to_owned(),
             retained_size: m.retained[v],
             share: m.retained[v] as f64 / total as f64,
-            retainer_path: user_path(m, &paths, &containers, v, false),
+            retainer_path: user_path(m, &paths, &containers, v, false, None),
             elements: counter.elements(m, tree, &containers, v),
         })
         .collect()
@@ -385,12 +385,16 @@ impl UserPaths {
 /// With `any_key`, the path stands for every object held the same way (a group of leak traces, as
 /// memlab groups them): element indexes and numeric keys read `[*]`, and so does the last step's
 /// key where the holder is a collection keyed by strings (more than [`MANY_KEYS`] properties).
+///
+/// With `index` (many paths to write: the leak roots of `leaks`), a path of any depth is written
+/// in a bounded number of steps; without, it is walked from the root.
 pub(crate) fn user_path(
     m: &Model,
     paths: &UserPaths,
     containers: &Containers,
     v: usize,
     any_key: bool,
+    index: Option<&mut PathIndex>,
 ) -> String {
     if !paths.reached[v] {
         return format!(
@@ -400,27 +404,22 @@ pub(crate) fn user_path(
     }
     let g = &m.g;
     let t = &m.t;
-    let mut steps = Vec::new();
-    let mut at = v;
-    while paths.parent_edge[at] != NO_EDGE {
-        let e = paths.parent_edge[at] as usize;
-        steps.push(e);
-        at = g.source(e);
-    }
-    steps.reverse();
-    // The expression in parts: where it starts, then `.name`, `[3]`, ` -> table` each.
-    let mut expr: Vec<String> = if at == ROOT {
-        Vec::new()
-    } else if containers.global[at] {
-        vec!["global".into()]
-    } else {
-        vec![one_line(g.name(at))]
+    let walk = match index {
+        Some(index) => index.walk(m, paths, containers, v),
+        None => Walk::from_root(m, paths, v),
     };
+    // The expression in parts: where it starts, then `.name`, `[3]`, ` -> table` each.
+    let mut expr: Vec<String> = Vec::new();
     // The function whose scope the path entered last, and whether it is in one now.
-    let mut function: Option<String> = None;
+    let mut function: Option<String> = walk.function;
     let mut in_scope: Option<String> = None;
-    let last = steps.len().saturating_sub(1);
-    for (i, e) in steps.into_iter().enumerate() {
+    let last = walk.edges.len().saturating_sub(1);
+    for (i, e) in walk.edges.into_iter().enumerate() {
+        if let Some((at, hidden)) = walk.gap {
+            if i == at {
+                expr.push(format!(" ... {hidden} more ... "));
+            }
+        }
         let from = g.source(e);
         let c = g.target(e);
         if containers.global[c] {
@@ -494,7 +493,7 @@ pub(crate) fn user_path(
         }
     }
     // A long chain keeps its first and last steps.
-    if expr.len() > MAX_PATH_PARTS {
+    if walk.gap.is_none() && expr.len() > MAX_PATH_PARTS {
         let hidden = expr.len() - MAX_PATH_PARTS;
         expr.splice(
             MAX_PATH_PARTS / 2..expr.len() - MAX_PATH_PARTS / 2,
@@ -508,6 +507,177 @@ pub(crate) fn user_path(
         text.push_str(&scope);
     }
     text
+}
+
+/// The edges a path is written from: from the root, or from where its expression starts again,
+/// with the function whose closure it entered just before (see [`PathIndex`]); `gap`: before the
+/// edge at this index, so many edges of a long chain are left out.
+struct Walk {
+    edges: Vec<usize>,
+    function: Option<String>,
+    gap: Option<(usize, usize)>,
+}
+
+impl Walk {
+    fn from_root(m: &Model, paths: &UserPaths, v: usize) -> Walk {
+        let mut edges = Vec::new();
+        let mut at = v;
+        while paths.parent_edge[at] != NO_EDGE {
+            let e = paths.parent_edge[at] as usize;
+            edges.push(e);
+            at = m.g.source(e);
+        }
+        edges.reverse();
+        Walk {
+            edges,
+            function: None,
+            gap: None,
+        }
+    }
+}
+
+/// Edges a path written through [`PathIndex`] shows before the gap (after the one its expression
+/// starts with) and after it: the parts [`MAX_PATH_PARTS`] keeps of a chain.
+const HEAD_EDGES: u32 = (MAX_PATH_PARTS / 2 - 1) as u32;
+const TAIL_EDGES: u32 = (MAX_PATH_PARTS / 2) as u32;
+/// Longer than this from where it starts again, a path is written with a gap.
+const GAP_AFTER: u32 = 64;
+/// The most edges looked up for the function a scope's variable is in.
+const FUNCTION_LOOKUP: usize = 64;
+
+/// For writing many paths (any number of leak roots) in bounded steps each, however deep: a
+/// path's expression starts again at each global object, GC root group and scope variable (the
+/// steps above do not show, except the closure whose scope it entered), so each node's path is
+/// written from its `start` (the nearest such node above it, or the root), `steps` edges above
+/// it, with a gap in the middle when long: the first edges from `head` (the node [`HEAD_EDGES`]
+/// below the start) up, the last from the node itself. Filled lazily, each node once.
+pub(crate) struct PathIndex {
+    start: Vec<u32>,
+    steps: Vec<u32>,
+    head: Vec<u32>,
+}
+
+const UNKNOWN: u32 = u32::MAX;
+
+impl PathIndex {
+    pub(crate) fn new(m: &Model) -> PathIndex {
+        let n = m.g.len();
+        PathIndex {
+            start: vec![UNKNOWN; n],
+            steps: vec![0; n],
+            head: vec![UNKNOWN; n],
+        }
+    }
+
+    /// Whether the expression starts again at `v` (the edge that reached it names a global object,
+    /// a GC root group or a scope's variable; or it is the root).
+    fn starts_again(m: &Model, paths: &UserPaths, containers: &Containers, v: usize) -> bool {
+        let e = paths.parent_edge[v];
+        if e == NO_EDGE {
+            return true;
+        }
+        let e = e as usize;
+        containers.global[v]
+            || m.g.node_type(v) == m.t.synthetic
+            || (m.g.edge_type(e) == m.t.context && m.g.edge_name(e).is_some())
+    }
+
+    /// Fills `v` and the nodes above it not filled yet.
+    fn fill(&mut self, m: &Model, paths: &UserPaths, containers: &Containers, v: usize) {
+        let mut chain = Vec::new();
+        let mut at = v;
+        while self.start[at] == UNKNOWN {
+            chain.push(at);
+            if Self::starts_again(m, paths, containers, at) {
+                break;
+            }
+            at = m.g.source(paths.parent_edge[at] as usize);
+        }
+        for &x in chain.iter().rev() {
+            if Self::starts_again(m, paths, containers, x) {
+                (self.start[x], self.steps[x], self.head[x]) = (x as u32, 0, UNKNOWN);
+                continue;
+            }
+            let p = m.g.source(paths.parent_edge[x] as usize);
+            let steps = self.steps[p].saturating_add(1);
+            self.start[x] = self.start[p];
+            self.steps[x] = steps;
+            self.head[x] = match steps.cmp(&HEAD_EDGES) {
+                std::cmp::Ordering::Less => UNKNOWN,
+                std::cmp::Ordering::Equal => x as u32,
+                std::cmp::Ordering::Greater => self.head[p],
+            };
+        }
+    }
+
+    fn walk(&mut self, m: &Model, paths: &UserPaths, containers: &Containers, v: usize) -> Walk {
+        self.fill(m, paths, containers, v);
+        let start = self.start[v] as usize;
+        let up = |from: usize, count: u32| -> Vec<usize> {
+            let mut edges: Vec<usize> = Vec::new();
+            let mut at = from;
+            for _ in 0..count {
+                let e = paths.parent_edge[at] as usize;
+                edges.push(e);
+                at = m.g.source(e);
+            }
+            edges.reverse();
+            edges
+        };
+        // The edge the expression starts with (none at the root), then the rest.
+        let mut edges = up(start, u32::from(paths.parent_edge[start] != NO_EDGE));
+        let steps = self.steps[v];
+        let gap = if steps > GAP_AFTER {
+            edges.extend(up(self.head[v] as usize, HEAD_EDGES));
+            let at = edges.len();
+            edges.extend(up(v, TAIL_EDGES));
+            Some((at, (steps - HEAD_EDGES - TAIL_EDGES) as usize))
+        } else {
+            edges.extend(up(v, steps));
+            None
+        };
+        Walk {
+            function: Self::function_above(m, paths, containers, start),
+            edges,
+            gap,
+        }
+    }
+
+    /// The closure whose scope the path entered just before `start`, where its expression starts
+    /// again at a scope's variable: the last `context` link of a closure above it, since the path
+    /// last started again.
+    fn function_above(
+        m: &Model,
+        paths: &UserPaths,
+        containers: &Containers,
+        start: usize,
+    ) -> Option<String> {
+        let e = paths.parent_edge[start];
+        if e == NO_EDGE || m.g.edge_type(e as usize) != m.t.context {
+            return None;
+        }
+        let mut at = m.g.source(e as usize);
+        for _ in 0..FUNCTION_LOOKUP {
+            if Self::starts_again(m, paths, containers, at) {
+                return None;
+            }
+            let e = paths.parent_edge[at] as usize;
+            let from = m.g.source(e);
+            if m.g.node_type(from) == m.t.closure
+                && m.g.edge_type(e) == m.t.internal
+                && m.g.edge_name(e) == Some("context")
+            {
+                let f = m.g.name(from);
+                return Some(if f.is_empty() {
+                    "an anonymous function".into()
+                } else {
+                    one_line(f)
+                });
+            }
+            at = from;
+        }
+        None
+    }
 }
 
 /// Properties beyond which an object reads as a collection keyed by strings.

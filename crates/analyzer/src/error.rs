@@ -12,6 +12,12 @@ pub enum ParseError {
     NotAFile { path: String, what: &'static str },
     #[error("not a heap snapshot: {what} at byte {offset}")]
     Syntax { offset: u64, what: String },
+    /// Reading failed (an I/O error) after `offset` bytes.
+    #[error("cannot read the snapshot after byte {offset}: {source}")]
+    Read { offset: u64, source: std::io::Error },
+    /// [`ParseError::Read`] in a gzip file: its compressed data ends early or is damaged.
+    #[error("{}", gzip_damage(*offset, source))]
+    ReadGzip { offset: u64, source: std::io::Error },
     #[error("the file ends at byte {offset}, inside {inside}: the snapshot is truncated")]
     Truncated { offset: u64, inside: &'static str },
     /// [`ParseError::Syntax`] in a gzip file: the offset counts gunzipped bytes.
@@ -26,6 +32,13 @@ pub enum ParseError {
     Meta(String),
     #[error("inconsistent snapshot: {0}")]
     Inconsistent(String),
+    /// Found in the numbers read before `offset` (rows are checked a buffer at a time; the row
+    /// the message names is exact).
+    #[error("inconsistent snapshot: {what}, before byte {offset}")]
+    InconsistentBefore { what: String, offset: u64 },
+    /// [`ParseError::InconsistentBefore`] in a gzip file: the offset counts gunzipped bytes.
+    #[error("inconsistent snapshot: {what}, before byte {offset} of the gunzipped snapshot")]
+    InconsistentBeforeGzip { what: String, offset: u64 },
     #[error("snapshot too large for 32-bit indexes: {0}")]
     TooLarge(String),
     /// An allocation failed: the machine (or `ulimit -v`) has too little memory for this snapshot.
@@ -40,4 +53,13 @@ pub enum ParseError {
         path: String,
         source: Box<ParseError>,
     },
+}
+
+/// What a read error in a gzip file means: the file is cut short, or its data is damaged.
+fn gzip_damage(offset: u64, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        format!("the gzip file ends inside its compressed data, after byte {offset} of the gunzipped snapshot: the file is truncated ({e})")
+    } else {
+        format!("the gzip file is damaged after byte {offset} of the gunzipped snapshot: {e}")
+    }
 }

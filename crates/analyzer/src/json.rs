@@ -212,8 +212,9 @@ impl<R: BufRead> Json<R> {
             if let Some(what) = error {
                 return Err(self.syntax(what));
             }
-            take(out, self.offset).map_err(|what| {
-                ParseError::Inconsistent(format!("{what}, at byte {}", self.offset))
+            take(out, self.offset).map_err(|what| ParseError::InconsistentBefore {
+                what,
+                offset: self.offset,
             })?;
             out.clear();
             if done {
@@ -502,11 +503,8 @@ fn to_uint32(value: f64) -> u32 {
     }
 }
 
-pub(crate) fn io_at(offset: u64, e: std::io::Error) -> ParseError {
-    ParseError::Syntax {
-        offset,
-        what: format!("read error: {e}"),
-    }
+pub(crate) fn io_at(offset: u64, source: std::io::Error) -> ParseError {
+    ParseError::Read { offset, source }
 }
 
 /// Bytes the fast path keeps away from the end of a buffer: a whole `u32` (10 digits) and the byte

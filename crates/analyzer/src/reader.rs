@@ -123,6 +123,10 @@ fn in_gzip(e: ParseError) -> ParseError {
     match e {
         ParseError::Syntax { offset, what } => ParseError::SyntaxGzip { offset, what },
         ParseError::Truncated { offset, inside } => ParseError::TruncatedGzip { offset, inside },
+        ParseError::Read { offset, source } => ParseError::ReadGzip { offset, source },
+        ParseError::InconsistentBefore { what, offset } => {
+            ParseError::InconsistentBeforeGzip { what, offset }
+        }
         e => e,
     }
 }
@@ -362,7 +366,7 @@ fn rows<R: BufRead + Send>(
             if let Err(e) = take_rows(&chunk, width, &mut partial, &mut row) {
                 failed = Some(match e {
                     ParseError::Inconsistent(what) => {
-                        ParseError::Inconsistent(format!("{what}, at byte {offset}"))
+                        ParseError::InconsistentBefore { what, offset }
                     }
                     e => e,
                 });

@@ -125,7 +125,7 @@ fn bad_inputs_say_what_and_where() {
     let out_of_range = SMALL.replace(",2,3,14]", ",2,3,21]");
     assert_eq!(
         read(&out_of_range).unwrap_err().to_string(),
-        "inconsistent snapshot: edge 1 points at 21, not a node (node rows are 7 wide, 21 numbers in all), at byte 739"
+        "inconsistent snapshot: edge 1 points at 21, not a node (node rows are 7 wide, 21 numbers in all), before byte 739"
     );
     let misaligned = SMALL.replace(",2,3,14]", ",2,3,15]");
     assert!(read(&misaligned)

@@ -270,16 +270,22 @@ impl AtomicFile {
             source,
         })?;
         let target = match landing {
-            Landing::Replace => {
-                rename(&self.tmp, &self.final_path, false).map_err(|source| {
-                    CaptureError::Rename {
+            Landing::Replace => match rename(&self.tmp, &self.final_path, false) {
+                Ok(()) => self.final_path.clone(),
+                // What stands under the final name cannot be replaced: another user's file in a
+                // sticky folder such as /tmp (EPERM), or a folder (EISDIR), put there to block
+                // captures at a predictable name. The capture lands beside it, not nowhere.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EISDIR)) => {
+                    self.land_beside_existing()?
+                }
+                Err(source) => {
+                    return Err(CaptureError::Rename {
                         from: self.tmp.clone(),
                         to: self.final_path.clone(),
                         source,
-                    }
-                })?;
-                self.final_path.clone()
-            }
+                    })
+                }
+            },
             Landing::KeepExisting => self.land_beside_existing()?,
         };
         self.landed();
@@ -746,6 +752,69 @@ mod tests {
         let tmp = rx.recv().unwrap();
         println!("writing {}", tmp.display());
         std::process::exit(0);
+    }
+
+    /// Run by the test below in a child process: as `nobody`, commits `ours` to the path in
+    /// OHD_LAND_AS_NOBODY with [`Landing::Replace`], and prints where it landed.
+    #[test]
+    fn child_lands_as_nobody() {
+        let Some(target) = std::env::var_os("OHD_LAND_AS_NOBODY") else {
+            return;
+        };
+        // SAFETY: plain system calls; glibc applies them to every thread of the process.
+        unsafe {
+            assert_eq!(libc::setgid(65534), 0);
+            assert_eq!(libc::setuid(65534), 0);
+        }
+        let mut f = AtomicFile::create(Path::new(&target)).unwrap();
+        f.write_all(b"ours").unwrap();
+        println!("landed {}", f.commit(Landing::Replace).unwrap().display());
+    }
+
+    /// A file of another user (root's) at the final name in a sticky folder, as anyone could put
+    /// in /tmp to block a capture with a predictable name: the capture lands beside it.
+    #[test]
+    fn a_final_name_another_user_holds_in_a_sticky_folder_is_landed_beside() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root (to be another user)");
+            return;
+        }
+        let d = tempdir("sticky-held");
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o1777)).unwrap();
+        let target = d.join("crash.heapsnapshot");
+        fs::write(&target, "root's").unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "atomic_file::tests::child_lands_as_nobody",
+                "--nocapture",
+            ])
+            .env("OHD_LAND_AS_NOBODY", &target)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        let beside = d.join("crash-1.heapsnapshot");
+        assert!(
+            stdout.contains(&format!("landed {}\n", beside.display())),
+            "{stdout}"
+        );
+        assert_eq!(fs::read_to_string(&target).unwrap(), "root's");
+        assert_eq!(fs::read_to_string(&beside).unwrap(), "ours");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_folder_at_the_final_name_is_landed_beside() {
+        let d = tempdir("folder-held");
+        let target = d.join("crash.heapsnapshot");
+        fs::create_dir(&target).unwrap();
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"ours").unwrap();
+        let landed = f.commit(Landing::Replace).unwrap();
+        assert_eq!(landed, d.join("crash-1.heapsnapshot"));
+        assert_eq!(fs::read_to_string(&landed).unwrap(), "ours");
+        assert!(target.is_dir());
     }
 
     #[test]

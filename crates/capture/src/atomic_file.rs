@@ -296,7 +296,12 @@ impl AtomicFile {
                 dir
             };
             // Durability of the rename itself; a folder that cannot be opened is not an error.
-            if let Ok(d) = File::open(dir) {
+            // (Only a folder, without waiting: one swapped for a FIFO since would block the open.)
+            let folder = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+                .open(dir);
+            if let Ok(d) = folder {
                 let _ = d.sync_all();
             }
         }

@@ -167,6 +167,7 @@ impl AtomicFile {
         let mut attempts = 0;
         let file = loop {
             let opened = OpenOptions::new()
+                .read(true) // for read_back
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
@@ -208,20 +209,19 @@ impl AtomicFile {
         self.bytes
     }
 
-    /// The bytes written so far, read through a descriptor of its own (`/proc/self/fd`: the same
-    /// file whatever happens to its name since; it stays readable once the temporary is removed).
-    pub fn read_back(&self) -> Result<io::Take<File>, CaptureError> {
+    /// The bytes written so far, read through a duplicate of its descriptor: the same file
+    /// whatever happens to its name since, readable once the temporary is removed.
+    pub fn read_back(&self) -> Result<ReadBack, CaptureError> {
         let file = self.file.as_ref().expect("file is open until commit");
-        let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
-        let reader = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(fd)
-            .map_err(|source| CaptureError::Write {
-                path: self.tmp.clone(),
-                source,
-            })?;
-        Ok(reader.take(self.bytes))
+        let file = file.try_clone().map_err(|source| CaptureError::Write {
+            path: self.tmp.clone(),
+            source,
+        })?;
+        Ok(ReadBack {
+            file,
+            at: 0,
+            end: self.bytes,
+        })
     }
 
     /// True when nothing was written yet.
@@ -347,6 +347,28 @@ impl AtomicFile {
         deregister(&self.tmp);
         self.tmp.clear();
         self.file.take();
+    }
+}
+
+/// What [`AtomicFile::read_back`] reads: its first `end` bytes, with pread(2) (a duplicate
+/// descriptor shares the writer's offset; no `/proc` needed to open another).
+pub struct ReadBack {
+    file: File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for ReadBack {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }
 
@@ -807,6 +829,41 @@ mod tests {
         assert_eq!(fs::read_to_string(&target).unwrap(), "root's");
         assert_eq!(fs::read_to_string(&beside).unwrap(), "ours");
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn read_back_reads_what_was_written_also_once_the_temporary_is_gone() {
+        let d = tempdir("read-back");
+        let target = d.join("r.heapsnapshot");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"hello ").unwrap();
+        f.write_all(b"world").unwrap();
+        let mut back = f.read_back().unwrap();
+        let mut first = [0u8; 6];
+        back.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"hello ");
+        // Reading back does not move the writer: more lands after what was written.
+        f.write_all(b", more").unwrap();
+        let mut again = f.read_back().unwrap();
+        f.commit(Landing::Replace).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "hello world, more");
+        let mut all = String::new();
+        again.read_to_string(&mut all).unwrap();
+        assert_eq!(all, "hello world, more");
+
+        let mut gone = AtomicFile::create(&d.join("gone.heapsnapshot")).unwrap();
+        gone.write_all(b"kept").unwrap();
+        let mut back = gone.read_back().unwrap();
+        drop(gone);
+        assert_eq!(names(&d), ["r.heapsnapshot"], "the temporary is removed");
+        let mut text = String::new();
+        back.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "kept");
+        assert_eq!(
+            back.read(&mut [0u8; 4]).unwrap(),
+            0,
+            "no more than was written"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod snapshot_writer;
 pub mod utc;
 
 pub use atomic_file::{
-    parse_temp_name, sweep_stale_partials, temp_name, AtomicFile, Landing, StalePartial,
+    parse_temp_name, sweep_stale_partials, temp_name, AtomicFile, Landing, ReadBack, StalePartial,
     TEMP_NAME_EXTRA,
 };
 pub use check::{SnapshotCheck, SnapshotSummary};

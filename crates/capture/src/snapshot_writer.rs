@@ -26,7 +26,7 @@ impl SnapshotWriter {
     }
 
     /// The bytes of every chunk written whole so far (see [`AtomicFile::read_back`]).
-    pub fn read_back(&self) -> Result<std::io::Take<std::fs::File>, CaptureError> {
+    pub fn read_back(&self) -> Result<crate::atomic_file::ReadBack, CaptureError> {
         self.file.read_back()
     }
 

@@ -84,6 +84,25 @@ test('load check: an endless /json/list body keeps peak RSS small, and the app r
   assert.equal(r.stderr.match(/node-oom-heapdump: no DevTools inspector answers on 127\.0\.0\.1:\d+/g)?.length, 1, r.stderr)
 })
 
+// Whatever listens on the port must not send the check anywhere else: a redirect is not followed
+// (another loopback server stands for the place it names: a metadata endpoint, another host).
+test('load check: a redirect from /json/list is not followed', async (t) => {
+  const visits = []
+  const elsewhere = await hostileServer(t, (req, res) => {
+    visits.push(req.url)
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('[]')
+  })
+  const port = await hostileServer(t, (req, res) => {
+    res.writeHead(302, { location: `http://127.0.0.1:${elsewhere}/latest/meta-data/` })
+    res.end()
+  })
+  const r = await runApp({ options: { heapdumpOnOOM: false, port }, env: { OHD_WAIT_MS: '300' } })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(visits, [], 'nothing reached the place the redirect named')
+  assert.match(r.stderr, /no DevTools inspector answers on 127\.0\.0\.1:\d+/)
+})
+
 // 9: the load-time check must never hold the event loop: a silent listener on the port.
 test('load check: a silent TCP listener on the port does not delay the exit', async (t) => {
   const sockets = new Set()

@@ -78,10 +78,13 @@ async fn read_target_list(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
     // provider, and building a client without one installed panics: install ring's (a no-op when
     // one is installed already, and unused for this plain-http request).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // No redirect is followed: whatever listens on the port would send us anywhere (off the
+    // loopback: a metadata endpoint, with our network identity).
     let client = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(DISCOVERY_TIMEOUT)
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| discovery(e.to_string()))?;
     let mut response = client.get(&url).send().await.map_err(|e| {
@@ -91,6 +94,12 @@ async fn read_target_list(at: Endpoint) -> Result<Vec<Target>, DevtoolsError> {
             discovery(e.to_string())
         }
     })?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(discovery(format!(
+            "it answered HTTP {}, not a target list (an inspector answers 200)",
+            response.status()
+        )));
+    }
     // Read as it arrives and stop past the limit: never the whole answer of a peer that does not end.
     let mut body = Vec::new();
     while let Some(chunk) = response

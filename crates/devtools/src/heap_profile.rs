@@ -108,6 +108,14 @@ pub fn check(json: &[u8]) -> Result<HeapProfileSummary, HeapProfileError> {
 
 fn check_here(json: &[u8]) -> Result<HeapProfileSummary, HeapProfileError> {
     let incomplete = HeapProfileError::Incomplete;
+    // The tree is parsed (and dropped) recursively: its nesting is bounded first, so that a peer's
+    // answer nested millions deep is an error, not an overflow of this thread's stack.
+    let most = 2 * MAX_DEPTH + 8;
+    if nesting(json) > most {
+        return Err(incomplete(format!(
+            "JSON nested deeper than {most} levels (a tree deeper than {MAX_DEPTH})"
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(json);
     de.disable_recursion_limit();
     let profile = Profile::deserialize(&mut de).map_err(|e| incomplete(e.to_string()))?;
@@ -162,9 +170,51 @@ pub fn write(
     Ok((file.commit(Landing::Replace)?, len, summary))
 }
 
+/// The deepest nesting of arrays and objects in `json` (strings skipped), in one pass.
+fn nesting(json: &[u8]) -> usize {
+    let (mut depth, mut most) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                most = most.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    most
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_nested_millions_deep_is_an_error_not_a_stack_overflow() {
+        const LEVELS: usize = 3_000_000;
+        let mut json = String::from(r#"{"head":"#);
+        json.push_str(&r#"{"children":["#.repeat(LEVELS));
+        json.push_str(&"]}".repeat(LEVELS));
+        json.push_str(r#","samples":[]}"#);
+        let err = check(json.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err.contains("JSON nested deeper than 200008 levels"),
+            "{err}"
+        );
+        assert_eq!(nesting(br#"{"a":"[[[{\"","b":[[]]}"#), 3);
+    }
 
     fn node(id: u64, children: &str) -> String {
         format!(

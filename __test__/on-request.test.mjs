@@ -176,7 +176,7 @@ test('delete rules: only files this instance created', async () => {
 test('bad arguments reject with what and where, and leave no file', async () => {
   const dir = tmpdir('bad')
   const p = path.join(dir, 'p')
-  const ops = [0, -5, null, '1000', 3_600_001, '$NaN', '$Infinity'].map((d) => ({ fn: 'createCpuProfile', args: [p, d] }))
+  const ops = [0, -5, 'abc', '1000ms', 3_600_001, '$NaN', '$Infinity'].map((d) => ({ fn: 'createCpuProfile', args: [p, d] }))
   ops.push({ fn: 'createCpuProfile', args: [p, 100, { samplingIntervalUs: 0 }] })
   ops.push({ fn: 'createHeapSnapshot', args: ['/no/such/folder/snap'] })
   ops.push({ fn: 'createHeapSnapshot', args: [42] })
@@ -188,8 +188,8 @@ test('bad arguments reject with what and where, and leave no file', async () => 
   assert.deepEqual(messages, [
     duration(0),
     duration(-5),
-    duration('null'),
-    duration('"1000"'),
+    duration('"abc"'),
+    duration('"1000ms"'),
     duration(3600001),
     duration('NaN'),
     duration('Infinity'),

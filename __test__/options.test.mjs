@@ -24,25 +24,24 @@ const bad = [
   [{ OOMImplementation: 'FOO' }, /^option `OOMImplementation` must be "NATIVE_HOOK" or "GC_MONITORING", got "FOO"$/],
   [{ OOMImplementation: 3 }, /^option `OOMImplementation` must be "NATIVE_HOOK" or "GC_MONITORING", got 3$/],
   [{ threshold: 101 }, /^option `threshold` must be a number from 0 to 100, got 101$/],
-  [{ threshold: '70' }, /^option `threshold` must be a number from 0 to 100, got "70"$/],
+  [{ threshold: 'seventy' }, /^option `threshold` must be a number from 0 to 100, got "seventy"$/],
   [{ limit: 0 }, /^option `limit` must be a positive integer, got 0$/],
   [{ limit: 2.5 }, /^option `limit` must be a positive integer, got 2.5$/],
   [{ heapProfileInterval: 0 }, /^option `heapProfileInterval` must be a positive integer, got 0$/],
   [{ heapProfileInterval: 1024.5 }, /^option `heapProfileInterval` must be a positive integer, got 1024.5$/],
   [{ rssThreshold: -1 }, /^option `rssThreshold` must be a number from 0 to 100, got -1$/],
   [{ forceSnapshot: 'yes' }, /^option `forceSnapshot` must be a boolean, got "yes"$/],
-  [{ analyzeOnOOM: 1 }, /^option `analyzeOnOOM` must be a boolean, got 1$/],
+  [{ analyzeOnOOM: 2 }, /^option `analyzeOnOOM` must be a boolean, got 2$/],
   [{ path: 42 }, /^option `path` must be a string, got 42$/],
   [{ path: { dir: '/tmp' } }, /^option `path` must be a string, got a value of type object$/],
   [{ path: '/no/such/folder/crash' }, /^option `path`: folder "\/no\/such\/folder" does not exist$/],
-  [{ path: '' }, /^option `path` must name a file, got ""$/],
   [{ heapdumpOnOOM: 'yes' }, /^option `heapdumpOnOOM` must be a boolean, got "yes"$/],
-  [{ addTimestamp: 1 }, /^option `addTimestamp` must be a boolean, got 1$/],
+  [{ addTimestamp: 'on' }, /^option `addTimestamp` must be a boolean, got "on"$/],
   [{ port: 0 }, /^option `port` must be an integer from 1 to 65535, got 0$/],
   [{ port: 65536 }, /^option `port` must be an integer from 1 to 65535, got 65536$/],
   [{ port: 92.5 }, /^option `port` must be an integer from 1 to 65535, got 92.5$/],
-  [{ port: '9229' }, /^option `port` must be an integer from 1 to 65535, got "9229"$/],
-  [{ port: null }, /^option `port` must be an integer from 1 to 65535, got null$/],
+  [{ port: 'http' }, /^option `port` must be an integer from 1 to 65535, got "http"$/],
+  [{ port: '0' }, /^option `port` must be an integer from 1 to 65535, got 0$/],
 ]
 
 for (const [options, message] of bad) {
@@ -58,6 +57,24 @@ for (const [options, message] of bad) {
     assert.deepEqual(childPids(), [], 'no helper was started')
   })
 }
+
+// The original parsed numbers with parseInt and fell back to the default on a falsy value: options
+// written for it (`port: process.env.INSPECT_PORT`, `path: null`) keep working.
+test('values the original took are taken: numbers and booleans in strings, 1 and 0, null and ""', () => {
+  const dir = tmpdir('lenient')
+  const script = `
+    const api = require(${JSON.stringify(path.resolve('index.js'))})({ port: '9333', threshold: ' 80 ', limit: '5', addTimestamp: 'true', heapdumpOnOOM: 1, forceSnapshot: 0, path: null, upload: '' })
+    console.log(JSON.stringify(api.options))`
+  const options = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop())
+  assert.equal(options.port, 9333)
+  assert.equal(options.threshold, 80)
+  assert.equal(options.limit, 5)
+  assert.equal(options.addTimestamp, true)
+  assert.equal(options.heapdumpOnOOM, true)
+  assert.equal(options.forceSnapshot, false)
+  assert.match(options.path, new RegExp(`^${fs.realpathSync(dir)}/OoM-pid-\\d+\\.heapsnapshot$`))
+  assert.equal(options.upload, undefined)
+})
 
 test('rejects a path in a folder that is a file', () => {
   assert.throws(() => factory({ path: '/etc/hostname/crash' }), /^Error: option `path`: "\/etc\/hostname" is not a folder$/)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::paths::{capture_files, file_path, path_text};
-use super::values::positive_integer;
+use super::values::{positive_integer, Text};
 use super::{OptionError, Prop, SNAPSHOT_EXT};
 use crate::options::Defaults;
 
@@ -39,6 +39,8 @@ pub fn capture_path(
         .unwrap_or_default()
         .as_millis();
     let default_name = format!("{}-{ms}", &kind.extension()[1..]);
+    // `""` and `null` are the default name, as in the original.
+    let path = &Text::String.lenient(path.clone());
     let file = file_path(
         path,
         "argument `path`",
@@ -51,9 +53,10 @@ pub fn capture_path(
     Ok(file.dir.join(format!("{}{}", file.stem, kind.extension())))
 }
 
-/// A CPU profile's duration: finite, above 0, at most an hour.
+/// A CPU profile's duration: finite, above 0, at most an hour; a string holding a number and
+/// `null` are taken as the original took them ([`Text::lenient`]).
 pub fn cpu_profile_duration(ms: &Prop) -> Result<Duration, OptionError> {
-    match ms {
+    match &Text::Number.lenient(ms.clone()) {
         Prop::Undefined => Ok(Duration::from_millis(30_000)),
         Prop::Number(n) if n.is_finite() && *n > 0.0 && *n <= 3_600_000.0 => {
             Ok(Duration::from_secs_f64(n / 1000.0))
@@ -93,6 +96,32 @@ pub fn analysis_top(top: &Prop) -> Result<usize, OptionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_or_a_path_is_taken_as_the_original_took_it() {
+        let ms = |p: Prop| cpu_profile_duration(&p).map_err(|e| e.to_string());
+        assert_eq!(
+            ms(Prop::String("500".into())),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(ms(Prop::Null), Ok(Duration::from_millis(30_000)));
+        assert!(ms(Prop::String("500ms".into())).is_err());
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        let defaults = Defaults {
+            dir: tmp.clone(),
+            dir_source: "the working directory",
+            pid: 1,
+            cwd: tmp.clone(),
+        };
+        let now = UNIX_EPOCH + Duration::from_millis(1234);
+        let p = capture_path(
+            &Prop::String(String::new()),
+            CaptureKind::CpuProfile,
+            &defaults,
+            now,
+        );
+        assert_eq!(p.unwrap(), tmp.join("cpuprofile-1234.cpuprofile"));
+    }
 
     #[test]
     fn bad_arguments_name_the_argument_and_the_value() {

@@ -126,13 +126,14 @@ impl RawOptions {
         }))
     }
 
-    /// The JS options object, read through `get` (a property by name).
+    /// The JS options object, read through `get` (a property by name), each value taken as the
+    /// original package took it ([`Text::lenient`](super::values::Text::lenient)).
     pub fn from_js<E>(
         mut get: impl FnMut(&'static str) -> Result<Prop, E>,
     ) -> Result<RawOptions, E> {
         let mut raw = RawOptions::unset();
         for (given, declared) in raw.0.iter_mut().zip(OPTIONS) {
-            given.prop = get(declared.js)?;
+            given.prop = declared.kind.text().lenient(get(declared.js)?);
         }
         Ok(raw)
     }

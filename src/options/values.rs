@@ -36,6 +36,27 @@ impl Text {
     }
 }
 
+impl Text {
+    /// A value given in JS, taken as the original package took it, so that options written for it
+    /// keep working: `null` and `""` are not given (it fell back to the default on a falsy value); a
+    /// string holding a number or a boolean reads as in an environment variable (it parsed numbers
+    /// with parseInt: `port: process.env.INSPECT_PORT`); and 1 and 0 are booleans where one is
+    /// expected. Anything else is checked as it is.
+    pub fn lenient(self, prop: Prop) -> Prop {
+        match (self, prop) {
+            (_, Prop::Null) => Prop::Undefined,
+            (_, Prop::String(s)) if s.is_empty() => Prop::Undefined,
+            (Text::Boolean | Text::Number, Prop::String(s)) => match self.read(s.trim()) {
+                Prop::String(_) => Prop::String(s),
+                read => read,
+            },
+            (Text::Boolean, Prop::Number(n)) if n == 1.0 => Prop::Bool(true),
+            (Text::Boolean, Prop::Number(n)) if n == 0.0 => Prop::Bool(false),
+            (_, prop) => prop,
+        }
+    }
+}
+
 /// A JSON value as the JS value it stands for.
 fn from_json(v: &serde_json::Value) -> Prop {
     use serde_json::Value;
@@ -414,6 +435,22 @@ pub(super) fn positive_integer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn js_values_are_taken_as_the_original_took_them() {
+        let s = |t: &str| Prop::String(t.into());
+        assert_eq!(Text::Number.lenient(s("9229")), Prop::Number(9229.0));
+        assert_eq!(Text::Number.lenient(s(" 70 ")), Prop::Number(70.0));
+        assert_eq!(Text::Number.lenient(s("http")), s("http"));
+        assert_eq!(Text::Number.lenient(Prop::Null), Prop::Undefined);
+        assert_eq!(Text::Boolean.lenient(s("true")), Prop::Bool(true));
+        assert_eq!(Text::Boolean.lenient(Prop::Number(0.0)), Prop::Bool(false));
+        assert_eq!(Text::Boolean.lenient(Prop::Number(2.0)), Prop::Number(2.0));
+        assert_eq!(Text::Boolean.lenient(s("yes")), s("yes"));
+        assert_eq!(Text::String.lenient(s("")), Prop::Undefined);
+        assert_eq!(Text::String.lenient(s("1")), s("1"));
+        assert_eq!(Text::Json.lenient(Prop::Null), Prop::Undefined);
+    }
 
     #[test]
     fn environment_text_reads_per_kind() {

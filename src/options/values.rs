@@ -50,8 +50,8 @@ impl Text {
                 Prop::String(_) => Prop::String(s),
                 read => read,
             },
-            (Text::Boolean, Prop::Number(n)) if n == 1.0 => Prop::Bool(true),
-            (Text::Boolean, Prop::Number(n)) if n == 0.0 => Prop::Bool(false),
+            (Text::Boolean, Prop::Number(1.0)) => Prop::Bool(true),
+            (Text::Boolean, Prop::Number(0.0)) => Prop::Bool(false),
             (_, prop) => prop,
         }
     }

@@ -28,9 +28,10 @@ declare namespace nodeOomHeapdump {
      * Where the OOM snapshot goes; `.heapsnapshot` is appended when missing. Relative paths are
      * resolved against the working directory at the time of the call. Default: `OoM-pid-<pid>` in the
      * `--diagnostic-dir` folder when Node runs with that flag, else in the working directory. With
-     * `heapdumpOnOOM` (the default), the folder must exist and be writable, and every file written
-     * there (`.heapsnapshot`, `.heapprofile`, `.oom.json`, the timestamp, their temporaries) must fit
-     * NAME_MAX and PATH_MAX; with `heapdumpOnOOM: false` nothing on disk is checked.
+     * `heapdumpOnOOM` (the default), every file written there (`.heapsnapshot`, `.heapprofile`,
+     * `.oom.json`, the timestamp, their temporaries) must fit NAME_MAX and PATH_MAX; a folder that is
+     * missing or not writable at start-up is said on stderr, not thrown (it may be there at OOM).
+     * `null` and `""` are the default. With `heapdumpOnOOM: false` nothing on disk is checked.
      */
     path?: PathLike
     /**

@@ -1,6 +1,6 @@
 // Bad options: a synchronous error naming the option and the value, and nothing installed.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -34,7 +34,6 @@ const bad = [
   [{ analyzeOnOOM: 2 }, /^option `analyzeOnOOM` must be a boolean, got 2$/],
   [{ path: 42 }, /^option `path` must be a string, got 42$/],
   [{ path: { dir: '/tmp' } }, /^option `path` must be a string, got a value of type object$/],
-  [{ path: '/no/such/folder/crash' }, /^option `path`: folder "\/no\/such\/folder" does not exist$/],
   [{ heapdumpOnOOM: 'yes' }, /^option `heapdumpOnOOM` must be a boolean, got "yes"$/],
   [{ addTimestamp: 'on' }, /^option `addTimestamp` must be a boolean, got "on"$/],
   [{ port: 0 }, /^option `port` must be an integer from 1 to 65535, got 0$/],
@@ -76,36 +75,49 @@ test('values the original took are taken: numbers and booleans in strings, 1 and
   assert.equal(options.upload, undefined)
 })
 
-test('rejects a path in a folder that is a file', () => {
-  assert.throws(() => factory({ path: '/etc/hostname/crash' }), /^Error: option `path`: "\/etc\/hostname" is not a folder$/)
-})
-
 test('rejects options that are neither an object nor a string', () => {
   assert.throws(() => factory(42), { name: 'TypeError', message: 'node-oom-heapdump: options must be an object or a path string, got 42' })
   assert.throws(() => factory([]), { name: 'TypeError', message: /got an array/ })
 })
 
-test('rejects a path in a folder it cannot write', (t) => {
-  const dir = tmpdir('ro')
-  let cleanup = () => {}
+/** Installs with `options` in a fresh node run in `cwd`: its options, and what it said on stderr. */
+function installIn(cwd, options) {
+  const script = `const api = require(${JSON.stringify(path.resolve('index.js'))})(${options}); console.log(JSON.stringify(api.options))`
+  const r = spawnSync(process.execPath, ['-e', script], { cwd, encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  return { options: JSON.parse(r.stdout.trim().split('\n').pop()), stderr: r.stderr }
+}
+
+// The OOM files are written when the process dies, not at start-up (the original only opened them
+// then): a folder that is missing or not writable now (a volume mounted later, a read-only working
+// directory) installs all the same, and says so; it must not take the app down at start-up.
+test('a folder that is missing, a file, or not writable now installs all the same and says so', (t) => {
+  const said = (what) => new RegExp(`^node-oom-heapdump: ${what}: installed all the same; at OOM nothing can be written there until it can`, 'm')
+  const cwd = tmpdir('later')
+  const missing = installIn(cwd, `{ path: '/no/such/folder/crash' }`)
+  assert.equal(missing.options.path, '/no/such/folder/crash.heapsnapshot')
+  assert.match(missing.stderr, said('option `path`: folder "/no/such/folder" does not exist'))
+  assert.match(installIn(cwd, `{ path: '/etc/hostname/crash' }`).stderr, said('option `path`: "/etc/hostname" is not a folder'))
+  // A name no folder can hold is the value's fault: it throws.
+  assert.throws(() => factory({ path: `/no/such/folder/${'x'.repeat(300)}` }), { code: 'InvalidArg' })
+
+  const ro = tmpdir('ro')
   if (process.getuid() === 0) {
     // Permission bits do not stop root; a read-only mount does.
     try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir], { stdio: 'pipe' })
-      cleanup = () => execFileSync('umount', [dir])
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro], { stdio: 'pipe' })
     } catch (err) {
       return skipOrFail(t, `cannot mount a read-only tmpfs as root: ${err.message.split('\n')[0]}`)
     }
+    t.after(() => execFileSync('umount', [ro]))
   } else {
-    fs.chmodSync(dir, 0o500)
+    fs.chmodSync(ro, 0o500)
   }
-  try {
-    assert.throws(() => factory({ path: path.join(dir, 'crash') }), {
-      message: `option \`path\`: folder ${JSON.stringify(dir)} is not writable`,
-    })
-  } finally {
-    cleanup()
-  }
+  assert.match(installIn(cwd, `{ path: ${JSON.stringify(path.join(ro, 'crash'))} }`).stderr, said(`option \`path\`: folder ${JSON.stringify(ro)} is not writable`))
+  // No options at all in a read-only working directory (readOnlyRootFilesystem): the app starts.
+  const none = installIn(ro, '')
+  assert.equal(none.options.path, path.join(ro, `OoM-pid-${none.options.path.match(/OoM-pid-(\d+)/)[1]}.heapsnapshot`))
+  assert.match(none.stderr, said(`option \`path\` not given, and its default folder ${JSON.stringify(ro)} \\(the working directory\\) is not writable; give a path in a writable folder`))
 })
 
 test('after bad options, good ones still install, and the API object is a singleton', () => {

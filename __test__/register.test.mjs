@@ -81,7 +81,7 @@ test('a bad value names the variable and the value, installs nothing, and the ap
   for (const [name, value, message] of [
     ['NODE_OOM_HEAPDUMP_THRESHOLD', 'abc', 'NODE_OOM_HEAPDUMP_THRESHOLD must be a number from 0 to 100, got "abc"'],
     ['NODE_OOM_HEAPDUMP_ADD_TIMESTAMP', 'yes', 'NODE_OOM_HEAPDUMP_ADD_TIMESTAMP must be a boolean'],
-    ['NODE_OOM_HEAPDUMP_PATH', '/no/such/folder/crash', 'NODE_OOM_HEAPDUMP_PATH: folder "/no/such/folder" does not exist'],
+    ['NODE_OOM_HEAPDUMP_PATH', `/no/such/folder/${'x'.repeat(300)}`, 'NODE_OOM_HEAPDUMP_PATH: '],
   ]) {
     const r = await start(['-r', 'node-oom-heapdump/register', '-r', app('children.js'), app('leak.js')], { cwd, env: { [name]: value, OHD_NO_LEAK: '1' } }).done
     assert.equal(r.code, 0, r.stderr)
@@ -89,6 +89,17 @@ test('a bad value names the variable and the value, installs nothing, and the ap
     assert.ok(r.stderr.includes(`node-oom-heapdump: ${message}`), r.stderr)
     assert.match(r.stderr, /nothing installed, the app starts without the OOM hook/)
   }
+})
+
+test('a folder that does not exist yet is said, and the hook installed all the same', async () => {
+  const cwd = project('reg-later')
+  const r = await start(['-r', 'node-oom-heapdump/register', '-r', app('children.js'), app('leak.js')], {
+    cwd,
+    env: { NODE_OOM_HEAPDUMP_PATH: '/no/such/folder/crash', OHD_NO_LEAK: '1' },
+  }).done
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, '{"children":1}\napp ran\n', 'the helper started, and the app ran')
+  assert.match(r.stderr, /node-oom-heapdump: NODE_OOM_HEAPDUMP_PATH: folder "\/no\/such\/folder" does not exist: installed all the same/)
 })
 
 test('NODE_OOM_HEAPDUMP_STRICT=1 makes a bad value fatal', async () => {

@@ -47,6 +47,12 @@ pub(super) fn install_raw<'env>(
 ) -> Result<Object<'env>> {
     let defaults = defaults(&context)?;
     let opts = Options::parse(&raw, &defaults)?;
+    if let (true, Some(why)) = (opts.heapdump_on_oom, &opts.path.unusable) {
+        say!(
+            "node-oom-heapdump: {why}: installed all the same; at OOM nothing can be written there \
+             until it can (the top allocation sites still go to stderr)"
+        );
+    }
     let target = opts.target();
     let export = opts.export_command.clone().map(|command| ExportConfig {
         command,

@@ -33,9 +33,9 @@ declare_options! {
         js "OOMImplementation", env "NODE_OOM_HEAPDUMP_OOM_IMPLEMENTATION";
 
     /// Where the snapshot goes (`.heapsnapshot` is appended when missing); relative to the working
-    /// directory, or to `--diagnostic-dir` when that flag is given and no `path` is. With
-    /// `heapdumpOnOOM`, the folder must exist and be writable, and every name written there must fit
-    /// NAME_MAX (255 bytes) and PATH_MAX (4096).
+    /// directory, or to `--diagnostic-dir` when that flag is given and no `path` is. Every name
+    /// written there must fit NAME_MAX (255 bytes) and PATH_MAX (4096); a folder that is missing or
+    /// not writable at start-up is said on stderr, not an error (it may be there at OOM).
     path: FilePath = SnapshotPath,
         js "path", env "NODE_OOM_HEAPDUMP_PATH";
 
@@ -120,20 +120,18 @@ impl Options {
     /// timestamp `addTimestamp` adds; otherwise nothing on disk is looked at. With `upload` the
     /// folder need not be writable.
     fn check_together(mut self) -> Result<Options, OptionError> {
-        self.path =
-            if self.heapdump_on_oom {
-                let written = oom_files(&self.path.stem, self.add_timestamp);
-                match self.path.clone().writable(&written) {
-                    // With `upload`, a folder that cannot be written (a read-only root filesystem)
-                    // is no error: the helper streams the snapshot to the bucket instead.
-                    Err(
-                        OptionError::NotWritable { .. } | OptionError::DefaultNotWritable { .. },
-                    ) if self.upload.is_some() => self.path.unchecked(),
-                    checked => checked?,
-                }
-            } else {
-                self.path.unchecked()
-            };
+        self.path = if self.heapdump_on_oom {
+            let written = oom_files(&self.path.stem, self.add_timestamp);
+            let mut path = self.path.clone().writable_later(&written)?;
+            // With `upload`, a folder that cannot be written (a read-only root filesystem) is as
+            // planned: the helper streams the snapshot to the bucket instead.
+            if self.upload.is_some() {
+                path.unusable = None;
+            }
+            path
+        } else {
+            self.path.unchecked()
+        };
         Ok(self)
     }
 

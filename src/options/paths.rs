@@ -61,6 +61,8 @@ impl SnapshotTarget {
 pub struct FilePath {
     pub dir: PathBuf,
     pub stem: String,
+    /// Why the folder cannot be written now, when that was let pass ([`FilePath::writable_later`]).
+    pub unusable: Option<String>,
     /// How errors name it: "option `path`".
     name: &'static str,
     /// Where the folder came from when no path was given ("the working directory", ...).
@@ -135,6 +137,23 @@ impl FilePath {
         }
         names_fit(name, &dir, written)?;
         Ok(FilePath { dir, ..self })
+    }
+
+    /// [`FilePath::writable`] for the OOM path, whose files are written when the process dies, not
+    /// now: a folder that is missing or not writable now (a volume mounted later, a read-only
+    /// working directory where the original package started all the same) is no error, and why
+    /// is kept in `unusable` for install to say. The names must fit all the same.
+    pub fn writable_later(self, written: &[Written]) -> Result<FilePath, OptionError> {
+        match self.clone().writable(written) {
+            Err(e) if e.is_folder_state() => {
+                names_fit(self.name, &self.dir, written)?;
+                Ok(FilePath {
+                    unusable: Some(e.to_string()),
+                    ..self.unchecked()
+                })
+            }
+            checked => checked,
+        }
     }
 
     /// The folder made absolute and normalised where it exists, as it is reported without checks.
@@ -260,6 +279,7 @@ pub(super) fn file_path(
     Ok(FilePath {
         dir: dir.to_owned(),
         stem,
+        unusable: None,
         name,
         default_from,
     })

@@ -556,6 +556,28 @@ test('errors: the inspector connection is lost in the middle of the capture', { 
   assert.ok(alive(peer.pid))
 })
 
+// The same peer answering the pid check with a 60 MB value (below a snapshot session's 64 MiB message
+// limit): read as a tree of JSON values it took about 1 GB and more, and the CLI is held to 1 GiB of
+// address space here; the value is read as text, and shown cut short, control characters escaped.
+const HUGE_ANSWER = FAKE_INSPECTOR.replace(
+  "send({ id: msg.id, result: { result: { type: 'number', value: process.pid } } })",
+  "send({ id: msg.id, result: { result: { type: 'object', value: new Array(30e6).fill(0) } } })",
+).replace(
+  "const head = body.length < 126 ? Buffer.from([0x81, body.length]) : Buffer.from([0x81, 126, body.length >> 8, body.length & 255])",
+  "const head = body.length < 126 ? Buffer.from([0x81, body.length]) : body.length < 65536 ? Buffer.from([0x81, 126, body.length >> 8, body.length & 255]) : Buffer.concat([Buffer.from([0x81, 127, 0, 0, 0, 0]), Buffer.from([body.length >>> 24, (body.length >> 16) & 255, (body.length >> 8) & 255, body.length & 255])])",
+)
+
+test('errors: a peer that answers the pid check with 60 MB is refused within bounded memory', { timeout: 120_000 }, async (t) => {
+  assert.notEqual(HUGE_ANSWER, FAKE_INSPECTOR)
+  const dir = tmpdir('attach-huge')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const peer = await startApp(t, dir, { source: HUGE_ANSWER })
+  const r = spawnSync('prlimit', [`--as=${1 << 30}`, path.join(root, 'native', 'node-oom-heapdump'), 'snapshot', String(peer.pid)], { cwd: dir, encoding: 'utf8', timeout: 90_000 })
+  assert.equal(r.status, 2, `${r.signal} ${r.stderr}`)
+  assert.match(r.stderr, new RegExp(`is not pid ${peer.pid}'s: it says its pid is \\[(0,){31}0\\.\\.\\.$`, 'm'))
+  assert.deepEqual(ls(dir), ['app.js'])
+})
+
 test('errors: bad flags name the value (exit 2)', async () => {
   for (const [args, problem] of [
     [['cpuprofile', '1', '--duration', '30'], /invalid value '30' for '--duration <DURATION>': "30" needs a unit/],

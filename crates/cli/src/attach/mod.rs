@@ -401,9 +401,43 @@ pub async fn evaluate(session: &mut Session, expression: &str) -> Result<String,
             &|| 0,
         )
         .await?;
-    let value: serde_json::Value = serde_json::from_str(answer.get())
+    // Typed, the value left as its text: a peer's answer of any size (up to the session's message
+    // limit) is not turned into a tree of values many times larger.
+    #[derive(serde::Deserialize)]
+    struct Evaluated<'a> {
+        #[serde(borrow)]
+        result: Value<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Value<'a> {
+        #[serde(borrow, default)]
+        value: Option<&'a serde_json::value::RawValue>,
+    }
+    let evaluated: Evaluated = serde_json::from_str(answer.get())
         .map_err(|e| DevtoolsError::BadMessage(format!("Runtime.evaluate: {e}")))?;
-    Ok(value["result"]["value"].to_string())
+    Ok(evaluated
+        .result
+        .value
+        .map_or_else(|| "null".to_owned(), |v| shown(v.get())))
+}
+
+/// At most 64 characters of a peer's text, control characters escaped: it goes into a message.
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(64)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().nth(64).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 /// Checks that the inspector's JavaScript says it is the pid we meant (its pid in its own pid

@@ -563,8 +563,8 @@ const HUGE_ANSWER = FAKE_INSPECTOR.replace(
   "send({ id: msg.id, result: { result: { type: 'number', value: process.pid } } })",
   "send({ id: msg.id, result: { result: { type: 'object', value: new Array(30e6).fill(0) } } })",
 ).replace(
-  "const head = body.length < 126 ? Buffer.from([0x81, body.length]) : Buffer.from([0x81, 126, body.length >> 8, body.length & 255])",
-  "const head = body.length < 126 ? Buffer.from([0x81, body.length]) : body.length < 65536 ? Buffer.from([0x81, 126, body.length >> 8, body.length & 255]) : Buffer.concat([Buffer.from([0x81, 127, 0, 0, 0, 0]), Buffer.from([body.length >>> 24, (body.length >> 16) & 255, (body.length >> 8) & 255, body.length & 255])])",
+  'const head = body.length < 126 ? Buffer.from([0x81, body.length]) : Buffer.from([0x81, 126, body.length >> 8, body.length & 255])',
+  'const head = body.length < 126 ? Buffer.from([0x81, body.length]) : body.length < 65536 ? Buffer.from([0x81, 126, body.length >> 8, body.length & 255]) : Buffer.concat([Buffer.from([0x81, 127, 0, 0, 0, 0]), Buffer.from([body.length >>> 24, (body.length >> 16) & 255, (body.length >> 8) & 255, body.length & 255])])',
 )
 
 test('errors: a peer that answers the pid check with 60 MB is refused within bounded memory', { timeout: 120_000 }, async (t) => {

@@ -15,9 +15,11 @@ mod error;
 pub mod heap_profile;
 pub mod heap_snapshot;
 mod json_string;
+mod peer_text;
 pub mod snapshot_pipe;
 pub mod window;
 
 pub use client::{list_targets, probe, Limits, Probe, Session, Target};
 pub use endpoint::Endpoint;
 pub use error::DevtoolsError;
+pub use peer_text::shown;

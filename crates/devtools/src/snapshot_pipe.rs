@@ -132,7 +132,7 @@ pub async fn stream(
             let said = d["exception"]["description"]
                 .as_str()
                 .unwrap_or("an exception");
-            said.lines().next().unwrap_or(said).to_owned()
+            crate::shown(said.lines().next().unwrap_or(said), 500)
         })
     };
     // Node answers `true` after writing; anything else that wrote nothing did not take it.

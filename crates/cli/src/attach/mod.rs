@@ -325,7 +325,10 @@ async fn open_inspector(
     let exe_name = exe.to_string_lossy().into_owned();
     if !named_node(&exe_name) && !argv0.as_deref().is_some_and(named_node) {
         if before.is_empty() {
-            return Err(AttachError::NotNode { pid, exe: exe_name });
+            return Err(AttachError::NotNode {
+                pid,
+                exe: oom_heapdump_devtools::shown(&exe_name, 256),
+            });
         }
         let ports: Vec<String> = before.iter().map(|l| l.port.to_string()).collect();
         return Err(AttachError::NoInspector {
@@ -415,29 +418,10 @@ pub async fn evaluate(session: &mut Session, expression: &str) -> Result<String,
     }
     let evaluated: Evaluated = serde_json::from_str(answer.get())
         .map_err(|e| DevtoolsError::BadMessage(format!("Runtime.evaluate: {e}")))?;
-    Ok(evaluated
-        .result
-        .value
-        .map_or_else(|| "null".to_owned(), |v| shown(v.get())))
-}
-
-/// At most 64 characters of a peer's text, control characters escaped: it goes into a message.
-fn shown(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(64)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if text.chars().nth(64).is_some() {
-        out.push_str("...");
-    }
-    out
+    Ok(evaluated.result.value.map_or_else(
+        || "null".to_owned(),
+        |v| oom_heapdump_devtools::shown(v.get(), 64),
+    ))
 }
 
 /// Checks that the inspector's JavaScript says it is the pid we meant (its pid in its own pid

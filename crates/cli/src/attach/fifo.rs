@@ -97,24 +97,25 @@ impl Fifo {
                 return Err(io::Error::other("the folder made in its /tmp was replaced"));
             }
             check(libc::mkfifoat(dir, name.as_ptr(), 0o600))?;
-            check(libc::fchownat(
+            // Opened as a path first (opening a device swapped in for it could act), checked to
+            // be a FIFO, and only then opened for reading and writing through that very inode;
+            // given to the target's user by descriptor, and the folder last.
+            let path = OwnedFd::from_raw_fd(check(libc::openat(
                 dir,
                 name.as_ptr(),
-                uid,
-                gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            ))?;
-            check(libc::fchown(dir, uid, gid))?;
-            let end = check(libc::openat(
-                dir,
-                name.as_ptr(),
-                libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            ))?;
-            let end = File::from_raw_fd(end);
-            check(libc::fstat(end.as_raw_fd(), &mut st))?;
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            ))?);
+            check(libc::fstat(path.as_raw_fd(), &mut st))?;
             if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
                 return Err(io::Error::other("what was opened is not our FIFO"));
             }
+            let reopen = cstr(&format!("/proc/self/fd/{}", path.as_raw_fd()))?;
+            let end = File::from_raw_fd(check(libc::open(
+                reopen.as_ptr(),
+                libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+            ))?);
+            check(libc::fchown(end.as_raw_fd(), uid, gid))?;
+            check(libc::fchown(dir, uid, gid))?;
             libc::fcntl(end.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES);
             fifo.end = Some(end);
             Ok(fifo)

@@ -315,6 +315,10 @@ async fn open_inspector(
     options: Options,
     signalled: &RefCell<Option<Signalled>>,
 ) -> Result<(Listener, Endpoint, String), AttachError> {
+    // Held from before the checks below to the signal: if pid's process ends and the number is
+    // taken by another meanwhile, the signal goes nowhere instead of to that one (whom SIGUSR1,
+    // without Node's handler, would kill). None where the kernel has no pidfd (before 5.3).
+    let pidfd = proc::pidfd(pid).map_err(|e| proc_error(pid, "pidfd", e))?;
     let exe = proc::exe(pid).map_err(|e| proc_error(pid, "executable", e))?;
     let status = proc::status(pid).map_err(|e| proc_error(pid, "status", e))?;
     let argv0 = proc::cmdline(pid).unwrap_or_default().into_iter().next();
@@ -340,11 +344,7 @@ async fn open_inspector(
     if !proc::has_signal(status.caught, libc::SIGUSR1) {
         return Err(AttachError::SigusrDisabled { pid });
     }
-    // SAFETY: plain kill(2).
-    if unsafe { libc::kill(pid as i32, libc::SIGUSR1) } != 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(proc_error(pid, "signal", e));
-    }
+    proc::signal(pid, pidfd.as_ref(), libc::SIGUSR1).map_err(|e| proc_error(pid, "signal", e))?;
     let at = Instant::now();
     *signalled.borrow_mut() = Some(Signalled {
         before: before.clone(),

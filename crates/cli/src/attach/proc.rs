@@ -221,9 +221,77 @@ pub fn socket_owner(inode: u64, not: u32) -> Option<(u32, String)> {
     None
 }
 
+/// A pidfd for `pid` (pidfd_open(2)), None where the kernel has none (ENOSYS: before Linux 5.3).
+pub fn pidfd(pid: u32) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain system call; the descriptor it returns is ours to own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd >= 0 {
+        return Ok(Some(unsafe {
+            std::os::fd::OwnedFd::from_raw_fd(fd as i32)
+        }));
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
+        e if e.raw_os_error() == Some(libc::ESRCH) => Err(io::ErrorKind::NotFound.into()),
+        e => Err(e),
+    }
+}
+
+/// Sends `signal` through `pidfd` when there is one (to that process only, not to whoever has its
+/// number by now), else to `pid`. A process that is gone is NotFound.
+pub fn signal(pid: u32, pidfd: Option<&std::os::fd::OwnedFd>, signal: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain system calls.
+    let r = match pidfd {
+        Some(fd) => unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        },
+        None => libc::c_long::from(unsafe { libc::kill(pid as libc::pid_t, signal) }),
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::ESRCH) => Err(io::ErrorKind::NotFound.into()),
+        e => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A signal through the pidfd reaches the process it was opened for, and no other once that
+    /// one is gone (its number may be another's by then).
+    #[test]
+    fn a_signal_through_a_pidfd_goes_to_its_process_only() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let Some(fd) = pidfd(pid).unwrap() else {
+            eprintln!("skipped: this kernel has no pidfd_open");
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        };
+        signal(pid, Some(&fd), 0).unwrap();
+        signal(pid, Some(&fd), libc::SIGTERM).unwrap();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        // Reaped: the number is free for another process; the pidfd still names the dead one.
+        let e = signal(pid, Some(&fd), libc::SIGUSR1).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn tcp_listeners_are_read() {

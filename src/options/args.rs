@@ -97,6 +97,18 @@ pub fn analysis_top(top: &Prop) -> Result<usize, OptionError> {
 mod tests {
     use super::*;
 
+    /// The temporary folder as the default folder, and a fixed time.
+    fn tmp_defaults() -> (PathBuf, Defaults, SystemTime) {
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        let defaults = Defaults {
+            dir: tmp.clone(),
+            dir_source: "the working directory",
+            pid: 1,
+            cwd: tmp.clone(),
+        };
+        (tmp, defaults, UNIX_EPOCH + Duration::from_millis(1234))
+    }
+
     #[test]
     fn a_duration_or_a_path_is_taken_as_the_original_took_it() {
         let ms = |p: Prop| cpu_profile_duration(&p).map_err(|e| e.to_string());
@@ -106,14 +118,7 @@ mod tests {
         );
         assert_eq!(ms(Prop::Null), Ok(Duration::from_millis(30_000)));
         assert!(ms(Prop::String("500ms".into())).is_err());
-        let tmp = std::env::temp_dir().canonicalize().unwrap();
-        let defaults = Defaults {
-            dir: tmp.clone(),
-            dir_source: "the working directory",
-            pid: 1,
-            cwd: tmp.clone(),
-        };
-        let now = UNIX_EPOCH + Duration::from_millis(1234);
+        let (tmp, defaults, now) = tmp_defaults();
         let p = capture_path(
             &Prop::String(String::new()),
             CaptureKind::CpuProfile,
@@ -125,14 +130,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_name_the_argument_and_the_value() {
-        let tmp = std::env::temp_dir().canonicalize().unwrap();
-        let defaults = Defaults {
-            dir: tmp.clone(),
-            dir_source: "the working directory",
-            pid: 1,
-            cwd: tmp.clone(),
-        };
-        let now = UNIX_EPOCH + Duration::from_millis(1234);
+        let (tmp, defaults, now) = tmp_defaults();
         assert_eq!(
             capture_path(&Prop::Undefined, CaptureKind::CpuProfile, &defaults, now),
             Ok(tmp.join("cpuprofile-1234.cpuprofile"))

@@ -221,7 +221,8 @@ pub fn socket_owner(inode: u64, not: u32) -> Option<(u32, String)> {
     None
 }
 
-/// A pidfd for `pid` (pidfd_open(2)), None where the kernel has none (ENOSYS: before Linux 5.3).
+/// A pidfd for `pid` (pidfd_open(2)); None where there is none to have (no such call before Linux
+/// 5.3, a seccomp filter that refuses it, a thread id): the signal then goes by number, as before.
 pub fn pidfd(pid: u32) -> io::Result<Option<std::os::fd::OwnedFd>> {
     use std::os::fd::FromRawFd;
     // SAFETY: a plain system call; the descriptor it returns is ours to own.
@@ -232,9 +233,8 @@ pub fn pidfd(pid: u32) -> io::Result<Option<std::os::fd::OwnedFd>> {
         }));
     }
     match io::Error::last_os_error() {
-        e if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
         e if e.raw_os_error() == Some(libc::ESRCH) => Err(io::ErrorKind::NotFound.into()),
-        e => Err(e),
+        _ => Ok(None),
     }
 }
 

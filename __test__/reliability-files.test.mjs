@@ -149,8 +149,10 @@ test('a stopped root helper that the app, now nobody, may not kill: the dying pr
   if (process.getuid() !== 0) return skipOrFail(t, 'needs root')
   const dir = tmpdir('stopped-root')
   fs.chownSync(dir, 65534, 65534)
+  // An export too: nothing more is sent to the helper given up on (its pipe holds a stream cut short).
+  const options = { path: path.join(dir, 'crash'), exportCommand: ['/bin/true'] }
   const child = start(['--max-old-space-size=32', fixture('drop-privileges-leak.js')], {
-    env: { OHD_OPTIONS: JSON.stringify({ path: path.join(dir, 'crash') }), OHD_WAIT: '1' },
+    env: { OHD_OPTIONS: JSON.stringify(options), OHD_WAIT: '1' },
   })
   const { helperPid, uid } = JSON.parse(await child.firstLine)
   assert.equal(uid, 65534)
@@ -164,6 +166,7 @@ test('a stopped root helper that the app, now nobody, may not kill: the dying pr
   assert.match(r.stderr, new RegExp(`helper process \\(pid ${helperPid}\\) made no progress for 5 s \\(state T\\)`))
   assert.match(r.stderr, new RegExp(`the stalled helper process \\(pid ${helperPid}\\) could not be killed \\(Operation not permitted.*\\); left running`))
   assert.match(r.stderr, /wrote .*crash\.heapsnapshot .* via this process/)
+  assert.match(r.stderr, new RegExp(`export: not run, the helper process cannot run it \\(helper process \\(pid ${helperPid}\\) was given up on: it stalled and could not be killed\\)`))
   readSnapshot(path.join(dir, 'crash.heapsnapshot'))
   assert.equal(fs.statSync(path.join(dir, 'crash.heapsnapshot')).uid, 65534, 'written as the app, nobody')
   await waitFor(() => !fs.existsSync(`/proc/${helperPid}`), 5000, 'the stopped helper to be gone')

@@ -48,6 +48,8 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 pub enum HelperError {
     #[error("helper process (pid {pid}) is not running")]
     NotRunning { pid: u32 },
+    #[error("helper process (pid {pid}) was given up on: it stalled and could not be killed")]
+    Abandoned { pid: u32 },
     #[error("helper reported: {0}")]
     Failed(String),
     /// The target's filesystem is full: the snapshot is not written again from this process.
@@ -73,6 +75,8 @@ pub struct Helper {
     pprof: bool,
     /// The upload it was started with.
     upload: Option<UploadConfig>,
+    /// Given up on: stalled, and it could not be killed. Nothing more is sent to it.
+    abandoned: bool,
 }
 
 impl Helper {
@@ -144,6 +148,7 @@ impl Helper {
             export: export.cloned(),
             pprof,
             upload: upload.cloned(),
+            abandoned: false,
         })
     }
 
@@ -177,6 +182,9 @@ impl Helper {
     /// exited, and waits for its answer: it reads this process's credentials before answering, which
     /// it can only do while this process lives.
     pub fn send_export(&mut self, files: &ExportFiles) -> Result<(), HelperError> {
+        if self.abandoned {
+            return Err(HelperError::Abandoned { pid: self.pid() });
+        }
         if !matches!(self.child.try_wait(), Ok(None)) {
             return Err(HelperError::NotRunning { pid: self.pid() });
         }
@@ -201,6 +209,8 @@ impl Helper {
     /// or that does not die at once (in disk wait on a dead mount) is not waited for: the dying
     /// process must not hang on it. Says why when it is left running.
     pub fn kill(&mut self) -> Result<(), String> {
+        // Whatever comes of it, nothing more is sent to it: its pipe holds a stream cut short.
+        self.abandoned = true;
         self.child
             .kill()
             .map_err(|e| format!("could not be killed ({e})"))?;
@@ -229,6 +239,9 @@ impl Helper {
         req: &Request,
         produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> bool) -> bool,
     ) -> Result<Ack, HelperError> {
+        if self.abandoned {
+            return Err(HelperError::Abandoned { pid: self.pid() });
+        }
         if !matches!(self.child.try_wait(), Ok(None)) {
             return Err(HelperError::NotRunning { pid: self.pid() });
         }
@@ -516,6 +529,7 @@ mod tests {
             export: None,
             pprof: false,
             upload: None,
+            abandoned: false,
         };
         let req = Request {
             final_path: dir.join("crash.heapsnapshot"),

@@ -98,6 +98,8 @@ test('a folder that is missing, a file, or not writable now installs all the sam
   assert.equal(missing.options.path, '/no/such/folder/crash.heapsnapshot')
   assert.match(missing.stderr, said('option `path`: folder "/no/such/folder" does not exist'))
   assert.match(installIn(cwd, `{ path: '/etc/hostname/crash' }`).stderr, said('option `path`: "/etc/hostname" is not a folder'))
+  // With an upload too: the snapshot could go to the bucket, but a mistyped folder loses the rest.
+  assert.match(installIn(cwd, `{ path: '/no/such/folder/crash', upload: 's3://dumps/x' }`).stderr, said('option `path`: folder "/no/such/folder" does not exist'))
   // A name no folder can hold is the value's fault: it throws.
   assert.throws(() => factory({ path: `/no/such/folder/${'x'.repeat(300)}` }), { code: 'InvalidArg' })
 
@@ -115,8 +117,10 @@ test('a folder that is missing, a file, or not writable now installs all the sam
   }
   assert.match(installIn(cwd, `{ path: ${JSON.stringify(path.join(ro, 'crash'))} }`).stderr, said(`option \`path\`: folder ${JSON.stringify(ro)} is not writable`))
   // No options at all in a read-only working directory (readOnlyRootFilesystem): the app starts.
+  // With an upload, a folder that cannot be written is as planned (the snapshot streams to it).
+  assert.doesNotMatch(installIn(cwd, `{ path: ${JSON.stringify(path.join(ro, 'crash'))}, upload: 's3://dumps/x' }`).stderr, /installed all the same/)
   const none = installIn(ro, '')
-  assert.equal(none.options.path, path.join(ro, `OoM-pid-${none.options.path.match(/OoM-pid-(\d+)/)[1]}.heapsnapshot`))
+  assert.equal(none.options.path, path.join(fs.realpathSync(ro), `OoM-pid-${none.options.path.match(/OoM-pid-(\d+)/)[1]}.heapsnapshot`))
   assert.match(none.stderr, said(`option \`path\` not given, and its default folder ${JSON.stringify(ro)} \\(the working directory\\) is not writable; give a path in a writable folder`))
 })
 

@@ -47,10 +47,11 @@ pub(super) fn install_raw<'env>(
 ) -> Result<Object<'env>> {
     let defaults = defaults(&context)?;
     let opts = Options::parse(&raw, &defaults)?;
-    if let (true, Some(why)) = (opts.heapdump_on_oom, &opts.path.unusable) {
+    if let (true, Some(u)) = (opts.heapdump_on_oom, &opts.path.unusable) {
         say!(
-            "node-oom-heapdump: {why}: installed all the same; at OOM nothing can be written there \
-             until it can (the top allocation sites still go to stderr)"
+            "node-oom-heapdump: {}: installed all the same; at OOM nothing can be written there \
+             until it can (the top allocation sites still go to stderr)",
+            u.why
         );
     }
     let target = opts.target();

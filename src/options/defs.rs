@@ -124,8 +124,10 @@ impl Options {
             let written = oom_files(&self.path.stem, self.add_timestamp);
             let mut path = self.path.clone().writable_later(&written)?;
             // With `upload`, a folder that cannot be written (a read-only root filesystem) is as
-            // planned: the helper streams the snapshot to the bucket instead.
-            if self.upload.is_some() {
+            // planned: the helper streams the snapshot to the bucket instead. (A missing folder is
+            // still said: a mistyped path would lose the heap profile and the report.)
+            if self.upload.is_some() && path.unusable.as_ref().is_some_and(|u| u.only_not_writable)
+            {
                 path.unusable = None;
             }
             path

@@ -205,7 +205,6 @@ impl OptionError {
                 | OptionError::NotAFolder { .. }
                 | OptionError::NotWritable { .. }
                 | OptionError::DefaultNotWritable { .. }
-                | OptionError::FolderUnusable { .. }
         )
     }
 }
@@ -302,7 +301,11 @@ mod tests {
         let unusable = |path: &str| {
             let mut r = raw();
             r.set("path", Prop::String(path.into()));
-            Options::parse(&r, &defaults()).unwrap().path.unusable
+            Options::parse(&r, &defaults())
+                .unwrap()
+                .path
+                .unusable
+                .map(|u| u.why)
         };
         assert_eq!(
             unusable("/no/such/folder/x").as_deref(),

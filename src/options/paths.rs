@@ -62,11 +62,19 @@ pub struct FilePath {
     pub dir: PathBuf,
     pub stem: String,
     /// Why the folder cannot be written now, when that was let pass ([`FilePath::writable_later`]).
-    pub unusable: Option<String>,
+    pub unusable: Option<Unusable>,
     /// How errors name it: "option `path`".
     name: &'static str,
     /// Where the folder came from when no path was given ("the working directory", ...).
     default_from: Option<&'static str>,
+}
+
+/// A folder that cannot be written now, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    pub why: String,
+    /// It exists and is a folder, but may not be written (the snapshot can still go to a bucket).
+    pub only_not_writable: bool,
 }
 
 /// A file we will create, by its name in the folder, and what it is to the user.
@@ -147,8 +155,15 @@ impl FilePath {
         match self.clone().writable(written) {
             Err(e) if e.is_folder_state() => {
                 names_fit(self.name, &self.dir, written)?;
+                let only_not_writable = matches!(
+                    e,
+                    OptionError::NotWritable { .. } | OptionError::DefaultNotWritable { .. }
+                );
                 Ok(FilePath {
-                    unusable: Some(e.to_string()),
+                    unusable: Some(Unusable {
+                        why: e.to_string(),
+                        only_not_writable,
+                    }),
                     ..self.unchecked()
                 })
             }

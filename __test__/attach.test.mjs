@@ -569,6 +569,7 @@ const HUGE_ANSWER = FAKE_INSPECTOR.replace(
 
 test('errors: a peer that answers the pid check with 60 MB is refused within bounded memory', { timeout: 120_000 }, async (t) => {
   assert.notEqual(HUGE_ANSWER, FAKE_INSPECTOR)
+  if (spawnSync('prlimit', ['--version']).error) return skipOrFail(t, 'no prlimit (util-linux) to limit the address space')
   const dir = tmpdir('attach-huge')
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   const peer = await startApp(t, dir, { source: HUGE_ANSWER })

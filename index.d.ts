@@ -165,7 +165,7 @@ declare namespace nodeOomHeapdump {
     /**
      * `"auto"` (default): over this process's own DevTools inspector when it runs with `--inspect`
      * (reachable on 127.0.0.1), else in-process. `"devtools"`: only over the inspector (rejects when
-     * this process has none). `"in-process"`: V8's heap profiler and CPU profiler directly; no
+     * this process has none, or when it listens elsewhere than on the loopback). `"in-process"`: V8's heap profiler and CPU profiler directly; no
      * inspector port needed. A bad value of any capture option or argument rejects with an `Error`
      * of code `InvalidArg` naming it.
      */

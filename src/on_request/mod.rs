@@ -54,6 +54,6 @@ pub fn plan(req: &Request, defaults: &Defaults, now: SystemTime) -> Result<Plan,
         path,
         duration,
         sampling_interval_us,
-        transport: transport::choose(requested, own.as_ref(), req.port),
+        transport: transport::choose(requested, own.as_ref(), req.port)?,
     })
 }

@@ -48,6 +48,8 @@ pub use oom_heapdump_devtools::Endpoint;
 /// This process's inspector, from `inspector.url()` (`ws://127.0.0.1:9229/<target id>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnInspector {
+    /// Where it listens, as the URL says (`10.0.0.1:9229`).
+    pub authority: String,
     /// Where loopback reaches it: ::1 when it is bound to `[::1]` or `[::]`, else 127.0.0.1.
     pub endpoint: Endpoint,
     pub id: String,
@@ -61,6 +63,7 @@ impl OwnInspector {
         let (authority, id) = rest.split_once('/')?;
         let (host, port) = authority.rsplit_once(':')?;
         Some(OwnInspector {
+            authority: authority.to_owned(),
             endpoint: Endpoint {
                 port: port.parse().ok().filter(|p| *p > 0)?,
                 ipv6: host.starts_with('['),
@@ -84,21 +87,30 @@ pub enum Transport {
 }
 
 /// Chooses the transport; `port` is the configured port, tried when this process has no inspector.
-pub fn choose(requested: Requested, own: Option<&OwnInspector>, port: u16) -> Transport {
+/// "devtools" with an inspector that loopback does not reach is an error: whatever listens on the
+/// loopback port instead is not ours.
+pub fn choose(
+    requested: Requested,
+    own: Option<&OwnInspector>,
+    port: u16,
+) -> Result<Transport, OptionError> {
     let over = |own: &OwnInspector| Transport::Devtools {
         endpoint: own.endpoint,
         id: Some(own.id.clone()),
     };
-    match (requested, own) {
+    Ok(match (requested, own) {
         (Requested::InProcess, _) => Transport::InProcess,
-        (Requested::Devtools, Some(own)) => over(own),
+        (Requested::Devtools, Some(own)) if own.loopback => over(own),
+        (Requested::Devtools, Some(own)) => {
+            return Err(OptionError::InspectorNotOnLoopback(own.authority.clone()))
+        }
         (Requested::Devtools, None) => Transport::Devtools {
             endpoint: Endpoint::v4(port),
             id: None,
         },
         (Requested::Auto, Some(own)) if own.loopback => over(own),
         (Requested::Auto, _) => Transport::InProcess,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -110,6 +122,7 @@ mod tests {
         assert_eq!(
             OwnInspector::parse("ws://127.0.0.1:9229/0f2c-11"),
             Some(OwnInspector {
+                authority: "127.0.0.1:9229".into(),
                 endpoint: Endpoint::v4(9229),
                 id: "0f2c-11".into(),
                 loopback: true
@@ -152,23 +165,30 @@ mod tests {
             endpoint: Endpoint::v4(4000),
             id: Some("id".into()),
         };
-        assert_eq!(choose(Requested::Auto, Some(&own), 9229), devtools);
+        let choose = |r, own, port| choose(r, own, port).map_err(|e| e.to_string());
+        assert_eq!(choose(Requested::Auto, Some(&own), 9229), Ok(devtools));
         assert_eq!(
             choose(Requested::Auto, Some(&far), 9229),
-            Transport::InProcess
+            Ok(Transport::InProcess)
         );
-        assert_eq!(choose(Requested::Auto, None, 9229), Transport::InProcess);
-        assert_eq!(choose(Requested::Devtools, Some(&far), 9229), devtools);
+        assert_eq!(
+            choose(Requested::Auto, None, 9229),
+            Ok(Transport::InProcess)
+        );
+        assert_eq!(
+            choose(Requested::Devtools, Some(&far), 9229),
+            Err("option `transport` \"devtools\" reaches an inspector on loopback only, and this process's listens on 10.0.0.1:4000 (use \"in-process\", or --inspect=127.0.0.1:<port>)".into())
+        );
         assert_eq!(
             choose(Requested::Devtools, None, 9229),
-            Transport::Devtools {
+            Ok(Transport::Devtools {
                 endpoint: Endpoint::v4(9229),
                 id: None
-            }
+            })
         );
         assert_eq!(
             choose(Requested::InProcess, Some(&own), 9229),
-            Transport::InProcess
+            Ok(Transport::InProcess)
         );
     }
 

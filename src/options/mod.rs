@@ -193,6 +193,8 @@ pub enum OptionError {
     Duration(String),
     #[error("option `samplingIntervalUs` must be an integer from 1 to 1000000, got {0}")]
     SamplingInterval(String),
+    #[error("option `transport` \"devtools\" reaches an inspector on loopback only, and this process's listens on {0} (use \"in-process\", or --inspect=127.0.0.1:<port>)")]
+    InspectorNotOnLoopback(String),
 }
 
 impl OptionError {

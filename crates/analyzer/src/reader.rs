@@ -108,7 +108,7 @@ fn read_maybe_gz<R: BufRead + Send>(
 ) -> Result<Snapshot, ParseError> {
     let head = input.fill_buf().map_err(|e| crate::json::io_at(0, e))?;
     if head.starts_with(&GZIP_MAGIC) {
-        let inflated = flate2::bufread::MultiGzDecoder::new(input);
+        let inflated = Members::new(input);
         return read(
             BufReader::with_capacity(1 << 20, inflated),
             max_numbers.saturating_mul(RESERVE_INFLATE_RATIO),
@@ -116,6 +116,57 @@ fn read_maybe_gz<R: BufRead + Send>(
         .map_err(in_gzip);
     }
     read(input, max_numbers)
+}
+
+/// Gzip members one after another, inflated, as gzip(1) reads them: zero bytes after the last
+/// member are padding (tape blocks, some transfer tools) and end the stream; other bytes that are
+/// not a member are an error.
+struct Members<R: BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: BufRead> Members<R> {
+    fn new(input: R) -> Self {
+        Members {
+            member: Some(flate2::bufread::GzDecoder::new(input)),
+        }
+    }
+}
+
+impl<R: BufRead> std::io::Read for Members<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else {
+                return Ok(0);
+            };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // That member ended: another one, padding, or the end.
+            let mut input = self.member.take().expect("a member").into_inner();
+            loop {
+                let head = input.fill_buf()?;
+                match head.first() {
+                    None => return Ok(0),
+                    Some(0) => {
+                        let zeros = head.iter().take_while(|&&b| b == 0).count();
+                        input.consume(zeros);
+                    }
+                    Some(_) if head.starts_with(&GZIP_MAGIC[..head.len().min(2)]) => {
+                        self.member = Some(flate2::bufread::GzDecoder::new(input));
+                        break;
+                    }
+                    Some(_) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "bytes after the last gzip member that are neither a member nor zero padding",
+                        ))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Says that offsets in `e` count bytes of the inflated snapshot, not of the gzip file.

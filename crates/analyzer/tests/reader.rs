@@ -368,3 +368,27 @@ fn extra_native_bytes_do_not_wrap_the_total() {
     let a = oom_heapdump_analyzer::report::analyze(&read(&text).unwrap(), Default::default());
     assert_eq!(a.total_size, u64::MAX);
 }
+
+/// Gzip as gzip(1) reads it: members one after another (here split mid-snapshot), zero padding
+/// after the last (tape blocks, some transfer tools) ignored; other bytes after it are an error.
+#[test]
+fn gzip_members_and_zero_padding_read_as_gzip_does() {
+    use std::io::Write;
+    let gz = |text: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    };
+    let half = SMALL.len() / 2;
+    let members = [gz(&SMALL.as_bytes()[..half]), gz(&SMALL.as_bytes()[half..])].concat();
+    let plain = read(SMALL).unwrap();
+    assert_eq!(read(&members).unwrap().node_id, plain.node_id);
+    let padded = [members.clone(), vec![0; 4096]].concat();
+    assert_eq!(read(&padded).unwrap().node_id, plain.node_id);
+    let garbage = [members, b"garbage".to_vec()].concat();
+    let err = read(&garbage).unwrap_err().to_string();
+    assert!(
+        err.contains("bytes after the last gzip member that are neither a member nor zero padding"),
+        "{err}"
+    );
+}

@@ -197,6 +197,16 @@ for (const kind of KINDS) {
   })
 }
 
+// An inspector bound to another loopback address is reached there, not on 127.0.0.1 (where another
+// process may listen on the same port).
+test('snapshot <pid> of an app whose inspector listens on 127.0.0.2: reached on that address', { timeout: 120_000 }, async (t) => {
+  const dir = tmpdir('attach-127-0-0-2')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const app = await startApp(t, dir, { nodeArgs: ['--inspect=127.0.0.2:0'] })
+  const { file } = await captureInto('heapsnapshot', app.pid, dir)
+  checkCapture('heapsnapshot', file, 'heapsnapshot')
+})
+
 test('snapshot <pid> on every Node major: the inspector opened by SIGUSR1 is closed again', { timeout: 300_000 }, async (t) => {
   for (const major of MAJORS) {
     const node = nodeBinary(major)

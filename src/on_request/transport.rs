@@ -4,6 +4,8 @@
 //! The inspector is reached on the loopback address of its family: 127.0.0.1, or ::1 for an
 //! inspector bound to an IPv6 address (`--inspect=[::1]:0`); never another address.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use crate::options::{OptionError, Prop};
 
 /// What the caller asked for (option `transport`).
@@ -62,14 +64,23 @@ impl OwnInspector {
         let rest = url.strip_prefix("ws://")?;
         let (authority, id) = rest.split_once('/')?;
         let (host, port) = authority.rsplit_once(':')?;
+        let port = port.parse().ok().filter(|p| *p > 0)?;
+        let ip = match host {
+            "localhost" => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            h => h
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok(),
+        };
+        let reaching = ip.and_then(|ip| Endpoint::reaching(ip, port));
         Some(OwnInspector {
             authority: authority.to_owned(),
-            endpoint: Endpoint {
-                port: port.parse().ok().filter(|p| *p > 0)?,
-                ipv6: host.starts_with('['),
-            },
+            // Off the loopback, it is not reached at all (`loopback` false): the endpoint is then
+            // only what a message names.
+            endpoint: reaching.unwrap_or_else(|| Endpoint::v4(port)),
             id: id.to_owned(),
-            loopback: ["127.0.0.1", "localhost", "[::1]", "0.0.0.0", "[::]"].contains(&host),
+            loopback: reaching.is_some(),
         })
     }
 }
@@ -128,24 +139,18 @@ mod tests {
                 loopback: true
             })
         );
-        for (url, ipv6) in [
-            ("ws://[::1]:9230/x", true),
-            ("ws://[::]:9230/x", true),
-            ("ws://0.0.0.0:9230/x", false),
-            ("ws://localhost:9230/x", false),
+        for (url, at) in [
+            ("ws://[::1]:9230/x", "[::1]:9230"),
+            ("ws://[::]:9230/x", "[::1]:9230"),
+            ("ws://0.0.0.0:9230/x", "127.0.0.1:9230"),
+            ("ws://localhost:9230/x", "127.0.0.1:9230"),
+            ("ws://127.0.0.2:9230/x", "127.0.0.2:9230"),
         ] {
             let own = OwnInspector::parse(url).unwrap();
             assert!(own.loopback, "{url}");
-            assert_eq!(own.endpoint, Endpoint { port: 9230, ipv6 }, "{url}");
+            assert_eq!(own.endpoint.to_string(), at, "{url}");
         }
-        assert_eq!(
-            Endpoint {
-                port: 1,
-                ipv6: true
-            }
-            .to_string(),
-            "[::1]:1"
-        );
+        assert_eq!(Endpoint::v6(1).to_string(), "[::1]:1");
         assert_eq!(Endpoint::v4(2).to_string(), "127.0.0.1:2");
         assert!(
             !OwnInspector::parse("ws://10.1.2.3:9230/x")

@@ -19,7 +19,6 @@ pub mod proc;
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use oom_heapdump_devtools::client::ANSWER_SILENCE;
@@ -176,18 +175,9 @@ pub fn proc_error(pid: u32, what: &str, e: std::io::Error) -> AttachError {
     }
 }
 
-/// Where loopback reaches a listener: 127.0.0.1 for IPv4 loopback or any address, ::1 for IPv6.
+/// Where loopback reaches a listener ([`Endpoint::reaching`]).
 fn endpoint(l: &Listener) -> Option<Endpoint> {
-    let ipv6 = match l.addr {
-        IpAddr::V4(a) if a.is_loopback() || a.is_unspecified() => false,
-        IpAddr::V6(a) if a.is_loopback() || a.is_unspecified() => true,
-        IpAddr::V6(a) => match a.to_ipv4_mapped() {
-            Some(v4) if v4.is_loopback() || v4.is_unspecified() => false,
-            _ => return None,
-        },
-        IpAddr::V4(_) => return None,
-    };
-    Some(Endpoint { port: l.port, ipv6 })
+    Endpoint::reaching(l.addr, l.port)
 }
 
 /// The first of `listeners` that answers as an inspector, with its target id.

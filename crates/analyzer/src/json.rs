@@ -570,3 +570,47 @@ fn fast_u32s(
     *i = at;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn arrays_read_the_same_whatever_the_buffer_size() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut text = b"".to_vec();
+        let mut expected = Vec::new();
+        for i in 0..20_000 {
+            // 1 to 11 digits, some with leading zeros, some above u32::MAX (kept modulo 2^32).
+            let digits = 1 + (rng.next() % 11) as usize;
+            let n: String = (0..digits)
+                .map(|_| char::from(b'0' + (rng.next() % 10) as u8))
+                .collect();
+            expected.push(to_uint32(n.parse::<f64>().unwrap()));
+            if i > 0 {
+                text.extend_from_slice(
+                    [",", "\n,", " , ", ",\n", "\t,\r\n"][(rng.next() % 5) as usize].as_bytes(),
+                );
+            }
+            text.extend_from_slice(n.as_bytes());
+        }
+        text.extend_from_slice(b"]");
+        for capacity in [1, 7, 16, 17, 64, 1000, 1 << 20] {
+            let mut j = Json::new(std::io::BufReader::with_capacity(capacity, &text[..]));
+            let mut got = Vec::new();
+            j.u32_array_into(&mut got, usize::MAX, "test").unwrap();
+            assert_eq!(got, expected, "buffers of {capacity} bytes");
+        }
+    }
+}

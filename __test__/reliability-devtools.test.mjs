@@ -128,10 +128,23 @@ function acceptUpgrade(req, socket) {
   // ...and then never a word.
 }
 
-// 9: a DevTools peer that lists this process's target, accepts the websocket, and never answers.
+/** Accepts the websocket, then sends an event every 500 ms (never an answer) until the socket closes. */
+function acceptAndChatter(req, socket) {
+  acceptUpgrade(req, socket)
+  const event = Buffer.from(JSON.stringify({ method: 'Runtime.consoleAPICalled', params: { type: 'log', args: [] } }))
+  // A server's text frame, unmasked, with a payload under 126 bytes.
+  const frame = Buffer.concat([Buffer.from([0x81, event.length]), event])
+  const timer = setInterval(() => socket.write(frame), 500)
+  socket.on('close', () => clearInterval(timer))
+  socket.on('error', () => clearInterval(timer))
+}
+
+// 9: a DevTools peer that lists this process's target, accepts the websocket, and never answers;
+// also one that keeps sending events meanwhile, which must not keep the command pending.
 for (const [what, onUpgrade, expected] of [
   ['never answers the websocket handshake', () => {}, /did not answer the websocket handshake within 5 s$/],
   ['accepts the websocket and never answers a command', acceptUpgrade, /did not answer HeapProfiler\.enable within 10 s$/],
+  ['sends events every 500 ms and never answers a command', acceptAndChatter, /did not answer HeapProfiler\.enable within 10 s$/],
 ]) {
   test(`devtools: a peer that ${what}: the capture rejects within the limit, and a later capture works`, { timeout: 60_000 }, async (t) => {
     const ids = []

@@ -36,6 +36,18 @@ pub struct Limits {
     pub max_message_bytes: usize,
 }
 
+/// How long [`Session::call_with`] waits for an answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait<'a> {
+    /// From the command to its answer, or to the first event of `progress`.
+    pub first: Duration,
+    /// From each event of `progress` to the answer or the next such event.
+    pub then: Duration,
+    /// The events that show the command advancing (a snapshot's chunks): only these move the
+    /// deadline on. Anything else a peer sends, however often, does not.
+    pub progress: &'a [&'a str],
+}
+
 /// One entry of an inspector's `/json/list`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Target {
@@ -221,7 +233,8 @@ impl Session {
 
     /// Sends `method` and waits for its answer, handing every event that arrives meanwhile to
     /// `on_event(method, params)` (params as JSON text). `received` counts bytes for the error
-    /// message if the socket closes. `silence`: the longest wait for the next message.
+    /// message if the socket closes. `silence`: the longest wait for the answer, whatever else
+    /// arrives meanwhile (a peer's events do not keep a command pending).
     pub async fn call(
         &mut self,
         method: &str,
@@ -230,37 +243,46 @@ impl Session {
         on_event: &mut (dyn FnMut(&str, &str) -> Result<(), DevtoolsError> + Send),
         received: &(dyn Fn() -> u64 + Sync),
     ) -> Result<Box<RawValue>, DevtoolsError> {
-        self.call_with_first_silence(method, params, silence, silence, on_event, received)
+        let wait = Wait {
+            first: silence,
+            then: silence,
+            progress: &[],
+        };
+        self.call_with(method, params, wait, on_event, received)
             .await
     }
 
-    /// [`Session::call`], waiting up to `first_silence` for the first message after the command
-    /// and `silence` for each one after it.
-    pub async fn call_with_first_silence(
+    /// [`Session::call`], waiting as `wait` says.
+    pub async fn call_with(
         &mut self,
         method: &str,
         params: serde_json::Value,
-        first_silence: Duration,
-        silence: Duration,
+        wait: Wait<'_>,
         on_event: &mut (dyn FnMut(&str, &str) -> Result<(), DevtoolsError> + Send),
         received: &(dyn Fn() -> u64 + Sync),
     ) -> Result<Box<RawValue>, DevtoolsError> {
         let id = self.send(method, params).await?;
-        let mut limit = first_silence;
+        let mut limit = wait.first;
+        let mut deadline = tokio::time::Instant::now() + limit;
         loop {
             let next = self.next_text(received);
-            let text =
-                tokio::time::timeout(limit, next)
-                    .await
-                    .map_err(|_| DevtoolsError::Silent {
-                        url: self.url.clone(),
-                        what: method.to_owned(),
-                        secs: limit.as_secs(),
-                    })??;
-            limit = silence;
+            let text = tokio::time::timeout_at(deadline, next)
+                .await
+                .map_err(|_| DevtoolsError::Silent {
+                    url: self.url.clone(),
+                    what: method.to_owned(),
+                    secs: limit.as_secs(),
+                })??;
+            let mut progressed = |event: &str| {
+                if wait.progress.contains(&event) {
+                    limit = wait.then;
+                    deadline = tokio::time::Instant::now() + limit;
+                }
+            };
             // Events are most of the traffic (snapshot chunks): split them without parsing them.
             if let Some((event, params)) = split_event(&text) {
                 on_event(event, params)?;
+                progressed(event);
                 continue;
             }
             let msg: Incoming = serde_json::from_str(&text)
@@ -277,7 +299,10 @@ impl Session {
                     return RawValue::from_string(result.to_owned())
                         .map_err(|e| DevtoolsError::BadMessage(e.to_string()));
                 }
-                (None, Some(event)) => on_event(event, msg.params.map_or("null", |p| p.get()))?,
+                (None, Some(event)) => {
+                    on_event(event, msg.params.map_or("null", |p| p.get()))?;
+                    progressed(event);
+                }
                 _ => {}
             }
         }

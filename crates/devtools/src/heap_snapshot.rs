@@ -14,7 +14,7 @@ use oom_heapdump_capture::{Landing, SnapshotSummary, SnapshotWriter};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::client::{Limits, Session, ANSWER_SILENCE};
+use crate::client::{Limits, Session, Wait, ANSWER_SILENCE};
 use crate::snapshot_pipe::{self, PipeError};
 use crate::{json_string, DevtoolsError, Endpoint};
 use oom_heapdump_capture::CaptureError;
@@ -22,10 +22,13 @@ use oom_heapdump_capture::CaptureError;
 /// Largest message of a snapshot session: V8's inspector sends the snapshot as a stream of small
 /// chunks of JSON text (each escaped once more inside its event), far below this.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
-/// Silence allowed between two messages while a snapshot is taken. V8 first collects garbage
+/// Silence allowed between two of its chunks or progress reports while a snapshot is taken. V8 first collects garbage
 /// (no message), then builds the snapshot (reporting progress every few thousand objects when
 /// asked to), then streams its chunks; only the collection of a very large heap is silent for long.
 pub const SNAPSHOT_SILENCE: Duration = Duration::from_secs(120);
+/// The events of a snapshot being taken: only these hold the command's deadline off.
+const CHUNK_EVENT: &str = "HeapProfiler.addHeapSnapshotChunk";
+const PROGRESS_EVENT: &str = "HeapProfiler.reportHeapSnapshotProgress";
 /// Without progress reports (nobody asked for them: V8 would count the heap's objects first, one
 /// more pass over the heap on the app's thread), V8 is silent until the whole snapshot is built, so
 /// the first message may take longer on a large heap: [`SNAPSHOT_SILENCE`] plus one second per
@@ -189,7 +192,7 @@ pub async fn stream(
     let mut decoded = Vec::with_capacity(1 << 20);
     let mut on_event = |method: &str, params: &str| -> Result<(), DevtoolsError> {
         match method {
-            "HeapProfiler.addHeapSnapshotChunk" => {
+            CHUNK_EVENT => {
                 let body = params
                     .strip_prefix("{\"chunk\":\"")
                     .and_then(|p| p.strip_suffix("\"}"))
@@ -202,7 +205,7 @@ pub async fn stream(
                 sink(&decoded)?;
                 bytes.fetch_add(decoded.len() as u64, Ordering::Relaxed);
             }
-            "HeapProfiler.reportHeapSnapshotProgress" => {
+            PROGRESS_EVENT => {
                 if let Ok(p) = serde_json::from_str::<Progress>(params) {
                     if !progress.report(p.done, p.total) {
                         return Err(DevtoolsError::ProgressFailed);
@@ -230,11 +233,14 @@ pub async fn stream(
         first_chunk_silence(resident_bytes)
     };
     session
-        .call_with_first_silence(
+        .call_with(
             "HeapProfiler.takeHeapSnapshot",
             json!({ "reportProgress": report_progress, "captureNumericValue": false }),
-            first_silence,
-            SNAPSHOT_SILENCE,
+            Wait {
+                first: first_silence,
+                then: SNAPSHOT_SILENCE,
+                progress: &[CHUNK_EVENT, PROGRESS_EVENT],
+            },
             &mut on_event,
             &received,
         )

@@ -26,6 +26,11 @@ export interface CaptureResult {
   /** Heap snapshots only. */
   nodeCount?: number
   edgeCount?: number
+  /**
+   * Which file landed, read from the writer's descriptor before the rename (absent where
+   * `statx(2)` is not available).
+   */
+  file?: LandedFile
 }
 
 /** Facts about the process, filled in by index.js (`context()`). */
@@ -59,6 +64,16 @@ export declare function install(options: object | undefined | null, context: Con
  * (`NODE_OOM_HEAPDUMP_PATH`, ...) set; unset ones take their defaults.
  */
 export declare function installFromEnvironment(context: Context): Record<string, boolean | number | string | string[]>
+
+/**
+ * A file as `fs.lstatSync(path, { bigint: true })` describes it: what `deleteHeapSnapshot`
+ * compares with what the path holds before it removes anything.
+ */
+export interface LandedFile {
+  dev: bigint
+  ino: bigint
+  birthtimeNs: bigint
+}
 
 /** Loads the shim at `path` (an absolute path); throws naming the file and what is missing. */
 export declare function loadShim(path: string): void

@@ -103,10 +103,11 @@ class NodeOomHeapdumpAPI {
     const capture = this._native.capture(kind, filePath ?? undefined, durationMs, captureOptions, this._port, context())
     this._busy = kind === 'heapsnapshot' ? 'heap snapshot' : 'CPU profile'
     try {
-      const result = await capture
-      // Which file it is, so that delete never removes another put in its place. (Between the
-      // landing and this lstat another could take its place; the capture result does not say yet.)
-      const created = identity(result.path)
+      const { file, ...result } = await capture
+      // Which file it is, so that delete never removes another put in its place: as the writer's
+      // descriptor said before the rename (a file put in its place since, even at once, is not
+      // taken for ours); by its name only where statx(2) was not available.
+      const created = file ? { dev: file.dev, ino: file.ino, birth: file.birthtimeNs } : identity(result.path)
       if (created) this._files.set(result.path, created)
       this.lastCapture = Object.freeze({ kind, ...result, ms: Date.now() - started })
       debug(`wrote ${result.path} (${result.bytes} bytes) via ${result.transport} in ${this.lastCapture.ms} ms`)

@@ -277,3 +277,47 @@ test('delete checks the file, not the path: a swapped folder, a file written sin
   assert.deepEqual(ls(dir), ['b.heapsnapshot', 'd', 'd-moved', 'elsewhere', 'x.heapsnapshot'], 'y was deleted, a stays in d-moved')
   assert.deepEqual(ls(path.join(dir, 'd-moved')), ['a.heapsnapshot'])
 })
+
+test('delete: a file put in the place of ours the moment it landed, before our JS looked, is not taken for ours', async () => {
+  const dir = tmpdir('planted')
+  const out = await inChild(
+    async ({ factory, attempt, args, fs }) => {
+      require('node:inspector').open(0, '127.0.0.1')
+      const api = factory({ heapdumpOnOOM: false })
+      // Another process wins the race: the first time anything looks at a capture's final name,
+      // it has already replaced our file there with its own.
+      const lstat = fs.lstatSync
+      const planted = new Set()
+      fs.lstatSync = (file, ...rest) => {
+        if (/\.(heapsnapshot|cpuprofile)$/.test(file) && !planted.has(file)) {
+          planted.add(file)
+          fs.rmSync(file)
+          fs.writeFileSync(file, 'planted')
+        }
+        return lstat(file, ...rest)
+      }
+      const results = []
+      for (const [make, del] of [
+        [() => api.createHeapSnapshot(`${args.dir}/in-process`, { transport: 'in-process' }), 'deleteHeapSnapshot'],
+        [() => api.createHeapSnapshot(`${args.dir}/devtools`, { transport: 'devtools' }), 'deleteHeapSnapshot'],
+        [() => api.createCpuProfile(`${args.dir}/profile`, 50), 'deleteCpuProfile'],
+        [() => api.createCpuProfile(`${args.dir}/profile-in-process`, 50, { transport: 'in-process' }), 'deleteCpuProfile'],
+      ]) {
+        const file = await make()
+        results.push({ transport: api.lastCapture.transport, deleted: await attempt(() => api[del](file)) })
+      }
+      return results
+    },
+    { args: { dir } },
+  )
+  assert.deepEqual(
+    out.map((r) => r.transport),
+    ['in-process', 'devtools', 'devtools', 'in-process'],
+  )
+  for (const r of out) {
+    assert.equal(r.deleted.ok, false, JSON.stringify(r))
+    assert.match(r.deleted.message, /^File not found: ".*" is not a file created by this instance \(it was replaced since\)$/)
+  }
+  assert.deepEqual(ls(dir), ['devtools.heapsnapshot', 'in-process.heapsnapshot', 'profile-in-process.cpuprofile', 'profile.cpuprofile'])
+  for (const f of ls(dir)) assert.equal(fs.readFileSync(path.join(dir, f), 'utf8'), 'planted', f)
+})

@@ -4,6 +4,7 @@
 //! still can"); never takes one that is estimated not to fit; at most `limit` snapshots, each after
 //! the heap grew by a tenth since the last.
 
+use oom_heapdump_capture::Landed;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -181,7 +182,7 @@ fn snapshot(path: &Path, reason: String) -> Result<(), InProcessError> {
             let landed = pending.wait();
             SNAPSHOTTING.store(false, Ordering::Release);
             match landed {
-                Ok((path, s)) => {
+                Ok((Landed { path, .. }, s)) => {
                     say!(
                         "node-oom-heapdump: wrote {} ({:.1} MB, {} nodes) in {:.1} s",
                         path.display(),

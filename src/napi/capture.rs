@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use napi::bindgen_prelude::{Function, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{BigInt, Function, JsValue, Object, PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Result, Status, Task, ValueType};
 use napi_derive::napi;
-use oom_heapdump_capture::SnapshotSummary;
+use oom_heapdump_capture::{Landed, SnapshotSummary};
 
 use super::context::{defaults, to_prop, Context};
 use super::errors::{failure, invalid};
@@ -45,26 +45,41 @@ pub struct CaptureResult {
     /// Heap snapshots only.
     pub node_count: Option<f64>,
     pub edge_count: Option<f64>,
+    /// Which file landed, read from the writer's descriptor before the rename (absent where
+    /// `statx(2)` is not available).
+    pub file: Option<LandedFile>,
+}
+
+/// A file as `fs.lstatSync(path, { bigint: true })` describes it: what `deleteHeapSnapshot`
+/// compares with what the path holds before it removes anything.
+#[napi(object)]
+pub struct LandedFile {
+    pub dev: BigInt,
+    pub ino: BigInt,
+    pub birthtime_ns: BigInt,
 }
 
 impl CaptureResult {
-    fn snapshot(transport: &str, path: PathBuf, s: SnapshotSummary) -> CaptureResult {
+    fn snapshot(transport: &str, landed: Landed, s: SnapshotSummary) -> CaptureResult {
         CaptureResult {
-            path: path.to_string_lossy().into_owned(),
-            transport: transport.into(),
-            bytes: s.bytes as f64,
             node_count: Some(s.node_count as f64),
             edge_count: Some(s.edge_count as f64),
+            ..CaptureResult::profile(transport, landed, s.bytes)
         }
     }
 
-    fn profile(transport: &str, path: PathBuf, bytes: u64) -> CaptureResult {
+    fn profile(transport: &str, landed: Landed, bytes: u64) -> CaptureResult {
         CaptureResult {
-            path: path.to_string_lossy().into_owned(),
+            path: landed.path.to_string_lossy().into_owned(),
             transport: transport.into(),
             bytes: bytes as f64,
             node_count: None,
             edge_count: None,
+            file: landed.id.map(|id| LandedFile {
+                dev: id.dev.into(),
+                ino: id.ino.into(),
+                birthtime_ns: id.birth_ns.into(),
+            }),
         }
     }
 
@@ -166,7 +181,7 @@ pub fn capture<'env>(
         }
         (CaptureKind::CpuProfile, Transport::Devtools { endpoint, id }) => {
             settle_on_runtime(env, async move {
-                let (path, bytes) = devtools::cpu_profile::record(
+                let (landed, bytes) = devtools::cpu_profile::record(
                     endpoint,
                     id.as_deref(),
                     &plan.path,
@@ -176,7 +191,7 @@ pub fn capture<'env>(
                 .await
                 .map_err(failure)?;
                 Ok(resolved(
-                    CaptureResult::profile("devtools", path, bytes).exported(),
+                    CaptureResult::profile("devtools", landed, bytes).exported(),
                 ))
             })
         }
@@ -257,7 +272,9 @@ async fn devtools_heap_snapshot(
     reporter: Reporter,
 ) -> Result<CaptureResult> {
     match devtools::heap_snapshot::take(endpoint, id.as_deref(), &plan.path, &reporter).await {
-        Ok((path, summary)) => Ok(CaptureResult::snapshot("devtools", path, summary).exported()),
+        Ok((landed, summary)) => {
+            Ok(CaptureResult::snapshot("devtools", landed, summary).exported())
+        }
         // The callback's own error, as in-process (where it is thrown from `capture`).
         Err(e @ DevtoolsError::ProgressFailed) => {
             Err(reporter.thrown().unwrap_or_else(|| failure(e)))
@@ -375,8 +392,8 @@ impl Task for FinishSnapshot {
             .0
             .take()
             .ok_or_else(|| failure("snapshot already finished"))?;
-        let (path, summary) = pending.wait().map_err(failure)?;
-        Ok(CaptureResult::snapshot("in-process", path, summary).exported())
+        let (landed, summary) = pending.wait().map_err(failure)?;
+        Ok(CaptureResult::snapshot("in-process", landed, summary).exported())
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {
@@ -395,8 +412,8 @@ impl Task for WriteCpuProfile {
     type JsValue = CaptureResult;
 
     fn compute(&mut self) -> Result<CaptureResult> {
-        let (path, bytes) = cpu_profile_file::write(&self.path, &self.json).map_err(failure)?;
-        Ok(CaptureResult::profile("in-process", path, bytes).exported())
+        let (landed, bytes) = cpu_profile_file::write(&self.path, &self.json).map_err(failure)?;
+        Ok(CaptureResult::profile("in-process", landed, bytes).exported())
     }
 
     fn resolve(&mut self, _: Env, output: CaptureResult) -> Result<CaptureResult> {

@@ -5,11 +5,11 @@
 //! CPU profiles: a V8 CPU profiler of our own is started and, after the duration, stopped on the
 //! JS thread, which gets V8's `.cpuprofile` JSON; it is written like the DevTools path's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::sync_channel;
 use std::thread::{self, JoinHandle};
 
-use oom_heapdump_capture::{CaptureError, Landing, SnapshotSummary, SnapshotWriter};
+use oom_heapdump_capture::{CaptureError, Landed, Landing, SnapshotSummary, SnapshotWriter};
 
 use crate::shim::{CpuProfileRun, HeapSnapshot};
 
@@ -32,10 +32,10 @@ pub enum InProcessError {
 }
 
 /// A snapshot whose bytes are still being written; [`PendingWrite::wait`] blocks until it lands.
-pub struct PendingWrite(JoinHandle<Result<(PathBuf, SnapshotSummary), CaptureError>>);
+pub struct PendingWrite(JoinHandle<Result<(Landed, SnapshotSummary), CaptureError>>);
 
 impl PendingWrite {
-    pub fn wait(self) -> Result<(PathBuf, SnapshotSummary), InProcessError> {
+    pub fn wait(self) -> Result<(Landed, SnapshotSummary), InProcessError> {
         Ok(self
             .0
             .join()

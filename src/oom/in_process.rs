@@ -1,8 +1,6 @@
 //! The fallback when the helper process cannot land the snapshot: written from this process, with
 //! the same temporary name, completeness check, fsync and rename.
 
-use std::path::PathBuf;
-
 use oom_heapdump_capture::protocol::{Ack, Request};
 use oom_heapdump_capture::{CaptureError, SnapshotWriter};
 
@@ -27,9 +25,9 @@ pub(super) fn write_in_process(
     if let Some(e) = error {
         return Err(e);
     }
-    let (path, summary): (PathBuf, _) = writer.finish(req.landing)?;
+    let (landed, summary) = writer.finish(req.landing)?;
     Ok(Ack::Written {
-        path,
+        path: landed.path,
         bytes: summary.bytes,
         node_count: summary.node_count,
         edge_count: summary.edge_count,

@@ -254,6 +254,16 @@ impl AtomicFile {
         Ok(())
     }
 
+    /// [`AtomicFile::commit`], also saying which file landed ([`FileId`], read from this writer's
+    /// own descriptor before the rename): whoever later removes "the file we wrote" compares it
+    /// with what the name holds then, and another file put in its place, even a moment after the
+    /// rename, is never taken for ours.
+    pub fn land(self, landing: Landing) -> Result<Landed, CaptureError> {
+        let id = FileId::of(self.file.as_ref().expect("file is open until commit"));
+        let path = self.commit(landing)?;
+        Ok(Landed { path, id })
+    }
+
     /// Makes the file durable and moves it to its final name; returns the name it landed under.
     ///
     /// With [`Landing::Replace`], another writer may replace the file right after; when the final
@@ -347,6 +357,48 @@ impl AtomicFile {
         deregister(&self.tmp);
         self.tmp.clear();
         self.file.take();
+    }
+}
+
+/// A file that landed: the name it landed under, and which file that is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    pub path: PathBuf,
+    /// None where `statx(2)` is not available (the caller may then only go by the name).
+    pub id: Option<FileId>,
+}
+
+/// Which file a name holds, as Node's `fs.lstat(path, { bigint: true })` reports it (libuv reads
+/// `statx(2)`): `dev` (`makedev` of its major and minor numbers), `ino`, and `birthtimeNs`, which
+/// tells apart two files given the same inode number one after the other (as ext4 does with a freed
+/// one); 0 where the file system keeps no birth time, as in Node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub birth_ns: i64,
+}
+
+impl FileId {
+    /// The file open as `file`; None when `statx(2)` fails.
+    pub fn of(file: &File) -> Option<FileId> {
+        // SAFETY: statx fills the zeroed struct it is given; the empty path with AT_EMPTY_PATH
+        // names the descriptor itself.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::statx(
+                file.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH,
+                libc::STATX_BASIC_STATS | libc::STATX_BTIME,
+                &mut st,
+            )
+        };
+        (rc == 0).then(|| FileId {
+            dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            birth_ns: st.stx_btime.tv_sec * 1_000_000_000 + i64::from(st.stx_btime.tv_nsec),
+        })
     }
 }
 
@@ -538,6 +590,36 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
         assert!(!in_flight().contains(&target));
+    }
+
+    #[test]
+    fn land_says_which_file_landed_as_stat_reports_it() {
+        let d = tempdir("land");
+        let target = d.join("a.heapsnapshot");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"hello").unwrap();
+        let landed = f.land(Landing::Replace).unwrap();
+        assert_eq!(landed.path, target);
+        let id = landed.id.expect("statx works here");
+        let st = fs::symlink_metadata(&target).unwrap();
+        assert_eq!((id.dev, id.ino), (st.dev(), st.ino()));
+        // std reads the birth time with statx too, where the file system keeps one.
+        if let Ok(born) = st.created() {
+            let ns = born
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            assert_eq!(i128::from(id.birth_ns), ns as i128);
+        }
+        // Another file put under the name is another FileId, though it may reuse the inode (where
+        // the file system keeps birth times).
+        fs::remove_file(&target).unwrap();
+        let mut g = AtomicFile::create(&target).unwrap();
+        g.write_all(b"other").unwrap();
+        let other = g.land(Landing::Replace).unwrap().id.unwrap();
+        if st.created().is_ok() {
+            assert_ne!(other, id);
+        }
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub mod snapshot_writer;
 pub mod utc;
 
 pub use atomic_file::{
-    parse_temp_name, sweep_stale_partials, temp_name, AtomicFile, Landing, ReadBack, StalePartial,
-    TEMP_NAME_EXTRA,
+    parse_temp_name, sweep_stale_partials, temp_name, AtomicFile, FileId, Landed, Landing,
+    ReadBack, StalePartial, TEMP_NAME_EXTRA,
 };
 pub use check::{SnapshotCheck, SnapshotSummary};
 pub use error::{CaptureError, CheckError, ProtocolError};

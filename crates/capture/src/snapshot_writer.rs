@@ -1,9 +1,9 @@
 //! A heap snapshot on its way to disk: an [`AtomicFile`] fed through the [`SnapshotCheck`], so that
 //! only a snapshot whose counts match its header is ever renamed to its final name.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::atomic_file::{AtomicFile, Landing};
+use crate::atomic_file::{AtomicFile, Landed, Landing};
 use crate::check::{SnapshotCheck, SnapshotSummary};
 use crate::error::CaptureError;
 
@@ -35,10 +35,11 @@ impl SnapshotWriter {
         self.file.write_all(chunk)
     }
 
-    /// Checks completeness, then commits; on any error the temporary file is removed.
-    pub fn finish(self, landing: Landing) -> Result<(PathBuf, SnapshotSummary), CaptureError> {
+    /// Checks completeness, then lands the file ([`AtomicFile::land`]); on any error the
+    /// temporary file is removed.
+    pub fn finish(self, landing: Landing) -> Result<(Landed, SnapshotSummary), CaptureError> {
         let summary = self.check.finish()?;
-        let path = self.file.commit(landing)?;
-        Ok((path, summary))
+        let landed = self.file.land(landing)?;
+        Ok((landed, summary))
     }
 }

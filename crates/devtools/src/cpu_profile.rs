@@ -1,7 +1,8 @@
 //! A CPU profile over the websocket: `Profiler.enable`, `setSamplingInterval`, `start`, then after
 //! the duration `stop`, whose answer carries the profile; it is checked and written atomically.
 
-use std::path::{Path, PathBuf};
+use oom_heapdump_capture::Landed;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
@@ -26,7 +27,7 @@ pub async fn record(
     final_path: &Path,
     duration: Duration,
     sampling_interval_us: u32,
-) -> Result<(PathBuf, u64), DevtoolsError> {
+) -> Result<(Landed, u64), DevtoolsError> {
     let mut session = Session::connect(at, own_id, LIMITS).await?;
     let json = record_on(&mut session, duration, sampling_interval_us).await?;
     session.close().await;

@@ -2,9 +2,9 @@
 //! written with the atomic-file rules. Used by the DevTools and the in-process paths of the addon,
 //! and by the command line (which may stream a checked profile to its stdout instead).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use oom_heapdump_capture::{AtomicFile, CaptureError, Landing};
+use oom_heapdump_capture::{AtomicFile, CaptureError, Landed, Landing};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -26,13 +26,14 @@ pub enum CpuProfileError {
     Capture(#[from] CaptureError),
 }
 
-/// Checks `json` is a complete CPU profile, writes it to `final_path`; returns where and how big.
-pub fn write(final_path: &Path, json: &[u8]) -> Result<(PathBuf, u64), CpuProfileError> {
+/// Checks `json` is a complete CPU profile, writes it to `final_path`; returns which file landed
+/// where, and how big.
+pub fn write(final_path: &Path, json: &[u8]) -> Result<(Landed, u64), CpuProfileError> {
     check(json)?;
     let mut file = AtomicFile::create(final_path)?;
     file.write_all(json)?;
     let len = file.len();
-    Ok((file.commit(Landing::Replace)?, len))
+    Ok((file.land(Landing::Replace)?, len))
 }
 
 /// Checks that `json` is a complete CPU profile: nodes, as many samples as time deltas, a start
@@ -88,10 +89,8 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         let good =
             br#"{"nodes":[{"id":1}],"startTime":1,"endTime":2,"samples":[1],"timeDeltas":[5]}"#;
-        assert_eq!(
-            write(&target, good).unwrap(),
-            (target.clone(), good.len() as u64)
-        );
+        let (landed, len) = write(&target, good).unwrap();
+        assert_eq!((landed.path, len), (target.clone(), good.len() as u64));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

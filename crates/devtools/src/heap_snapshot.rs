@@ -6,11 +6,11 @@
 //! failed (the app's callback threw) stops the capture, and nothing lands.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use oom_heapdump_capture::{Landing, SnapshotSummary, SnapshotWriter};
+use oom_heapdump_capture::{Landed, Landing, SnapshotSummary, SnapshotWriter};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -81,7 +81,7 @@ pub async fn take(
     own_id: Option<&str>,
     final_path: &Path,
     progress: &dyn ProgressSink,
-) -> Result<(PathBuf, SnapshotSummary), DevtoolsError> {
+) -> Result<(Landed, SnapshotSummary), DevtoolsError> {
     let mut session = Session::connect(at, own_id, LIMITS).await?;
     let mut writer = SnapshotWriter::create(final_path)?;
     let resident = resident_bytes("self");

@@ -435,9 +435,9 @@ fn receive<R: io::BufRead>(
             (Err(why), _) => return Err(why),
         }
     }
-    let (path, summary) = writer.finish(req.landing)?;
+    let (landed, summary) = writer.finish(req.landing)?;
     let ack = Ack::Written {
-        path,
+        path: landed.path,
         bytes: summary.bytes,
         node_count: summary.node_count,
         edge_count: summary.edge_count,

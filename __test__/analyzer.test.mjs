@@ -713,6 +713,46 @@ test('a gzip-compressed snapshot is read directly by analyze, diff and analyzeHe
   assert.deepEqual(cliJson('analyze', members), cliJson('analyze', base))
 })
 
+test('analyze - reads standard input: a file, a pipe, gzip; a terminal or device is refused; errors say (stdin)', { timeout: 120_000 }, async () => {
+  const { base } = knownHeap(process.execPath)
+  const zlib = await import('node:zlib')
+  const whole = fs.readFileSync(base)
+  const expected = cliJson('analyze', base)
+  const stdin = (input, ...args) => {
+    const r = spawnSync(process.execPath, [BIN, 'analyze', '-', ...args], {
+      input,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: TIMEOUT,
+      maxBuffer: 64 << 20,
+    })
+    assert.equal(r.error, undefined, r.error?.message)
+    return r
+  }
+  // A pipe, plain and gzip.
+  for (const input of [whole, zlib.gzipSync(whole, { level: 1 })]) {
+    const r = stdin(input, '--json')
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout), expected)
+  }
+  // A file as standard input (`analyze - < FILE`), as the text report names it.
+  const text = spawnSync('/bin/sh', ['-c', 'exec "$0" analyze - < "$1"', NATIVE_ANALYZER, base], { encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 << 20 })
+  assert.equal(text.status, 0, text.stderr)
+  assert.equal(text.stdout, cli('analyze', base).stdout.replace(base, '(stdin)'))
+  // Not a snapshot, cut short, and /dev/null (a device): one line naming (stdin), exit 2.
+  for (const [input, message] of [
+    [Buffer.from('hello'), "node-oom-heapdump: (stdin): not a heap snapshot: expected '{', found 'h' at byte 0\n"],
+    [whole.subarray(0, 5000), 'node-oom-heapdump: (stdin): the file ends at byte 5000, inside nodes: the snapshot is truncated\n'],
+  ]) {
+    const r = stdin(input)
+    assert.equal(r.status, 2, r.stderr)
+    assert.equal(r.stderr, message)
+  }
+  const devNull = stdin(undefined)
+  assert.equal(devNull.status, 2, devNull.stderr)
+  assert.equal(devNull.stderr, 'node-oom-heapdump: cannot read (stdin): it is a character device, not a regular file\n')
+})
+
 test('a broken gzip snapshot exits 2 with one line naming the problem', { timeout: 60_000 }, async () => {
   const { base } = knownHeap(process.execPath)
   const zlib = await import('node:zlib')

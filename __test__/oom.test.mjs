@@ -1,5 +1,6 @@
 // OOM captures through the native hook: a leaking child process on every supported Node major.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -43,6 +44,24 @@ test('the summary does not hold up the exit of the dying process', async () => {
   assert.equal(r.code, 1, r.stderr)
   assert.ok(!r.stderrAtExit.includes('Top 10 classes'), 'the app exited before the analysis ended')
   assert.match(r.stderr, /what filled the heap, from .*slow\.heapsnapshot[^]*Top 10 classes by retained size[^]*LeakyRequestRecord/)
+})
+
+test('the summary is of the file the OOM wrote, even when another is put under its name before the analyzer starts', async () => {
+  const dir = tmpdir('swapsummary')
+  // Another snapshot, of a heap without the leak, that "someone" moves over ours just before the
+  // analyzer starts, after the helper checked the name.
+  const planted = path.join(dir, 'planted.heapsnapshot')
+  execFileSync(process.execPath, ['-e', `require('node:v8').writeHeapSnapshot(${JSON.stringify(planted)})`])
+  const final = path.join(dir, 'swap.heapsnapshot')
+  const swapping = path.join(dir, 'swapping-analyzer')
+  fs.writeFileSync(swapping, `#!/bin/sh\nmv -f ${planted} ${final}\nexec ${path.join(root, 'native', 'node-oom-heapdump')} "$@"\n`, { mode: 0o755 })
+  const r = await runLeak({ options: { path: path.join(dir, 'swap') }, env: { NODE_OOM_HEAPDUMP_ANALYZER: swapping } })
+  assert.equal(r.code, 1, r.stderr)
+  assert.ok(!fs.existsSync(planted), 'the swap happened')
+  assert.equal(countObjectsOfClass(readSnapshot(final), 'LeakyRequestRecord'), 0, 'the name holds the planted snapshot')
+  const summary = r.stderr.slice(r.stderr.indexOf(`what filled the heap, from ${final}`))
+  assert.ok(summary.length < r.stderr.length, r.stderr)
+  assert.match(summary, /Top 10 classes by retained size[^]* LeakyRequestRecord {2}\(script \d+, line \d+\)\n/, summary)
 })
 
 test('analyzeOnOOM: false: no summary after the snapshot', async () => {

@@ -29,6 +29,6 @@ pub mod suspects;
 
 pub use error::ParseError;
 pub use json::MAX_STRING_BYTES;
-pub use reader::{read_snapshot, read_snapshot_from};
+pub use reader::{read_snapshot, read_snapshot_from, read_snapshot_stdin};
 pub use snapshot::{Location, Meta, Snapshot};
 pub use string_table::Strings;

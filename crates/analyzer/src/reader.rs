@@ -22,28 +22,62 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
         source,
     };
     let file = open(path).map_err(io)?;
-    let metadata = file.metadata().map_err(io)?;
+    read_open(file, &path.display().to_string(), false)
+}
+
+/// Reads and checks the snapshot on this process's standard input (a file or a pipe); errors say
+/// `(stdin)`.
+pub fn read_snapshot_stdin() -> Result<Snapshot, ParseError> {
+    use std::os::fd::AsFd;
+    let name = "(stdin)";
+    let file = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| ParseError::Io {
+            path: name.into(),
+            source,
+        })?;
+    read_open(File::from(file), name, true)
+}
+
+/// Reads the snapshot open as `file`, named `name` in errors: a regular file, or with `stream` a
+/// pipe or socket too (what a path names is refused then: opening a FIFO may wait forever for a
+/// writer, and a device is no snapshot).
+fn read_open(file: File, name: &str, stream: bool) -> Result<Snapshot, ParseError> {
+    let metadata = file.metadata().map_err(|source| ParseError::Io {
+        path: name.into(),
+        source,
+    })?;
     if metadata.is_dir() {
-        return Err(io(std::io::Error::other("it is a folder")));
+        return Err(ParseError::Io {
+            path: name.into(),
+            source: std::io::Error::other("it is a folder"),
+        });
     }
-    if !metadata.is_file() {
+    let kind = metadata.file_type();
+    let piped = {
+        use std::os::unix::fs::FileTypeExt;
+        stream && (kind.is_fifo() || kind.is_socket())
+    };
+    if !metadata.is_file() && !piped {
         return Err(ParseError::NotAFile {
-            path: path.display().to_string(),
+            path: name.into(),
             what: file_kind(&metadata),
         });
     }
     // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
-    // make us reserve (for a gzip file, a multiple of it: RESERVE_INFLATE_RATIO).
-    let len = metadata.len();
-    read_maybe_gz(BufReader::with_capacity(1 << 20, file), len / 2)
+    // make us reserve (for a gzip file, a multiple of it: RESERVE_INFLATE_RATIO). A pipe's size is
+    // not known: its columns grow as its numbers arrive, past what this reserves.
+    let max_numbers = if piped { 1 << 20 } else { metadata.len() / 2 };
+    read_maybe_gz(BufReader::with_capacity(1 << 20, file), max_numbers)
         .and_then(|s| s.check_room_for_analysis().map(|()| s))
         .map_err(|e| match e {
             ParseError::Memory(what) => ParseError::MemoryFor {
-                path: path.display().to_string(),
+                path: name.into(),
                 what,
             },
             e => ParseError::File {
-                path: path.display().to_string(),
+                path: name.into(),
                 source: Box::new(e),
             },
         })

@@ -211,14 +211,19 @@ fn run_export(export: &Export) -> bool {
     }
 }
 
-/// Runs `analyzer analyze <snapshot>`, its report going to stderr, and waits for it (the upload and
-/// the export come after). This process already has the app's credentials. With `keep`, the report
+/// Runs `analyzer analyze -` on `snapshot`, its report going to stderr, and waits for it (the
+/// upload and the export come after). The analyzer reads the file this process opened and checked
+/// ([`app_files::open`]) on its standard input, not the name, which may hold something else by the
+/// time it would open it. This process already has the app's credentials. With `keep`, the report
 /// is also kept there (its first [`SUMMARY_MAX`] bytes).
 fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> ExitCode {
-    if let Err(why) = app_files::check(snapshot) {
-        eprintln!("node-oom-heapdump: no summary of what filled the heap: {why}");
-        return ExitCode::FAILURE;
-    }
+    let file = match app_files::open(snapshot) {
+        Ok(file) => file,
+        Err(why) => {
+            eprintln!("node-oom-heapdump: no summary of what filled the heap: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
     let stderr = match io::stderr().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return ExitCode::FAILURE,
@@ -228,7 +233,7 @@ fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> Ex
         snapshot.display()
     );
     let mut command = Command::new(analyzer);
-    command.arg("analyze").arg(snapshot).stdin(Stdio::null());
+    command.arg("analyze").arg("-").stdin(Stdio::from(file));
     let ran = match keep {
         None => command.stdout(Stdio::from(stderr)).status(),
         Some(kept) => command

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use oom_heapdump_analyzer::read_snapshot;
 use oom_heapdump_analyzer::report::{analyze, Limits};
+use oom_heapdump_analyzer::{read_snapshot, read_snapshot_stdin};
 
 use crate::messages::print;
 use crate::Failure;
@@ -12,7 +12,7 @@ use crate::Failure;
 /// the largest objects with their shortest retainer paths.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The heap snapshot
+    /// The heap snapshot (`.heapsnapshot`, or gzip-compressed); `-` reads it from standard input
     #[arg(value_name = "FILE.heapsnapshot")]
     file: PathBuf,
     /// How many classes to list [default: 10]
@@ -30,7 +30,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// The report of `file` (also printed by the captures' `--analyze`).
 pub fn report(file: &Path, top: Option<usize>, json: bool) -> Result<String, Failure> {
-    let snapshot = read_snapshot(file).map_err(Failure::new)?;
+    let stdin = file.as_os_str() == "-";
+    let snapshot = if stdin {
+        read_snapshot_stdin()
+    } else {
+        read_snapshot(file)
+    }
+    .map_err(Failure::new)?;
     let limits = Limits {
         top: top.unwrap_or(Limits::default().top),
         ..Limits::default()
@@ -39,6 +45,11 @@ pub fn report(file: &Path, top: Option<usize>, json: bool) -> Result<String, Fai
     Ok(if json {
         serde_json::to_string_pretty(&a).expect("serializable")
     } else {
-        format!("{}: {a}", file.display())
+        let name = if stdin {
+            "(stdin)".into()
+        } else {
+            file.display().to_string()
+        };
+        format!("{name}: {a}")
     })
 }

@@ -38,7 +38,8 @@ macro_rules! commands {
 }
 
 commands! {
-    /// Totals, the top classes by retained size and the largest objects of a heap snapshot
+    /// What fills a heap snapshot: leak suspects (what holds most of it, and where it piles up),
+    /// then the top classes by retained size, the largest objects and duplicate strings
     Analyze => analyze,
     /// Per class, objects added and removed between two heap snapshots (DevTools' Comparison view)
     Diff => diff,

@@ -8,8 +8,8 @@ use oom_heapdump_analyzer::{read_snapshot, read_snapshot_stdin};
 use crate::messages::print;
 use crate::Failure;
 
-/// Totals, the top N classes by retained size (as Chrome DevTools' Summary view counts them), and
-/// the largest objects with their shortest retainer paths.
+/// Totals, the leak suspects, the top N classes by retained size (as Chrome DevTools' Summary view
+/// counts them), the largest objects with their shortest retainer paths, and duplicate strings.
 #[derive(clap::Args)]
 pub struct Args {
     /// The heap snapshot (`.heapsnapshot`, or gzip-compressed); `-` reads it from standard input

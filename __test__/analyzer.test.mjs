@@ -735,6 +735,39 @@ test('analyze - reads standard input: a file, a pipe, gzip; a terminal or device
     assert.equal(r.status, 0, r.stderr)
     assert.deepEqual(JSON.parse(r.stdout), expected)
   }
+  // A pipe that hands over gzip's first byte alone; one left non-blocking (O_NONBLOCK), fed slowly.
+  const gzFile = path.join(dir, 'stdin.heapsnapshot.gz')
+  fs.writeFileSync(gzFile, zlib.gzipSync(whole, { level: 1 }))
+  const oneByte = spawnSync('/bin/sh', ['-c', '(head -c1 "$1"; sleep 0.3; tail -c +2 "$1") | "$0" analyze - --json', NATIVE_ANALYZER, gzFile], {
+    encoding: 'utf8',
+    timeout: TIMEOUT,
+    maxBuffer: 64 << 20,
+  })
+  assert.equal(oneByte.status, 0, oneByte.stderr)
+  assert.deepEqual(JSON.parse(oneByte.stdout), expected)
+  const nonBlocking = spawnSync(
+    'python3',
+    [
+      '-c',
+      `import fcntl, os, subprocess, sys, time
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen([sys.argv[1], 'analyze', '-', '--json'], stdin=r)
+os.close(r)
+data = open(sys.argv[2], 'rb').read()
+for i in range(0, len(data), 65536):
+    time.sleep(0.01)
+    os.write(w, data[i:i + 65536])
+os.close(w)
+sys.exit(p.wait())`,
+      NATIVE_ANALYZER,
+      gzFile,
+    ],
+    { encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 << 20 },
+  )
+  assert.equal(nonBlocking.error, undefined, `python3 is needed here: ${nonBlocking.error?.message}`)
+  assert.equal(nonBlocking.status, 0, nonBlocking.stderr)
+  assert.deepEqual(JSON.parse(nonBlocking.stdout), expected)
   // A file as standard input (`analyze - < FILE`), as the text report names it.
   const text = spawnSync('/bin/sh', ['-c', 'exec "$0" analyze - < "$1"', NATIVE_ANALYZER, base], { encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 << 20 })
   assert.equal(text.status, 0, text.stderr)

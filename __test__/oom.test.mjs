@@ -61,6 +61,7 @@ test('the summary is of the file the OOM wrote, even when another is put under i
   assert.equal(countObjectsOfClass(readSnapshot(final), 'LeakyRequestRecord'), 0, 'the name holds the planted snapshot')
   const summary = r.stderr.slice(r.stderr.indexOf(`what filled the heap, from ${final}`))
   assert.ok(summary.length < r.stderr.length, r.stderr)
+  assert.ok(summary.includes(`\n${final}: `), `the report names the file, not (stdin): ${summary}`)
   assert.match(summary, /Top 10 classes by retained size[^]* LeakyRequestRecord {2}\(script \d+, line \d+\)\n/, summary)
 })
 

@@ -5,7 +5,7 @@
 //! it was found.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -25,11 +25,10 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, ParseError> {
     read_open(file, &path.display().to_string(), false)
 }
 
-/// Reads and checks the snapshot on this process's standard input (a file or a pipe); errors say
-/// `(stdin)`.
-pub fn read_snapshot_stdin() -> Result<Snapshot, ParseError> {
+/// Reads and checks the snapshot on this process's standard input (a file or a pipe); errors name
+/// it `name`.
+pub fn read_snapshot_stdin(name: &str) -> Result<Snapshot, ParseError> {
     use std::os::fd::AsFd;
-    let name = "(stdin)";
     let file = std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
@@ -68,9 +67,12 @@ fn read_open(file: File, name: &str, stream: bool) -> Result<Snapshot, ParseErro
     // A row takes at least two bytes a number ("0,"): the file's size bounds what a header may
     // make us reserve (for a gzip file, a multiple of it: RESERVE_INFLATE_RATIO). A pipe's size is
     // not known: its columns grow as its numbers arrive, past what this reserves.
-    let max_numbers = if piped { 1 << 20 } else { metadata.len() / 2 };
-    read_maybe_gz(BufReader::with_capacity(1 << 20, file), max_numbers)
-        .and_then(|s| s.check_room_for_analysis().map(|()| s))
+    let read = if piped {
+        read_maybe_gz(BufReader::with_capacity(1 << 20, Waiting(file)), 1 << 20)
+    } else {
+        read_maybe_gz(BufReader::with_capacity(1 << 20, file), metadata.len() / 2)
+    };
+    read.and_then(|s| s.check_room_for_analysis().map(|()| s))
         .map_err(|e| match e {
             ParseError::Memory(what) => ParseError::MemoryFor {
                 path: name.into(),
@@ -94,6 +96,31 @@ fn open(path: &Path) -> std::io::Result<File> {
         options.custom_flags(libc::O_NONBLOCK);
     }
     options.open(path)
+}
+
+/// A pipe or socket read as if blocking, whatever its flags: one handed over non-blocking
+/// (`O_NONBLOCK`, shared with whoever else holds it) is waited on with poll(2) when it is empty,
+/// not read as an error.
+struct Waiting(File);
+
+impl Read for Waiting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let mut fd = libc::pollfd {
+                        fd: self.0.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd. An error (EINTR) only means looking again.
+                    unsafe { libc::poll(&mut fd, 1, -1) };
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// What a file that is neither a regular file nor a folder is, in words.
@@ -141,15 +168,31 @@ fn read_maybe_gz<R: BufRead + Send>(
     max_numbers: u64,
 ) -> Result<Snapshot, ParseError> {
     let head = input.fill_buf().map_err(|e| crate::json::io_at(0, e))?;
+    if head.len() == 1 && head[0] == GZIP_MAGIC[0] {
+        // A pipe may hand over its first byte alone: look at the second before deciding.
+        input.consume(1);
+        let second = input.fill_buf().map_err(|e| crate::json::io_at(1, e))?;
+        let gz = second.first() == Some(&GZIP_MAGIC[1]);
+        let whole = std::io::Cursor::new([GZIP_MAGIC[0]]).chain(input);
+        return if gz {
+            read_gz(whole, max_numbers)
+        } else {
+            read(whole, max_numbers)
+        };
+    }
     if head.starts_with(&GZIP_MAGIC) {
-        let inflated = Members::new(input);
-        return read(
-            BufReader::with_capacity(1 << 20, inflated),
-            max_numbers.saturating_mul(RESERVE_INFLATE_RATIO),
-        )
-        .map_err(in_gzip);
+        return read_gz(input, max_numbers);
     }
     read(input, max_numbers)
+}
+
+/// Reads gzip members holding a snapshot, inflated as they are read.
+fn read_gz<R: BufRead + Send>(input: R, max_numbers: u64) -> Result<Snapshot, ParseError> {
+    read(
+        BufReader::with_capacity(1 << 20, Members::new(input)),
+        max_numbers.saturating_mul(RESERVE_INFLATE_RATIO),
+    )
+    .map_err(in_gzip)
 }
 
 /// Gzip members one after another, inflated, as gzip(1) reads them: zero bytes after the last

@@ -233,7 +233,12 @@ fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> Ex
         snapshot.display()
     );
     let mut command = Command::new(analyzer);
-    command.arg("analyze").arg("-").stdin(Stdio::from(file));
+    command
+        .arg("analyze")
+        .arg("-")
+        .arg("--stdin-name")
+        .arg(snapshot)
+        .stdin(Stdio::from(file));
     let ran = match keep {
         None => command.stdout(Stdio::from(stderr)).status(),
         Some(kept) => command

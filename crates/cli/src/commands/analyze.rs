@@ -21,20 +21,32 @@ pub struct Args {
     /// The same as JSON (shapes in the package's README)
     #[arg(long)]
     json: bool,
+    /// What the report and its errors call standard input (`-`); the OOM helper gives the name of
+    /// the snapshot whose open file it hands over
+    #[arg(long, hide = true, value_name = "NAME", default_value = STDIN)]
+    stdin_name: String,
 }
 
+/// What standard input is called unless `--stdin-name` says otherwise.
+const STDIN: &str = "(stdin)";
+
 pub fn run(args: Args) -> Result<(), Failure> {
-    print(&report(&args.file, args.top, args.json)?);
+    let stdin = (args.file.as_os_str() == "-").then_some(args.stdin_name.as_str());
+    print(&report(&args.file, stdin, args.top, args.json)?);
     Ok(())
 }
 
-/// The report of `file` (also printed by the captures' `--analyze`).
-pub fn report(file: &Path, top: Option<usize>, json: bool) -> Result<String, Failure> {
-    let stdin = file.as_os_str() == "-";
-    let snapshot = if stdin {
-        read_snapshot_stdin()
-    } else {
-        read_snapshot(file)
+/// The report of `file`, or of standard input called `stdin` (also printed by the captures'
+/// `--analyze`).
+pub fn report(
+    file: &Path,
+    stdin: Option<&str>,
+    top: Option<usize>,
+    json: bool,
+) -> Result<String, Failure> {
+    let snapshot = match stdin {
+        Some(name) => read_snapshot_stdin(name),
+        None => read_snapshot(file),
     }
     .map_err(Failure::new)?;
     let limits = Limits {
@@ -45,11 +57,7 @@ pub fn report(file: &Path, top: Option<usize>, json: bool) -> Result<String, Fai
     Ok(if json {
         serde_json::to_string_pretty(&a).expect("serializable")
     } else {
-        let name = if stdin {
-            "(stdin)".into()
-        } else {
-            file.display().to_string()
-        };
+        let name = stdin.map_or_else(|| file.display().to_string(), str::to_owned);
         format!("{name}: {a}")
     })
 }

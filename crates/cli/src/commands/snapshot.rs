@@ -176,7 +176,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(path) = path {
         print(&shown(&Some(path.clone())));
         if args.analyze {
-            print(&analyze::report(&path, None, false)?);
+            print(&analyze::report(&path, None, None, false)?);
         }
     }
     Ok(())

@@ -50,6 +50,12 @@ export interface Context {
 }
 
 /**
+ * Which file `path` names now (a final symbolic link not followed), read as a capture's `file`
+ * is; null when nothing is there or it cannot be read.
+ */
+export declare function fileId(path: string): LandedFile | null
+
+/**
  * Checks `options` and installs the OOM hook on the calling thread's isolate. Returns the options
  * in force (index.d.ts's `InstalledOptions`): what `Options::report` gives, then `helperPid` (the
  * helper process that will write the OOM snapshot, when it runs) or `helperError` (why there is
@@ -66,8 +72,8 @@ export declare function install(options: object | undefined | null, context: Con
 export declare function installFromEnvironment(context: Context): Record<string, boolean | number | string | string[]>
 
 /**
- * A file as `fs.lstatSync(path, { bigint: true })` describes it: what `deleteHeapSnapshot`
- * compares with what the path holds before it removes anything.
+ * Which file a capture wrote (`statx(2)`: device, inode, birth time): what `deleteHeapSnapshot`
+ * compares with [`file_id`] of the path before it removes anything.
  */
 export interface LandedFile {
   dev: bigint

@@ -107,7 +107,7 @@ class NodeOomHeapdumpAPI {
       // Which file it is, so that delete never removes another put in its place: as the writer's
       // descriptor said before the rename (a file put in its place since, even at once, is not
       // taken for ours); by its name only where statx(2) was not available.
-      const created = file ? { dev: file.dev, ino: file.ino, birth: file.birthtimeNs } : identity(result.path)
+      const created = file ? { native: true, dev: file.dev, ino: file.ino, birth: file.birthtimeNs } : identity(result.path)
       if (created) this._files.set(result.path, created)
       this.lastCapture = Object.freeze({ kind, ...result, ms: Date.now() - started })
       debug(`wrote ${result.path} (${result.bytes} bytes) via ${result.transport} in ${this.lastCapture.ms} ms`)
@@ -121,7 +121,7 @@ class NodeOomHeapdumpAPI {
     const p = pathArg(filePath, 'argument `path`')
     const file = typeof p === 'string' ? this._created(p) : undefined
     if (!file || !file.endsWith(ext)) throw new Error(`File not found: ${describe(p)} is not a ${ext} file created by this instance`)
-    if (!sameFile(file, this._files.get(file))) throw new Error(`File not found: ${describe(p)} is not a file created by this instance (it was replaced since)`)
+    if (!sameFile(file, this._files.get(file), this._native)) throw new Error(`File not found: ${describe(p)} is not a file created by this instance (it was replaced since)`)
     await fs.promises.unlink(file)
     this._files.delete(file)
     return file
@@ -135,7 +135,7 @@ class NodeOomHeapdumpAPI {
     for (const [file, created] of this._files) {
       if (!file.endsWith(ext)) continue
       try {
-        if (!sameFile(file, created)) {
+        if (!sameFile(file, created, this._native)) {
           debug(`not deleting ${file}: it was replaced since this instance created it`)
           continue
         }
@@ -211,7 +211,9 @@ function invalidArg(message) {
 /**
  * Which file a path holds: device, inode and birth time (a file system such as ext4 gives a freed
  * inode number to the next file created; the birth time tells them apart where statx reports it).
- * @typedef {{ dev: bigint, ino: bigint, birth: bigint }} FileId
+ * `native`: read by the addon (statx), and compared only with what the addon reads, never with
+ * Node's lstat (which may read another call, and shows inode numbers of 2^63 and up as negative).
+ * @typedef {{ native?: boolean, dev: bigint, ino: bigint, birth: bigint }} FileId
  */
 
 /** @returns {FileId | undefined} the regular file at `file` (a final symlink not followed), if any. */
@@ -224,10 +226,17 @@ function identity(file) {
   }
 }
 
-/** Whether `file` is still the file `created` (throws lstat's error when nothing is there). */
-function sameFile(file, created) {
+/**
+ * Whether `file` is still the file `created` (throws lstat's error when nothing is there).
+ * @param {string} file
+ * @param {FileId | undefined} created
+ * @param {typeof import('./binding')} native
+ */
+function sameFile(file, created, native) {
   const st = fs.lstatSync(file, { bigint: true })
-  return created !== undefined && st.isFile() && st.dev === created.dev && st.ino === created.ino && st.birthtimeNs === created.birth
+  if (created === undefined || !st.isFile()) return false
+  const now = created.native ? native.fileId(file) : { dev: st.dev, ino: st.ino, birthtimeNs: st.birthtimeNs }
+  return now != null && now.dev === created.dev && now.ino === created.ino && now.birthtimeNs === created.birth
 }
 
 function describe(value) {

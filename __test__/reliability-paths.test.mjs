@@ -280,7 +280,7 @@ test('delete checks the file, not the path: a swapped folder, a file written sin
 
 test('delete: a file put in the place of ours the moment it landed, before our JS looked, is not taken for ours', async () => {
   const dir = tmpdir('planted')
-  const out = await inChild(
+  let out = await inChild(
     async ({ factory, attempt, args, fs }) => {
       require('node:inspector').open(0, '127.0.0.1')
       const api = factory({ heapdumpOnOOM: false })
@@ -306,10 +306,20 @@ test('delete: a file put in the place of ours the moment it landed, before our J
         const file = await make()
         results.push({ transport: api.lastCapture.transport, deleted: await attempt(() => api[del](file)) })
       }
-      return results
+      // Nobody in the way: each is deleted (the identity recorded is the one read at delete).
+      fs.lstatSync = lstat
+      const control = []
+      for (const transport of ['in-process', 'devtools']) {
+        const snapshot = await api.createHeapSnapshot(`${args.dir}/control-${transport}`, { transport })
+        const profile = await api.createCpuProfile(`${args.dir}/control-${transport}`, 50, { transport })
+        control.push(await attempt(() => api.deleteHeapSnapshot(snapshot)), await attempt(() => api.deleteCpuProfile(profile)))
+      }
+      return { results, control }
     },
     { args: { dir } },
   )
+  for (const r of out.control) assert.equal(r.ok, true, JSON.stringify(r))
+  out = out.results
   assert.deepEqual(
     out.map((r) => r.transport),
     ['in-process', 'devtools', 'devtools', 'in-process'],

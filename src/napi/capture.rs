@@ -16,7 +16,7 @@ use napi::bindgen_prelude::{BigInt, Function, JsValue, Object, PromiseRaw, ToNap
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Result, Status, Task, ValueType};
 use napi_derive::napi;
-use oom_heapdump_capture::{Landed, SnapshotSummary};
+use oom_heapdump_capture::{FileId, Landed, SnapshotSummary};
 
 use super::context::{defaults, to_prop, Context};
 use super::errors::{failure, invalid};
@@ -50,13 +50,30 @@ pub struct CaptureResult {
     pub file: Option<LandedFile>,
 }
 
-/// A file as `fs.lstatSync(path, { bigint: true })` describes it: what `deleteHeapSnapshot`
-/// compares with what the path holds before it removes anything.
+/// Which file a capture wrote (`statx(2)`: device, inode, birth time): what `deleteHeapSnapshot`
+/// compares with [`file_id`] of the path before it removes anything.
 #[napi(object)]
 pub struct LandedFile {
     pub dev: BigInt,
     pub ino: BigInt,
     pub birthtime_ns: BigInt,
+}
+
+impl From<FileId> for LandedFile {
+    fn from(id: FileId) -> Self {
+        LandedFile {
+            dev: id.dev.into(),
+            ino: id.ino.into(),
+            birthtime_ns: id.birth_ns.into(),
+        }
+    }
+}
+
+/// Which file `path` names now (a final symbolic link not followed), read as a capture's `file`
+/// is; null when nothing is there or it cannot be read.
+#[napi]
+pub fn file_id(path: String) -> Option<LandedFile> {
+    FileId::of_path(std::path::Path::new(&path)).map(LandedFile::from)
 }
 
 impl CaptureResult {
@@ -75,11 +92,7 @@ impl CaptureResult {
             bytes: bytes as f64,
             node_count: None,
             edge_count: None,
-            file: landed.id.map(|id| LandedFile {
-                dev: id.dev.into(),
-                ino: id.ino.into(),
-                birthtime_ns: id.birth_ns.into(),
-            }),
+            file: landed.id.map(LandedFile::from),
         }
     }
 

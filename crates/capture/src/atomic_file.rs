@@ -368,10 +368,9 @@ pub struct Landed {
     pub id: Option<FileId>,
 }
 
-/// Which file a name holds, as Node's `fs.lstat(path, { bigint: true })` reports it (libuv reads
-/// `statx(2)`): `dev` (`makedev` of its major and minor numbers), `ino`, and `birthtimeNs`, which
-/// tells apart two files given the same inode number one after the other (as ext4 does with a freed
-/// one); 0 where the file system keeps no birth time, as in Node.
+/// Which file a name holds, from `statx(2)`: `dev` (`makedev` of its major and minor numbers),
+/// `ino`, and the birth time, which tells apart two files given the same inode number one after
+/// the other (as ext4 does with a freed one); 0 where the file system keeps no birth time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileId {
     pub dev: u64,
@@ -382,14 +381,25 @@ pub struct FileId {
 impl FileId {
     /// The file open as `file`; None when `statx(2)` fails.
     pub fn of(file: &File) -> Option<FileId> {
-        // SAFETY: statx fills the zeroed struct it is given; the empty path with AT_EMPTY_PATH
-        // names the descriptor itself.
+        Self::statx(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
+    }
+
+    /// The file `path` names now, a final symbolic link not followed; None when there is none or
+    /// `statx(2)` fails. Compare with [`FileId::of`] only: both read the same call, whatever
+    /// Node's `fs.lstat` would say where libuv falls back to another.
+    pub fn of_path(path: &Path) -> Option<FileId> {
+        let path = CString::new(path.as_os_str().as_bytes()).ok()?;
+        Self::statx(libc::AT_FDCWD, &path, libc::AT_SYMLINK_NOFOLLOW)
+    }
+
+    fn statx(dir: libc::c_int, path: &std::ffi::CStr, flags: libc::c_int) -> Option<FileId> {
+        // SAFETY: statx fills the zeroed struct it is given; `path` is NUL-terminated.
         let mut st: libc::statx = unsafe { std::mem::zeroed() };
         let rc = unsafe {
             libc::statx(
-                file.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_EMPTY_PATH,
+                dir,
+                path.as_ptr(),
+                flags,
                 libc::STATX_BASIC_STATS | libc::STATX_BTIME,
                 &mut st,
             )
@@ -601,6 +611,8 @@ mod tests {
         let landed = f.land(Landing::Replace).unwrap();
         assert_eq!(landed.path, target);
         let id = landed.id.expect("statx works here");
+        assert_eq!(FileId::of_path(&target), Some(id));
+        assert_eq!(FileId::of_path(&d.join("none")), None);
         let st = fs::symlink_metadata(&target).unwrap();
         assert_eq!((id.dev, id.ino), (st.dev(), st.ino()));
         // std reads the birth time with statx too, where the file system keeps one.

@@ -265,14 +265,20 @@ impl Session {
         let mut limit = wait.first;
         let mut deadline = tokio::time::Instant::now() + limit;
         loop {
+            let silent = |url: &str, limit: Duration| DevtoolsError::Silent {
+                url: url.to_owned(),
+                what: method.to_owned(),
+                secs: limit.as_secs(),
+            };
+            // Messages already waiting are read without a timer firing: a peer that floods is cut
+            // off here.
+            if tokio::time::Instant::now() >= deadline {
+                return Err(silent(&self.url, limit));
+            }
             let next = self.next_text(received);
             let text = tokio::time::timeout_at(deadline, next)
                 .await
-                .map_err(|_| DevtoolsError::Silent {
-                    url: self.url.clone(),
-                    what: method.to_owned(),
-                    secs: limit.as_secs(),
-                })??;
+                .map_err(|_| silent(&self.url, limit))??;
             let mut progressed = |event: &str| {
                 if wait.progress.contains(&event) {
                     limit = wait.then;

@@ -367,7 +367,90 @@ fn split_event(text: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_event;
+    use super::*;
+
+    /// A peer on the loopback that answers the first command after sending `events` (method names),
+    /// one every `every`; with `answer` false it never answers.
+    async fn peer(events: Vec<&'static str>, every: Duration, answer: bool) -> Session {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let Some(Ok(Message::Text(command))) = ws.next().await else {
+                return;
+            };
+            let id = serde_json::from_str::<serde_json::Value>(&command).unwrap()["id"].clone();
+            for event in events {
+                tokio::time::sleep(every).await;
+                let text = serde_json::json!({ "method": event, "params": {} }).to_string();
+                if ws.send(Message::text(text)).await.is_err() {
+                    return;
+                }
+            }
+            if answer {
+                let text = serde_json::json!({ "id": id, "result": { "ok": true } }).to_string();
+                let _ = ws.send(Message::text(text)).await;
+            }
+            // Held open until the client goes.
+            while let Some(Ok(_)) = ws.next().await {}
+        });
+        Session::open(Endpoint::v4(port), "target", LIMITS)
+            .await
+            .unwrap()
+    }
+
+    const LIMITS: Limits = Limits {
+        max_message_bytes: 1 << 20,
+    };
+
+    async fn call(session: &mut Session, wait: Wait<'_>) -> Result<String, DevtoolsError> {
+        let mut seen = |_: &str, _: &str| Ok(());
+        let none = || 0;
+        let answer = session
+            .call_with(
+                "Test.command",
+                serde_json::json!({}),
+                wait,
+                &mut seen,
+                &none,
+            )
+            .await?;
+        Ok(answer.get().to_owned())
+    }
+
+    const PROGRESS: &str = "Test.progress";
+
+    #[tokio::test]
+    async fn only_the_commands_own_progress_events_move_its_deadline() {
+        let wait = Wait {
+            first: Duration::from_secs(1),
+            then: Duration::from_secs(1),
+            progress: &[PROGRESS],
+        };
+        let every = Duration::from_millis(250);
+        // 4 s of progress, one report every 250 ms: each moves the 1 s deadline on.
+        let mut s = peer(vec![PROGRESS; 16], every, true).await;
+        assert_eq!(call(&mut s, wait).await.unwrap(), r#"{"ok":true}"#);
+        // 4 s of other events, as often, then the answer: too late, the deadline stood.
+        let mut s = peer(vec!["Test.other"; 16], every, true).await;
+        let err = call(&mut s, wait).await.unwrap_err();
+        assert!(
+            matches!(err, DevtoolsError::Silent { secs: 1, .. }),
+            "{err}"
+        );
+        // Progress events of a command that lists none do not move it either.
+        let mut s = peer(vec![PROGRESS; 16], every, true).await;
+        let none = Wait {
+            progress: &[],
+            ..wait
+        };
+        let err = call(&mut s, none).await.unwrap_err();
+        assert!(
+            matches!(err, DevtoolsError::Silent { secs: 1, .. }),
+            "{err}"
+        );
+    }
 
     #[test]
     fn events_split_without_parsing() {

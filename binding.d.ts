@@ -73,7 +73,7 @@ export declare function installFromEnvironment(context: Context): Record<string,
 
 /**
  * Which file a capture wrote (`statx(2)`: device, inode, birth time): what `deleteHeapSnapshot`
- * compares with [`file_id`] of the path before it removes anything.
+ * compares with `fileId(path)` before it removes anything.
  */
 export interface LandedFile {
   dev: bigint

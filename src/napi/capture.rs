@@ -51,7 +51,7 @@ pub struct CaptureResult {
 }
 
 /// Which file a capture wrote (`statx(2)`: device, inode, birth time): what `deleteHeapSnapshot`
-/// compares with [`file_id`] of the path before it removes anything.
+/// compares with `fileId(path)` before it removes anything.
 #[napi(object)]
 pub struct LandedFile {
     pub dev: BigInt,

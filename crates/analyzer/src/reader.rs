@@ -108,14 +108,21 @@ impl Read for Waiting {
         use std::os::fd::AsRawFd;
         loop {
             match self.0.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     let mut fd = libc::pollfd {
                         fd: self.0.as_raw_fd(),
                         events: libc::POLLIN,
                         revents: 0,
                     };
-                    // SAFETY: one valid pollfd. An error (EINTR) only means looking again.
-                    unsafe { libc::poll(&mut fd, 1, -1) };
+                    // SAFETY: one valid pollfd. Readable, hung up or failed, the next read says
+                    // which; poll's own failure (but EINTR) is the error.
+                    if unsafe { libc::poll(&mut fd, 1, -1) } < 0 {
+                        let e = std::io::Error::last_os_error();
+                        if e.kind() != std::io::ErrorKind::Interrupted {
+                            return Err(e);
+                        }
+                    }
                 }
                 other => return other,
             }

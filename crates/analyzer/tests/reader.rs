@@ -392,3 +392,55 @@ fn gzip_members_and_zero_padding_read_as_gzip_does() {
         "{err}"
     );
 }
+
+/// A stream that hands over its first byte alone (as a pipe may): gzip is still recognized by its
+/// two magic bytes, a lone 0x1f is not gzip, and an error on the second read names byte 1.
+#[test]
+fn a_stream_that_hands_over_one_byte_first() {
+    use std::io::{BufReader, Read, Write};
+    struct OneFirst {
+        data: Vec<u8>,
+        at: usize,
+        fail_second: bool,
+    }
+    impl Read for OneFirst {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == 1 && self.fail_second {
+                return Err(std::io::Error::other("the second read fails"));
+            }
+            let n = if self.at == 0 { 1 } else { buf.len() };
+            let n = n.min(self.data.len() - self.at).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+    let stream = |data: Vec<u8>, fail_second| {
+        oom_heapdump_analyzer::read_snapshot_from(BufReader::new(OneFirst {
+            data,
+            at: 0,
+            fail_second,
+        }))
+    };
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(SMALL.as_bytes()).unwrap();
+    let gz = e.finish().unwrap();
+    let plain = read(SMALL).unwrap();
+    assert_eq!(stream(gz, false).unwrap().node_id, plain.node_id);
+    assert_eq!(
+        stream(SMALL.as_bytes().to_vec(), false).unwrap().node_id,
+        plain.node_id
+    );
+    let lone = stream(vec![0x1f], false).unwrap_err().to_string();
+    assert!(
+        lone.contains("expected '{', found '\\x1f' at byte 0"),
+        "{lone}"
+    );
+    let failed = stream(vec![0x1f, 0x8b, 8, 0], true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        failed.contains("after byte 1") && failed.contains("the second read fails"),
+        "{failed}"
+    );
+}

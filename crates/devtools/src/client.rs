@@ -424,30 +424,30 @@ mod tests {
     #[tokio::test]
     async fn only_the_commands_own_progress_events_move_its_deadline() {
         let wait = Wait {
-            first: Duration::from_secs(1),
-            then: Duration::from_secs(1),
+            first: Duration::from_secs(2),
+            then: Duration::from_secs(2),
             progress: &[PROGRESS],
         };
-        let every = Duration::from_millis(250);
-        // 4 s of progress, one report every 250 ms: each moves the 1 s deadline on.
-        let mut s = peer(vec![PROGRESS; 16], every, true).await;
+        let every = Duration::from_millis(100);
+        // 4 s of progress, one report every 100 ms: each moves the 2 s deadline on.
+        let mut s = peer(vec![PROGRESS; 40], every, true).await;
         assert_eq!(call(&mut s, wait).await.unwrap(), r#"{"ok":true}"#);
         // 4 s of other events, as often, then the answer: too late, the deadline stood.
-        let mut s = peer(vec!["Test.other"; 16], every, true).await;
+        let mut s = peer(vec!["Test.other"; 40], every, true).await;
         let err = call(&mut s, wait).await.unwrap_err();
         assert!(
-            matches!(err, DevtoolsError::Silent { secs: 1, .. }),
+            matches!(err, DevtoolsError::Silent { secs: 2, .. }),
             "{err}"
         );
         // Progress events of a command that lists none do not move it either.
-        let mut s = peer(vec![PROGRESS; 16], every, true).await;
+        let mut s = peer(vec![PROGRESS; 40], every, true).await;
         let none = Wait {
             progress: &[],
             ..wait
         };
         let err = call(&mut s, none).await.unwrap_err();
         assert!(
-            matches!(err, DevtoolsError::Silent { secs: 1, .. }),
+            matches!(err, DevtoolsError::Silent { secs: 2, .. }),
             "{err}"
         );
     }

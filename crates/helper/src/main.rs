@@ -233,11 +233,13 @@ fn summarize(analyzer: &Path, snapshot: &Path, keep: Option<&mut Vec<u8>>) -> Ex
         snapshot.display()
     );
     let mut command = Command::new(analyzer);
+    // One argument, whatever the name holds (a leading '-', bytes that are not UTF-8).
+    let mut name = std::ffi::OsString::from("--stdin-name=");
+    name.push(snapshot);
     command
         .arg("analyze")
         .arg("-")
-        .arg("--stdin-name")
-        .arg(snapshot)
+        .arg(name)
         .stdin(Stdio::from(file));
     let ran = match keep {
         None => command.stdout(Stdio::from(stderr)).status(),

@@ -23,15 +23,13 @@ pub struct Args {
     json: bool,
     /// What the report and its errors call standard input (`-`); the OOM helper gives the name of
     /// the snapshot whose open file it hands over
-    #[arg(long, hide = true, value_name = "NAME", default_value = STDIN)]
-    stdin_name: String,
+    #[arg(long, hide = true, value_name = "NAME")]
+    stdin_name: Option<std::ffi::OsString>,
 }
 
-/// What standard input is called unless `--stdin-name` says otherwise.
-const STDIN: &str = "(stdin)";
-
 pub fn run(args: Args) -> Result<(), Failure> {
-    let stdin = (args.file.as_os_str() == "-").then_some(args.stdin_name.as_str());
+    let name = args.stdin_name.as_ref().map(|n| n.to_string_lossy());
+    let stdin = (args.file.as_os_str() == "-").then(|| name.as_deref().unwrap_or("(stdin)"));
     print(&report(&args.file, stdin, args.top, args.json)?);
     Ok(())
 }
